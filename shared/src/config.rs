@@ -1,0 +1,260 @@
+//! Settings from the environment, validated once at start with one clear line per problem.
+//! This module only reads and checks values; it never fetches secrets (see `secrets`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// A problem with the environment, naming the variable so the operator can fix it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing setting {name}: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A snapshot of environment variables. Built from the process environment in production and from
+/// plain pairs in tests, so tests never mutate the process environment.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The trimmed value, with an empty value treated as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn require(&self, name: &'static str, hint: &'static str) -> Result<&str, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing { name, hint })
+    }
+
+    /// A positive whole number, or `default` when unset.
+    pub fn positive_u64(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(0) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be greater than 0".into(),
+                }),
+                Ok(n) => Ok(n),
+                Err(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a whole number, got {raw:?}"),
+                }),
+            },
+        }
+    }
+}
+
+/// Where a secret comes from: a plain value (local use) or a Secrets Manager ARN (deployed use).
+pub enum SecretSetting {
+    Plain(SecretString),
+    SecretsManager { arn: String },
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plain(_) => f.write_str("Plain([redacted])"),
+            Self::SecretsManager { arn } => {
+                f.debug_struct("SecretsManager").field("arn", arn).finish()
+            }
+        }
+    }
+}
+
+/// The largest body GitHub delivers (25 MB); Lambda's own 6 MB request limit applies before this.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+/// SQS's default maximum message size.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 256 * 1024;
+/// SQS's largest configurable message size.
+const SQS_MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
+pub const DEFAULT_SECRET_TTL_SECONDS: u64 = 300;
+
+/// Everything the webhook function needs, checked at start.
+#[derive(Debug)]
+pub struct WebhookConfig {
+    /// The current secret (plain) or the ARN holding current and previous.
+    pub secret: SecretSetting,
+    /// A second plain secret accepted during a rotation.
+    pub previous_secret: Option<SecretString>,
+    pub events_queue_url: String,
+    pub max_body_bytes: usize,
+    pub max_message_bytes: usize,
+    pub secret_ttl: Duration,
+}
+
+impl WebhookConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let secret = match (env.get("WEBHOOK_SECRET"), env.get("WEBHOOK_SECRET_ARN")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "WEBHOOK_SECRET",
+                    reason: "set either WEBHOOK_SECRET or WEBHOOK_SECRET_ARN, not both".into(),
+                });
+            }
+            (Some(plain), None) => SecretSetting::Plain(SecretString::from(plain.to_owned())),
+            (None, Some(arn)) => SecretSetting::SecretsManager {
+                arn: arn.to_owned(),
+            },
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "WEBHOOK_SECRET",
+                    hint: "set WEBHOOK_SECRET or WEBHOOK_SECRET_ARN; deliveries are never accepted unsigned",
+                });
+            }
+        };
+        let previous_secret = env
+            .get("WEBHOOK_SECRET_PREVIOUS")
+            .map(|v| SecretString::from(v.to_owned()));
+        let events_queue_url = env
+            .require(
+                "EVENTS_QUEUE_URL",
+                "the URL of the SQS FIFO queue for live events",
+            )?
+            .to_owned();
+        if !events_queue_url.ends_with(".fifo") {
+            return Err(ConfigError::Invalid {
+                name: "EVENTS_QUEUE_URL",
+                reason: "must be a FIFO queue (its name ends in .fifo)".into(),
+            });
+        }
+        let max_body_bytes = env.positive_u64("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
+        let max_message_bytes = env.positive_u64("MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
+        if !(4096..=SQS_MAX_MESSAGE_BYTES).contains(&max_message_bytes) {
+            return Err(ConfigError::Invalid {
+                name: "MAX_MESSAGE_BYTES",
+                reason: format!("must be between 4096 and {SQS_MAX_MESSAGE_BYTES} (SQS's limits)"),
+            });
+        }
+        let secret_ttl = Duration::from_secs(
+            env.positive_u64("SECRET_TTL_SECONDS", DEFAULT_SECRET_TTL_SECONDS)?,
+        );
+        Ok(Self {
+            secret,
+            previous_secret,
+            events_queue_url,
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            max_message_bytes: usize::try_from(max_message_bytes).unwrap_or(usize::MAX),
+            secret_ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUEUE: &str = "http://localhost/123/events.fifo";
+
+    #[test]
+    fn refuses_to_start_without_a_secret() {
+        let err =
+            WebhookConfig::from_env(&Env::from_pairs([("EVENTS_QUEUE_URL", QUEUE)])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Missing {
+                name: "WEBHOOK_SECRET",
+                ..
+            }
+        ));
+        let blank = Env::from_pairs([("EVENTS_QUEUE_URL", QUEUE), ("WEBHOOK_SECRET", "   ")]);
+        assert!(WebhookConfig::from_env(&blank).is_err());
+    }
+
+    #[test]
+    fn plain_and_arn_secrets() {
+        let env = Env::from_pairs([("EVENTS_QUEUE_URL", QUEUE), ("WEBHOOK_SECRET", "s3cret")]);
+        let cfg = WebhookConfig::from_env(&env).unwrap();
+        assert!(matches!(cfg.secret, SecretSetting::Plain(_)));
+        assert!(
+            !format!("{cfg:?}").contains("s3cret"),
+            "secrets must not show in Debug output"
+        );
+        assert_eq!(cfg.max_message_bytes, 262_144);
+        assert_eq!(cfg.secret_ttl, Duration::from_secs(300));
+
+        let env = Env::from_pairs([
+            ("EVENTS_QUEUE_URL", QUEUE),
+            ("WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:x"),
+        ]);
+        assert!(matches!(
+            WebhookConfig::from_env(&env).unwrap().secret,
+            SecretSetting::SecretsManager { .. }
+        ));
+
+        let both = Env::from_pairs([
+            ("EVENTS_QUEUE_URL", QUEUE),
+            ("WEBHOOK_SECRET", "a"),
+            ("WEBHOOK_SECRET_ARN", "b"),
+        ]);
+        assert!(WebhookConfig::from_env(&both).is_err());
+    }
+
+    #[test]
+    fn malformed_numbers_and_queues_name_the_variable() {
+        let env = Env::from_pairs([
+            ("EVENTS_QUEUE_URL", QUEUE),
+            ("WEBHOOK_SECRET", "s"),
+            ("MAX_BODY_BYTES", "lots"),
+        ]);
+        let err = WebhookConfig::from_env(&env).unwrap_err();
+        assert!(err.to_string().contains("MAX_BODY_BYTES"), "{err}");
+        let env = Env::from_pairs([
+            ("EVENTS_QUEUE_URL", QUEUE),
+            ("WEBHOOK_SECRET", "s"),
+            ("MAX_MESSAGE_BYTES", "10"),
+        ]);
+        assert!(
+            WebhookConfig::from_env(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("MAX_MESSAGE_BYTES")
+        );
+        let env = Env::from_pairs([
+            ("EVENTS_QUEUE_URL", "http://localhost/123/events"),
+            ("WEBHOOK_SECRET", "s"),
+        ]);
+        assert!(
+            WebhookConfig::from_env(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("FIFO")
+        );
+        let env = Env::from_pairs([("WEBHOOK_SECRET", "s")]);
+        assert!(
+            WebhookConfig::from_env(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("EVENTS_QUEUE_URL")
+        );
+    }
+}
