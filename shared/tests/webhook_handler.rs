@@ -1,5 +1,7 @@
 //! Black-box tests of the webhook handler with an in-process queue: every answer it can give.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -1,3 +1,7 @@
 //! Test support shared by the end-to-end tests, the local demo and the benchmarks: the moto
 //! (local AWS emulator) harness, a Lambda Runtime API emulator, and the GitHub and Port API
 //! simulators.
+
+pub mod fixtures;
+pub mod lambda_runtime_api;
+pub mod moto;
