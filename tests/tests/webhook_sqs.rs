@@ -280,3 +280,16 @@ async fn a_multi_megabyte_push_still_gets_through() {
     );
     assert_eq!(paths["removed"].as_array().unwrap().len(), 2048);
 }
+
+#[tokio::test]
+async fn an_unreachable_queue_answers_503_so_github_can_redeliver() {
+    let sqs = aws_sdk_sqs::Client::new(&moto().sdk_config().await);
+    let missing = format!("{}/123456789012/does-not-exist.fifo", moto().endpoint());
+    let queue = Arc::new(SqsEventQueue::new(sqs, missing));
+    let limits = WebhookLimits { max_body_bytes: 1 << 20, max_message_bytes: 256 * 1024 };
+    let handler = WebhookHandler::new(fixed_secrets(SECRET, None), queue, limits);
+    let body = br#"{"action":"created","release":{"id":1},"repository":{"id":2,"full_name":"o/r"}}"#;
+    let response = deliver(&handler, "release", "unqueued", body).await;
+    assert_eq!(response.status, 503);
+    assert!(!response.body.contains("does-not-exist"), "no internals in the answer");
+}

@@ -170,6 +170,18 @@ async fn serves_function_url_and_http_api_events_from_the_runtime_api() {
     );
     assert_eq!(envelope["hook_id"], "7");
     assert_eq!(envelope["payload"]["pull_request"]["number"], 12);
+
+    // JSON logs: one object per line, with the delivery id, never the secret, signature or payload.
+    drop(webhook);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<Value> = logs.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let queued = lines.iter().find(|l| l["fields"]["message"] == "queued").expect("a 'queued' log line");
+    assert_eq!(queued["span"]["delivery_id"], "11111111-2222-3333-4444-555555555555");
+    assert!(lines.iter().any(|l| l["fields"]["status"] == 401));
+    for secret in ["new-secret", "old-secret", "octo/api", "sha256="] {
+        assert!(!logs.contains(secret), "logs must not contain {secret:?}");
+    }
 }
 
 #[tokio::test]
