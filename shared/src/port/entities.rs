@@ -1,0 +1,660 @@
+//! Entity writes: bulk upsert (batches of one blueprint, at most 20 entities and 1 MiB, 200/207
+//! results matched to the request by `index`, one-by-one fallback on 413), single upsert, delete
+//! (404 = already gone) and bulk delete (at most 100, partial results). Every entity handed in
+//! comes back with its own outcome; none is lost.
+
+use std::collections::{HashMap, HashSet};
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::error::{Failure, PortError, is_transient_status};
+use super::{Entity, PortClient};
+
+/// Port's limit on entities per bulk upsert.
+pub const BULK_UPSERT_MAX_ENTITIES: usize = 20;
+/// Port's limit on any request body (1 MiB).
+pub const BULK_UPSERT_MAX_BYTES: usize = 1024 * 1024;
+/// Port's limit on identifiers per bulk delete.
+pub const BULK_DELETE_MAX: usize = 100;
+
+/// `{"entities":[` and `]}` around the comma-separated entities.
+const BULK_ENVELOPE_BYTES: usize = r#"{"entities":[]}"#.len();
+
+/// The mapping's write options, sent as query parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertOptions {
+    /// `enableMergeEntity` → `merge=`: merge properties into the stored entity instead of replacing it.
+    pub merge: bool,
+    /// `createMissingRelatedEntities` → `create_missing_related_entities=`.
+    pub create_missing_related_entities: bool,
+}
+
+impl Default for UpsertOptions {
+    /// Port's integration defaults: merge on, missing related entities not created.
+    fn default() -> Self {
+        UpsertOptions {
+            merge: true,
+            create_missing_related_entities: false,
+        }
+    }
+}
+
+impl UpsertOptions {
+    fn query(&self) -> [(&'static str, &'static str); 3] {
+        let flag = |on: bool| if on { "true" } else { "false" };
+        [
+            ("upsert", "true"),
+            ("merge", flag(self.merge)),
+            (
+                "create_missing_related_entities",
+                flag(self.create_missing_related_entities),
+            ),
+        ]
+    }
+}
+
+/// Why Port did not take one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityFailure {
+    /// Port's per-entity or per-request status, when there was one.
+    pub status: Option<u16>,
+    /// Port's error code (`not_found`, `invalid_request`…) or a local one.
+    pub code: String,
+    pub message: String,
+    /// Whether sending it again later may succeed.
+    pub transient: bool,
+}
+
+impl EntityFailure {
+    fn from_error(error: &PortError) -> Self {
+        let (status, code, message) = match error.cause() {
+            Failure::Status {
+                status,
+                code,
+                message,
+            } => (Some(*status), code.clone(), message.clone()),
+            other => (None, "request_failed".to_owned(), other.to_string()),
+        };
+        EntityFailure {
+            status,
+            code,
+            message,
+            transient: error.is_transient(),
+        }
+    }
+
+    fn local(code: &str, message: impl Into<String>) -> Self {
+        EntityFailure {
+            status: None,
+            code: code.to_owned(),
+            message: message.into(),
+            transient: false,
+        }
+    }
+}
+
+/// What happened to one entity of a bulk upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertResult {
+    /// Stored; `created` says whether it was new, when Port said so.
+    Upserted {
+        created: Option<bool>,
+    },
+    Failed(EntityFailure),
+}
+
+/// One entity's outcome, in the position of the entity it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityOutcome {
+    pub blueprint: String,
+    pub identifier: String,
+    pub result: UpsertResult,
+}
+
+impl EntityOutcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self.result, UpsertResult::Upserted { .. })
+    }
+
+    pub fn failure(&self) -> Option<&EntityFailure> {
+        match &self.result {
+            UpsertResult::Failed(failure) => Some(failure),
+            UpsertResult::Upserted { .. } => None,
+        }
+    }
+}
+
+/// One bulk request: a blueprint and the positions of its entities in the caller's slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub blueprint: String,
+    pub indices: Vec<usize>,
+}
+
+/// Splits entities into bulk requests: grouped by blueprint (in order of first appearance), at
+/// most [`BULK_UPSERT_MAX_ENTITIES`] each, and at most [`BULK_UPSERT_MAX_BYTES`] of body. An entity
+/// too big on its own still gets a batch of its own (Port's 413 then reports it).
+pub fn plan_batches(entities: &[Entity]) -> Vec<Batch> {
+    let sizes: Vec<usize> = entities
+        .iter()
+        .map(|e| serde_json::to_vec(e).map_or(0, |bytes| bytes.len()))
+        .collect();
+    plan(entities.iter().map(|e| e.blueprint.as_str()).zip(sizes))
+}
+
+fn plan<'a>(items: impl Iterator<Item = (&'a str, usize)>) -> Vec<Batch> {
+    let mut batches: Vec<(Batch, usize)> = Vec::new();
+    let mut open: HashMap<&str, usize> = HashMap::new(); // blueprint → its last batch
+    for (index, (blueprint, size)) in items.enumerate() {
+        let fits = |(batch, bytes): &(Batch, usize)| {
+            batch.indices.len() < BULK_UPSERT_MAX_ENTITIES
+                && bytes + 1 + size <= BULK_UPSERT_MAX_BYTES
+        };
+        match open.get(blueprint).copied() {
+            Some(at) if batches.get(at).is_some_and(fits) => {
+                if let Some((batch, bytes)) = batches.get_mut(at) {
+                    batch.indices.push(index);
+                    *bytes += 1 + size;
+                }
+            }
+            _ => {
+                open.insert(blueprint, batches.len());
+                let batch = Batch {
+                    blueprint: blueprint.to_owned(),
+                    indices: vec![index],
+                };
+                batches.push((batch, BULK_ENVELOPE_BYTES + size));
+            }
+        }
+    }
+    batches.into_iter().map(|(batch, _)| batch).collect()
+}
+
+/// Port's answer to a bulk upsert (200 or 207).
+#[derive(Deserialize)]
+struct BulkAnswer {
+    #[serde(default)]
+    entities: Vec<BulkOk>,
+    #[serde(default)]
+    errors: Vec<BulkError>,
+}
+
+#[derive(Deserialize)]
+struct BulkOk {
+    index: usize,
+    #[serde(default)]
+    created: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkError {
+    index: usize,
+    #[serde(default)]
+    status_code: Option<u16>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SingleAnswer {
+    entity: Entity,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkDeleteAnswer {
+    #[serde(default)]
+    deleted_entities: Vec<DeletedEntity>,
+}
+
+/// Port lists deleted entities by identifier; accept an object with one too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DeletedEntity {
+    Identifier(String),
+    Entity { identifier: String },
+}
+
+/// Whether a delete removed the entity or found it already gone (404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    AlreadyGone,
+}
+
+/// An entity a bulk delete did not remove, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotDeleted {
+    pub identifier: String,
+    pub failure: EntityFailure,
+}
+
+/// What a bulk delete did: only what Port listed in `deletedEntities` counts as deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkDeleteReport {
+    pub deleted: Vec<String>,
+    pub not_deleted: Vec<NotDeleted>,
+}
+
+impl PortClient {
+    /// Upserts entities of any blueprints in bulk. `outcomes[i]` belongs to `entities[i]`.
+    pub async fn upsert_entities(
+        &self,
+        entities: &[Entity],
+        options: UpsertOptions,
+    ) -> Vec<EntityOutcome> {
+        let mut results: Vec<Option<UpsertResult>> = vec![None; entities.len()];
+        let bodies: Vec<Vec<u8>> = entities
+            .iter()
+            .map(|entity| serde_json::to_vec(entity).unwrap_or_default())
+            .collect();
+        // Positions of the entities that can be sent; batches index into this list.
+        let mut sendable = Vec::with_capacity(entities.len());
+        for (index, entity) in entities.iter().enumerate() {
+            if entity.blueprint.is_empty() || entity.identifier.is_empty() {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(UpsertResult::Failed(EntityFailure::local(
+                        "invalid_entity",
+                        "an entity needs a blueprint and an identifier",
+                    )));
+                }
+            } else {
+                sendable.push(index);
+            }
+        }
+        let sizes = sendable
+            .iter()
+            .filter_map(|&i| Some((entities.get(i)?.blueprint.as_str(), bodies.get(i)?.len())));
+        for batch in plan(sizes) {
+            let indices: Vec<usize> = batch
+                .indices
+                .iter()
+                .filter_map(|&i| sendable.get(i).copied())
+                .collect();
+            let batch_results = self
+                .upsert_batch(&batch.blueprint, &indices, entities, &bodies, options)
+                .await;
+            for (index, result) in indices.into_iter().zip(batch_results) {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        entities
+            .iter()
+            .zip(results)
+            .map(|(entity, result)| EntityOutcome {
+                blueprint: entity.blueprint.clone(),
+                identifier: entity.identifier.clone(),
+                result: result.unwrap_or_else(|| {
+                    UpsertResult::Failed(EntityFailure::local(
+                        "not_sent",
+                        "the entity was not sent",
+                    ))
+                }),
+            })
+            .collect()
+    }
+
+    /// One bulk request; its results in the order of `indices`.
+    async fn upsert_batch(
+        &self,
+        blueprint: &str,
+        indices: &[usize],
+        entities: &[Entity],
+        bodies: &[Vec<u8>],
+        options: UpsertOptions,
+    ) -> Vec<UpsertResult> {
+        let mut body = Vec::with_capacity(
+            BULK_ENVELOPE_BYTES
+                + indices
+                    .iter()
+                    .filter_map(|&i| bodies.get(i))
+                    .map(Vec::len)
+                    .sum::<usize>()
+                + indices.len(),
+        );
+        body.extend_from_slice(br#"{"entities":["#);
+        for (n, body_of) in indices.iter().filter_map(|&i| bodies.get(i)).enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(body_of);
+        }
+        body.extend_from_slice(b"]}");
+        let answer = match self.inner.url(
+            &["blueprints", blueprint, "entities", "bulk"],
+            &options.query(),
+        ) {
+            Ok(url) => {
+                self.inner
+                    .call("bulk upsert", Method::POST, url, Some(body))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok(answer) => match serde_json::from_slice::<BulkAnswer>(&answer.body) {
+                Ok(parsed) => match_results(answer.status, indices.len(), parsed),
+                Err(error) => {
+                    let failure =
+                        EntityFailure::from_error(&PortError::decode("bulk upsert", error));
+                    vec![UpsertResult::Failed(failure); indices.len()]
+                }
+            },
+            Err(error) if error.status() == Some(413) => {
+                tracing::warn!(
+                    blueprint,
+                    entities = indices.len(),
+                    "bulk upsert too large; sending one at a time"
+                );
+                let mut results = Vec::with_capacity(indices.len());
+                for entity in indices.iter().filter_map(|&i| entities.get(i)) {
+                    results.push(match self.upsert_entity(entity, options).await {
+                        Ok(_) => UpsertResult::Upserted { created: None },
+                        Err(error) => UpsertResult::Failed(EntityFailure::from_error(&error)),
+                    });
+                }
+                results
+            }
+            Err(error) => {
+                tracing::warn!(blueprint, entities = indices.len(), error = %error, "bulk upsert failed");
+                vec![UpsertResult::Failed(EntityFailure::from_error(&error)); indices.len()]
+            }
+        }
+    }
+
+    /// Upserts one entity; returns the entity as Port stored it.
+    pub async fn upsert_entity(
+        &self,
+        entity: &Entity,
+        options: UpsertOptions,
+    ) -> Result<Entity, PortError> {
+        const ENDPOINT: &str = "upsert";
+        if entity.blueprint.is_empty() {
+            return Err(PortError::permanent_request(
+                ENDPOINT,
+                "the entity has no blueprint",
+            ));
+        }
+        let body = serde_json::to_vec(entity).map_err(|e| PortError::decode(ENDPOINT, e))?;
+        let url = self.inner.url(
+            &["blueprints", &entity.blueprint, "entities"],
+            &options.query(),
+        )?;
+        let answer = self
+            .inner
+            .call(ENDPOINT, Method::POST, url, Some(body))
+            .await?;
+        let mut stored = serde_json::from_slice::<SingleAnswer>(&answer.body)
+            .map_err(|e| PortError::decode(ENDPOINT, e))?
+            .entity;
+        if stored.blueprint.is_empty() {
+            stored.blueprint.clone_from(&entity.blueprint);
+        }
+        Ok(stored)
+    }
+
+    /// Deletes one entity (`delete_dependents` = the mapping's `deleteDependentEntities`).
+    pub async fn delete_entity(
+        &self,
+        blueprint: &str,
+        identifier: &str,
+        delete_dependents: bool,
+    ) -> Result<DeleteOutcome, PortError> {
+        let query = [(
+            "delete_dependents",
+            if delete_dependents { "true" } else { "false" },
+        )];
+        let url = self
+            .inner
+            .url(&["blueprints", blueprint, "entities", identifier], &query)?;
+        match self.inner.call("delete", Method::DELETE, url, None).await {
+            Ok(_) => Ok(DeleteOutcome::Deleted),
+            Err(error) if error.status() == Some(404) => Ok(DeleteOutcome::AlreadyGone),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Deletes entities of one blueprint, [`BULK_DELETE_MAX`] per request. Port may delete only
+    /// some of them: the report lists what it confirmed and, for the rest, why not.
+    pub async fn delete_entities(
+        &self,
+        blueprint: &str,
+        identifiers: &[String],
+        delete_dependents: bool,
+    ) -> BulkDeleteReport {
+        let mut report = BulkDeleteReport::default();
+        let query = [(
+            "delete_dependents",
+            if delete_dependents { "true" } else { "false" },
+        )];
+        for chunk in identifiers.chunks(BULK_DELETE_MAX) {
+            let body =
+                serde_json::to_vec(&serde_json::json!({ "entities": chunk })).unwrap_or_default();
+            let answer = match self.inner.url(
+                &["blueprints", blueprint, "bulk", "entities", "delete"],
+                &query,
+            ) {
+                Ok(url) => {
+                    self.inner
+                        .call("bulk delete", Method::POST, url, Some(body))
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            let failure_for_rest = match answer.and_then(|a| {
+                serde_json::from_slice::<BulkDeleteAnswer>(&a.body)
+                    .map_err(|e| PortError::decode("bulk delete", e))
+            }) {
+                Ok(parsed) => {
+                    let confirmed: HashSet<String> = parsed
+                        .deleted_entities
+                        .into_iter()
+                        .map(|d| match d {
+                            DeletedEntity::Identifier(id)
+                            | DeletedEntity::Entity { identifier: id } => id,
+                        })
+                        .collect();
+                    for id in chunk.iter().filter(|id| confirmed.contains(*id)) {
+                        report.deleted.push(id.clone());
+                    }
+                    EntityFailure::local("not_deleted", "Port did not list it as deleted")
+                }
+                Err(error) => EntityFailure::from_error(&error),
+            };
+            for id in chunk.iter().filter(|id| !report.deleted.contains(id)) {
+                report.not_deleted.push(NotDeleted {
+                    identifier: id.clone(),
+                    failure: failure_for_rest.clone(),
+                });
+            }
+        }
+        report
+    }
+}
+
+/// Matches a 200/207 answer to the batch by `index`. An entity Port did not mention counts as
+/// stored on a 200 ("all ok") and as failed on a 207.
+fn match_results(status: u16, len: usize, answer: BulkAnswer) -> Vec<UpsertResult> {
+    let mut results: Vec<Option<UpsertResult>> = vec![None; len];
+    for ok in answer.entities {
+        if let Some(slot) = results.get_mut(ok.index) {
+            *slot = Some(UpsertResult::Upserted {
+                created: ok.created,
+            });
+        }
+    }
+    for error in answer.errors {
+        if let Some(slot) = results.get_mut(error.index) {
+            *slot = Some(UpsertResult::Failed(EntityFailure {
+                transient: error.status_code.is_some_and(is_transient_status),
+                status: error.status_code,
+                code: error.error.unwrap_or_else(|| "unknown".to_owned()),
+                message: error.message.unwrap_or_default(),
+            }));
+        }
+    }
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                if status == 200 {
+                    UpsertResult::Upserted { created: None }
+                } else {
+                    UpsertResult::Failed(EntityFailure::local(
+                        "no_result",
+                        "Port's answer did not mention it",
+                    ))
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(blueprint: &str, identifier: &str, filler: usize) -> Entity {
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "readme".to_owned(),
+            serde_json::Value::String("x".repeat(filler)),
+        );
+        Entity {
+            identifier: identifier.to_owned(),
+            title: None,
+            blueprint: blueprint.to_owned(),
+            icon: None,
+            team: serde_json::Value::Null,
+            properties,
+            relations: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_twenty_of_one_blueprint() {
+        let mut entities: Vec<Entity> = (0..45)
+            .map(|i| entity("repo", &format!("r{i}"), 10))
+            .collect();
+        entities.insert(3, entity("org", "o1", 10));
+        let batches = plan_batches(&entities);
+        let shape: Vec<(&str, usize)> = batches
+            .iter()
+            .map(|b| (b.blueprint.as_str(), b.indices.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![("repo", 20), ("org", 1), ("repo", 20), ("repo", 5)]
+        );
+        assert_eq!(batches.get(1).map(|b| b.indices.clone()), Some(vec![3]));
+        let mut all: Vec<usize> = batches.iter().flat_map(|b| b.indices.clone()).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..46).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batches_stay_under_one_mebibyte() {
+        let entities: Vec<Entity> = (0..10)
+            .map(|i| entity("repo", &format!("r{i}"), 300 * 1024))
+            .collect();
+        let batches = plan_batches(&entities);
+        assert_eq!(
+            batches.iter().map(|b| b.indices.len()).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
+        for batch in &batches {
+            let size: usize = BULK_ENVELOPE_BYTES
+                + batch
+                    .indices
+                    .iter()
+                    .filter_map(|&i| entities.get(i))
+                    .map(|e| serde_json::to_vec(e).map_or(0, |b| b.len() + 1))
+                    .sum::<usize>();
+            assert!(size <= BULK_UPSERT_MAX_BYTES, "{size}");
+        }
+        let huge = plan_batches(&[
+            entity("repo", "big", 2 * 1024 * 1024),
+            entity("repo", "small", 1),
+        ]);
+        assert_eq!(
+            huge.iter().map(|b| b.indices.clone()).collect::<Vec<_>>(),
+            vec![vec![0], vec![1]]
+        );
+    }
+
+    #[test]
+    fn results_are_matched_by_index() {
+        let answer: BulkAnswer = serde_json::from_value(serde_json::json!({
+            "ok": true,
+            "entities": [{"index": 2, "identifier": "c", "created": true}, {"index": 0, "identifier": "a", "created": false}],
+            "errors": [{"index": 1, "identifier": "b", "statusCode": 404, "error": "not_found", "message": "no target"},
+                       {"index": 3, "identifier": "d", "statusCode": 503, "error": "unavailable", "message": ""}]
+        }))
+        .unwrap_or(BulkAnswer { entities: vec![], errors: vec![] });
+        let results = match_results(207, 5, answer);
+        assert_eq!(
+            results.first(),
+            Some(&UpsertResult::Upserted {
+                created: Some(false)
+            })
+        );
+        assert_eq!(
+            results.get(2),
+            Some(&UpsertResult::Upserted {
+                created: Some(true)
+            })
+        );
+        let failure = |r: Option<&UpsertResult>| match r {
+            Some(UpsertResult::Failed(f)) => Some((f.status, f.code.clone(), f.transient)),
+            _ => None,
+        };
+        assert_eq!(
+            failure(results.get(1)),
+            Some((Some(404), "not_found".to_owned(), false))
+        );
+        assert_eq!(
+            failure(results.get(3)),
+            Some((Some(503), "unavailable".to_owned(), true))
+        );
+        assert_eq!(
+            failure(results.get(4)),
+            Some((None, "no_result".to_owned(), false))
+        );
+        let all_ok = match_results(
+            200,
+            2,
+            BulkAnswer {
+                entities: vec![],
+                errors: vec![],
+            },
+        );
+        assert!(
+            all_ok
+                .iter()
+                .all(|r| matches!(r, UpsertResult::Upserted { .. }))
+        );
+    }
+
+    #[test]
+    fn options_become_query_flags() {
+        let query = UpsertOptions {
+            merge: false,
+            create_missing_related_entities: true,
+        }
+        .query();
+        assert_eq!(
+            query,
+            [
+                ("upsert", "true"),
+                ("merge", "false"),
+                ("create_missing_related_entities", "true")
+            ]
+        );
+    }
+}
