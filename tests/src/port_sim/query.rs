@@ -7,6 +7,52 @@ use serde_json::{Map, Value};
 
 use super::catalog::{CatalogEntity, Rejection};
 
+const OPERATORS: &[&str] = &[
+    "=",
+    "!=",
+    "contains",
+    "doesNotContains",
+    "beginsWith",
+    "endsWith",
+    "in",
+    "notIn",
+];
+
+/// Checks a query's shape before any entity is looked at, so an empty catalog still refuses a
+/// bad query as Port does.
+pub fn validate(query: &Value) -> Result<(), Rejection> {
+    let bad = |why: String| Rejection::new(422, "invalid_request", why);
+    let group = query
+        .as_object()
+        .ok_or_else(|| bad("a query must be an object".to_owned()))?;
+    if let Some(combinator) = group.get("combinator")
+        && !matches!(combinator.as_str(), Some("and" | "or"))
+    {
+        return Err(bad(format!("unknown combinator {combinator}")));
+    }
+    let rules = group
+        .get("rules")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("a query needs \"rules\"".to_owned()))?;
+    for rule in rules {
+        if rule.get("combinator").is_some() {
+            validate(rule)?;
+            continue;
+        }
+        if !rule.get("property").is_some_and(Value::is_string) {
+            return Err(bad("a rule needs \"property\"".to_owned()));
+        }
+        let operator = rule
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !OPERATORS.contains(&operator) {
+            return Err(bad(format!("unknown operator \"{operator}\"")));
+        }
+    }
+    Ok(())
+}
+
 /// Whether an entity matches a query (a rule group).
 pub fn matches(query: &Value, entity: &CatalogEntity) -> Result<bool, Rejection> {
     let group = query

@@ -453,6 +453,7 @@ async fn search(
         body,
         |state, call| {
             let json = call.json()?;
+            query::validate(&json)?;
             let include = call.all("include");
             let mut found = Vec::new();
             for entity in state.catalog.entities.values() {
@@ -526,6 +527,9 @@ async fn blueprint_search(
                 cursor(json.get("from"))?,
                 page_limit(json.get("limit"), 100, MAX_PAGE)?,
             );
+            if let Some(q) = json.get("query").filter(|q| !q.is_null()) {
+                query::validate(q)?;
+            }
             let include: Vec<String> = json
                 .get("include")
                 .and_then(Value::as_array)
