@@ -323,6 +323,22 @@ async fn a_retry_after_beyond_the_max_wait_gives_up_with_the_hint() -> anyhow::R
     );
     assert!(sleeper.waits().is_empty());
     assert_eq!(sim.count(Endpoint::Upsert), 1);
+
+    sim.fail_next(
+        None,
+        Fault::RateLimited {
+            retry_after_secs: 90,
+        },
+        1,
+    );
+    let outcomes = client
+        .upsert_entities(&[repo("octo/q")], UpsertOptions::default())
+        .await;
+    let failure = outcomes.first().and_then(|o| o.failure());
+    assert_eq!(
+        failure.map(|f| (f.status, f.transient, f.retry_after)),
+        Some((Some(429), true, Some(Duration::from_secs(90))))
+    );
     Ok(())
 }
 

@@ -1,25 +1,15 @@
-//! Entity writes: bulk upsert (batches of one blueprint, at most 20 entities and 1 MiB, 200/207
-//! results matched to the request by `index`, one-by-one fallback on 413), single upsert, delete
-//! (404 = already gone) and bulk delete (at most 100, partial results). Every entity handed in
-//! comes back with its own outcome; none is lost.
+//! Entity upserts: in bulk (batches from `batching`, 200/207 results matched to the request by
+//! `index`, one-by-one fallback on 413) and one at a time. Every entity handed in comes back with
+//! its own outcome; none is lost.
 
-use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::batching::{bulk_body, plan};
 use super::error::{Failure, PortError, is_transient_status};
 use super::{Entity, PortClient};
-
-/// Port's limit on entities per bulk upsert.
-pub const BULK_UPSERT_MAX_ENTITIES: usize = 20;
-/// Port's limit on any request body (1 MiB).
-pub const BULK_UPSERT_MAX_BYTES: usize = 1024 * 1024;
-/// Port's limit on identifiers per bulk delete.
-pub const BULK_DELETE_MAX: usize = 100;
-
-/// `{"entities":[` and `]}` around the comma-separated entities.
-const BULK_ENVELOPE_BYTES: usize = r#"{"entities":[]}"#.len();
 
 /// The mapping's write options, sent as query parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +54,12 @@ pub struct EntityFailure {
     pub message: String,
     /// Whether sending it again later may succeed.
     pub transient: bool,
+    /// Port's wait hint, when the whole request was turned away for a while (429).
+    pub retry_after: Option<Duration>,
 }
 
 impl EntityFailure {
-    fn from_error(error: &PortError) -> Self {
+    pub(crate) fn from_error(error: &PortError) -> Self {
         let (status, code, message) = match error.cause() {
             Failure::Status {
                 status,
@@ -81,15 +73,17 @@ impl EntityFailure {
             code,
             message,
             transient: error.is_transient(),
+            retry_after: error.retry_after(),
         }
     }
 
-    fn local(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn local(code: &str, message: impl Into<String>) -> Self {
         EntityFailure {
             status: None,
             code: code.to_owned(),
             message: message.into(),
             transient: false,
+            retry_after: None,
         }
     }
 }
@@ -125,52 +119,6 @@ impl EntityOutcome {
     }
 }
 
-/// One bulk request: a blueprint and the positions of its entities in the caller's slice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub blueprint: String,
-    pub indices: Vec<usize>,
-}
-
-/// Splits entities into bulk requests: grouped by blueprint (in order of first appearance), at
-/// most [`BULK_UPSERT_MAX_ENTITIES`] each, and at most [`BULK_UPSERT_MAX_BYTES`] of body. An entity
-/// too big on its own still gets a batch of its own (Port's 413 then reports it).
-pub fn plan_batches(entities: &[Entity]) -> Vec<Batch> {
-    let sizes: Vec<usize> = entities
-        .iter()
-        .map(|e| serde_json::to_vec(e).map_or(0, |bytes| bytes.len()))
-        .collect();
-    plan(entities.iter().map(|e| e.blueprint.as_str()).zip(sizes))
-}
-
-fn plan<'a>(items: impl Iterator<Item = (&'a str, usize)>) -> Vec<Batch> {
-    let mut batches: Vec<(Batch, usize)> = Vec::new();
-    let mut open: HashMap<&str, usize> = HashMap::new(); // blueprint → its last batch
-    for (index, (blueprint, size)) in items.enumerate() {
-        let fits = |(batch, bytes): &(Batch, usize)| {
-            batch.indices.len() < BULK_UPSERT_MAX_ENTITIES
-                && bytes + 1 + size <= BULK_UPSERT_MAX_BYTES
-        };
-        match open.get(blueprint).copied() {
-            Some(at) if batches.get(at).is_some_and(fits) => {
-                if let Some((batch, bytes)) = batches.get_mut(at) {
-                    batch.indices.push(index);
-                    *bytes += 1 + size;
-                }
-            }
-            _ => {
-                open.insert(blueprint, batches.len());
-                let batch = Batch {
-                    blueprint: blueprint.to_owned(),
-                    indices: vec![index],
-                };
-                batches.push((batch, BULK_ENVELOPE_BYTES + size));
-            }
-        }
-    }
-    batches.into_iter().map(|(batch, _)| batch).collect()
-}
-
 /// Port's answer to a bulk upsert (200 or 207).
 #[derive(Deserialize)]
 struct BulkAnswer {
@@ -202,42 +150,6 @@ struct BulkError {
 #[derive(Deserialize)]
 struct SingleAnswer {
     entity: Entity,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BulkDeleteAnswer {
-    #[serde(default)]
-    deleted_entities: Vec<DeletedEntity>,
-}
-
-/// Port lists deleted entities by identifier; accept an object with one too.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DeletedEntity {
-    Identifier(String),
-    Entity { identifier: String },
-}
-
-/// Whether a delete removed the entity or found it already gone (404).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    AlreadyGone,
-}
-
-/// An entity a bulk delete did not remove, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotDeleted {
-    pub identifier: String,
-    pub failure: EntityFailure,
-}
-
-/// What a bulk delete did: only what Port listed in `deletedEntities` counts as deleted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkDeleteReport {
-    pub deleted: Vec<String>,
-    pub not_deleted: Vec<NotDeleted>,
 }
 
 impl PortClient {
@@ -309,23 +221,12 @@ impl PortClient {
         bodies: &[Vec<u8>],
         options: UpsertOptions,
     ) -> Vec<UpsertResult> {
-        let mut body = Vec::with_capacity(
-            BULK_ENVELOPE_BYTES
-                + indices
-                    .iter()
-                    .filter_map(|&i| bodies.get(i))
-                    .map(Vec::len)
-                    .sum::<usize>()
-                + indices.len(),
+        let body = bulk_body(
+            indices
+                .iter()
+                .filter_map(|&i| bodies.get(i))
+                .map(Vec::as_slice),
         );
-        body.extend_from_slice(br#"{"entities":["#);
-        for (n, body_of) in indices.iter().filter_map(|&i| bodies.get(i)).enumerate() {
-            if n > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(body_of);
-        }
-        body.extend_from_slice(b"]}");
         let answer = match self.inner.url(
             &["blueprints", blueprint, "entities", "bulk"],
             &options.query(),
@@ -398,84 +299,6 @@ impl PortClient {
         }
         Ok(stored)
     }
-
-    /// Deletes one entity (`delete_dependents` = the mapping's `deleteDependentEntities`).
-    pub async fn delete_entity(
-        &self,
-        blueprint: &str,
-        identifier: &str,
-        delete_dependents: bool,
-    ) -> Result<DeleteOutcome, PortError> {
-        let query = [(
-            "delete_dependents",
-            if delete_dependents { "true" } else { "false" },
-        )];
-        let url = self
-            .inner
-            .url(&["blueprints", blueprint, "entities", identifier], &query)?;
-        match self.inner.call("delete", Method::DELETE, url, None).await {
-            Ok(_) => Ok(DeleteOutcome::Deleted),
-            Err(error) if error.status() == Some(404) => Ok(DeleteOutcome::AlreadyGone),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Deletes entities of one blueprint, [`BULK_DELETE_MAX`] per request. Port may delete only
-    /// some of them: the report lists what it confirmed and, for the rest, why not.
-    pub async fn delete_entities(
-        &self,
-        blueprint: &str,
-        identifiers: &[String],
-        delete_dependents: bool,
-    ) -> BulkDeleteReport {
-        let mut report = BulkDeleteReport::default();
-        let query = [(
-            "delete_dependents",
-            if delete_dependents { "true" } else { "false" },
-        )];
-        for chunk in identifiers.chunks(BULK_DELETE_MAX) {
-            let body =
-                serde_json::to_vec(&serde_json::json!({ "entities": chunk })).unwrap_or_default();
-            let answer = match self.inner.url(
-                &["blueprints", blueprint, "bulk", "entities", "delete"],
-                &query,
-            ) {
-                Ok(url) => {
-                    self.inner
-                        .call("bulk delete", Method::POST, url, Some(body))
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            let failure_for_rest = match answer.and_then(|a| {
-                serde_json::from_slice::<BulkDeleteAnswer>(&a.body)
-                    .map_err(|e| PortError::decode("bulk delete", e))
-            }) {
-                Ok(parsed) => {
-                    let confirmed: HashSet<String> = parsed
-                        .deleted_entities
-                        .into_iter()
-                        .map(|d| match d {
-                            DeletedEntity::Identifier(id)
-                            | DeletedEntity::Entity { identifier: id } => id,
-                        })
-                        .collect();
-                    for id in chunk.iter().filter(|id| confirmed.contains(*id)) {
-                        report.deleted.push(id.clone());
-                    }
-                    EntityFailure::local("not_deleted", "Port did not list it as deleted")
-                }
-                Err(error) => EntityFailure::from_error(&error),
-            };
-            for id in chunk.iter().filter(|id| !report.deleted.contains(id)) {
-                report.not_deleted.push(NotDeleted {
-                    identifier: id.clone(),
-                    failure: failure_for_rest.clone(),
-                });
-            }
-        }
-        report
-    }
 }
 
 /// Matches a 200/207 answer to the batch by `index`. An entity Port did not mention counts as
@@ -496,6 +319,7 @@ fn match_results(status: u16, len: usize, answer: BulkAnswer) -> Vec<UpsertResul
                 status: error.status_code,
                 code: error.error.unwrap_or_else(|| "unknown".to_owned()),
                 message: error.message.unwrap_or_default(),
+                retry_after: None,
             }));
         }
     }
@@ -519,74 +343,6 @@ fn match_results(status: u16, len: usize, answer: BulkAnswer) -> Vec<UpsertResul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entity(blueprint: &str, identifier: &str, filler: usize) -> Entity {
-        let mut properties = serde_json::Map::new();
-        properties.insert(
-            "readme".to_owned(),
-            serde_json::Value::String("x".repeat(filler)),
-        );
-        Entity {
-            identifier: identifier.to_owned(),
-            title: None,
-            blueprint: blueprint.to_owned(),
-            icon: None,
-            team: serde_json::Value::Null,
-            properties,
-            relations: serde_json::Map::new(),
-        }
-    }
-
-    #[test]
-    fn batches_hold_at_most_twenty_of_one_blueprint() {
-        let mut entities: Vec<Entity> = (0..45)
-            .map(|i| entity("repo", &format!("r{i}"), 10))
-            .collect();
-        entities.insert(3, entity("org", "o1", 10));
-        let batches = plan_batches(&entities);
-        let shape: Vec<(&str, usize)> = batches
-            .iter()
-            .map(|b| (b.blueprint.as_str(), b.indices.len()))
-            .collect();
-        assert_eq!(
-            shape,
-            vec![("repo", 20), ("org", 1), ("repo", 20), ("repo", 5)]
-        );
-        assert_eq!(batches.get(1).map(|b| b.indices.clone()), Some(vec![3]));
-        let mut all: Vec<usize> = batches.iter().flat_map(|b| b.indices.clone()).collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..46).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn batches_stay_under_one_mebibyte() {
-        let entities: Vec<Entity> = (0..10)
-            .map(|i| entity("repo", &format!("r{i}"), 300 * 1024))
-            .collect();
-        let batches = plan_batches(&entities);
-        assert_eq!(
-            batches.iter().map(|b| b.indices.len()).collect::<Vec<_>>(),
-            vec![3, 3, 3, 1]
-        );
-        for batch in &batches {
-            let size: usize = BULK_ENVELOPE_BYTES
-                + batch
-                    .indices
-                    .iter()
-                    .filter_map(|&i| entities.get(i))
-                    .map(|e| serde_json::to_vec(e).map_or(0, |b| b.len() + 1))
-                    .sum::<usize>();
-            assert!(size <= BULK_UPSERT_MAX_BYTES, "{size}");
-        }
-        let huge = plan_batches(&[
-            entity("repo", "big", 2 * 1024 * 1024),
-            entity("repo", "small", 1),
-        ]);
-        assert_eq!(
-            huge.iter().map(|b| b.indices.clone()).collect::<Vec<_>>(),
-            vec![vec![0], vec![1]]
-        );
-    }
 
     #[test]
     fn results_are_matched_by_index() {

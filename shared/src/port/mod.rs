@@ -4,6 +4,8 @@
 //! do with a failure are the caller's business.
 
 mod auth;
+mod batching;
+mod deletes;
 mod entities;
 mod error;
 mod integration;
@@ -18,11 +20,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-pub use entities::{
-    BULK_DELETE_MAX, BULK_UPSERT_MAX_BYTES, BULK_UPSERT_MAX_ENTITIES, BulkDeleteReport,
-    DeleteOutcome, EntityFailure, EntityOutcome, NotDeleted, UpsertOptions, UpsertResult,
-    plan_batches,
-};
+pub use batching::{BULK_UPSERT_MAX_BYTES, BULK_UPSERT_MAX_ENTITIES, Batch, plan_batches};
+pub use deletes::{BULK_DELETE_MAX, BulkDeleteReport, DeleteOutcome, NotDeleted};
+pub use entities::{EntityFailure, EntityOutcome, UpsertOptions, UpsertResult};
 pub use error::{Failure, PortError, is_transient_status};
 pub use integration::{MAX_EXAMPLES, ResyncState, ResyncStatus};
 pub use retry::{RetrySettings, Sleeper, TokioSleeper};
