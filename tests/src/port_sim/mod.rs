@@ -4,9 +4,11 @@
 //! state through [`PortSim`]; it must answer errors, never panic, on bad requests.
 
 mod catalog;
+mod entity_routes;
 pub mod harness;
 mod query;
 mod routes;
+mod search_routes;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
