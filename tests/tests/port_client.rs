@@ -477,3 +477,71 @@ async fn wrong_credentials_are_a_permanent_failure() -> anyhow::Result<()> {
     assert!(!rendered.contains(port_github_tests::port_sim::CLIENT_SECRET));
     Ok(())
 }
+
+#[tokio::test]
+async fn concurrent_calls_share_one_token_fetch() -> anyhow::Result<()> {
+    let (sim, client, _) = spawn().await?;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .upsert_entity(&repo(&format!("octo/c{i}")), UpsertOptions::default())
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    assert_eq!(sim.count(Endpoint::AccessToken), 1);
+    assert_eq!(sim.entities_of("githubRepository").len(), 8);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_timeout_is_retried_and_then_transient() -> anyhow::Result<()> {
+    let (sim, client, sleeper) =
+        spawn_with(|c| c.request_timeout = Duration::from_millis(300)).await?;
+    sim.stall_next(Duration::from_secs(5), 1);
+    client
+        .upsert_entity(&repo("octo/slow"), UpsertOptions::default())
+        .await?;
+    assert_eq!(sleeper.waits().len(), 1, "one timeout, one retry");
+
+    sim.stall_next(Duration::from_secs(5), 4);
+    let error = client
+        .upsert_entity(&repo("octo/slower"), UpsertOptions::default())
+        .await
+        .err();
+    assert!(
+        error.as_ref().is_some_and(PortError::is_transient),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.as_ref().and_then(PortError::status),
+        None,
+        "no HTTP answer, a timeout"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_port_is_transient() -> anyhow::Result<()> {
+    // Port 1 on loopback: nothing listens there, the connection is refused.
+    let base_url = "http://127.0.0.1:1";
+    let mut config = port_github_tests::port_sim::harness::client_config(base_url);
+    config.retry.max_attempts = 2;
+    let sleeper =
+        std::sync::Arc::new(port_github_tests::port_sim::harness::RecordingSleeper::default());
+    let client = port_github_core::port::PortClient::with_sleeper(config, sleeper.clone())?;
+    let error = client
+        .upsert_entity(&repo("octo/r"), UpsertOptions::default())
+        .await
+        .err();
+    assert!(
+        error.as_ref().is_some_and(PortError::is_transient),
+        "{error:?}"
+    );
+    assert_eq!(sleeper.waits().len(), 1);
+    Ok(())
+}

@@ -258,3 +258,41 @@ async fn the_stale_sweep_pages_through_our_entities() -> anyhow::Result<()> {
     assert!(second_page.get("from").is_some_and(|f| !f.is_null()));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_blueprint_search_follows_the_cursor() -> anyhow::Result<()> {
+    let (sim, client, _) = spawn().await?;
+    let ours = datasource(INTEGRATION_TYPE, INTEGRATION_ID);
+    for i in 0..2500 {
+        seed(
+            &sim,
+            "githubPullRequest",
+            &format!("octo/a/pull/{i}"),
+            &ours,
+        )?;
+    }
+    seed(
+        &sim,
+        "githubPullRequest",
+        "octo/b/pull/1",
+        &datasource(INTEGRATION_TYPE, "other-github"),
+    )?;
+    let query = json!({"combinator": "and", "rules": [
+        {"property": "$datasource", "operator": "contains", "value": format!("/{INTEGRATION_ID}/exporter")}
+    ]});
+    let found = client
+        .search_blueprint_entities("githubPullRequest", &query, &["identifier"])
+        .await?;
+    assert_eq!(found.len(), 2500);
+    assert!(found.iter().all(|e| {
+        e.as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("identifier"))
+    }));
+    assert_eq!(sim.count(Endpoint::BlueprintSearch), 3, "1,000 per page");
+    let unknown = client
+        .search_blueprint_entities("nope", &query, &[])
+        .await
+        .err();
+    assert_eq!(unknown.as_ref().and_then(|e| e.code()), Some("not_found"));
+    Ok(())
+}

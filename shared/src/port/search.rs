@@ -1,6 +1,6 @@
-//! Finding the entities this integration owns, the two ways Port allows: a `$datasource`
-//! search with two `contains` rules (optionally for one blueprint), and the paged
-//! datasource-entities sweep used for stale cleanup. Read-only.
+//! Finding entities, read-only: the entities this integration owns, the two ways Port allows (a
+//! `$datasource` search with two `contains` rules, optionally for one blueprint, and the paged
+//! datasource-entities sweep used for stale cleanup), and the paged search of one blueprint.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -10,6 +10,8 @@ use super::error::PortError;
 
 /// Page size of the datasource-entities sweep.
 const SWEEP_PAGE: u32 = 5000;
+/// Page size of a blueprint search (Port's maximum).
+const SEARCH_PAGE: u32 = 1000;
 
 /// An entity's address in Port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -32,6 +34,14 @@ pub fn datasource_suffix(integration_id: &str) -> String {
 struct SearchAnswer {
     #[serde(default)]
     entities: Vec<EntityRef>,
+}
+
+#[derive(Deserialize)]
+struct PagedAnswer {
+    #[serde(default)]
+    entities: Vec<serde_json::Value>,
+    #[serde(default)]
+    next: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +122,44 @@ impl PortClient {
             match page.next {
                 Some(next) if !next.is_null() && next != from && !empty => from = next,
                 _ => return Ok(owned),
+            }
+        }
+    }
+
+    /// Entities of one blueprint matching `query` (Port's `{"combinator", "rules"}`), with only
+    /// the `include` fields when it is not empty, following the `next` cursor page by page.
+    pub async fn search_blueprint_entities(
+        &self,
+        blueprint: &str,
+        query: &serde_json::Value,
+        include: &[&str],
+    ) -> Result<Vec<serde_json::Value>, PortError> {
+        const ENDPOINT: &str = "blueprint search";
+        let url = self
+            .inner
+            .url(&["blueprints", blueprint, "entities", "search"], &[])?;
+        let mut found = Vec::new();
+        let mut from = serde_json::Value::Null;
+        loop {
+            let mut request = serde_json::json!({"query": query, "limit": SEARCH_PAGE});
+            if !include.is_empty() {
+                request["include"] = serde_json::json!(include);
+            }
+            if !from.is_null() {
+                request["from"] = from.clone();
+            }
+            let body = serde_json::to_vec(&request).map_err(|e| PortError::decode(ENDPOINT, e))?;
+            let answer = self
+                .inner
+                .call(ENDPOINT, Method::POST, url.clone(), Some(body))
+                .await?;
+            let page: PagedAnswer =
+                serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
+            let empty = page.entities.is_empty();
+            found.extend(page.entities);
+            match page.next {
+                Some(next) if !next.is_null() && next != from && !empty => from = next,
+                _ => return Ok(found),
             }
         }
     }

@@ -104,6 +104,8 @@ pub(crate) struct SimState {
     pub examples: Vec<ExampleUpload>,
     pub protected: Vec<(String, String)>,
     faults: VecDeque<FaultRule>,
+    /// Delays before the next requests (any but the token one) are served.
+    pub stalls: VecDeque<Duration>,
     pub counters: HashMap<Endpoint, u64>,
     pub requests: Vec<RecordedRequest>,
 }
@@ -159,6 +161,7 @@ impl PortSim {
             examples: Vec::new(),
             protected: Vec::new(),
             faults: VecDeque::new(),
+            stalls: VecDeque::new(),
             counters: HashMap::new(),
             requests: Vec::new(),
         };
@@ -233,6 +236,15 @@ impl PortSim {
                 fault,
                 remaining: times,
             });
+        }
+    }
+
+    /// The next `times` requests (any but the token one) are held for `delay` before they are
+    /// served, so a client with a shorter timeout gives up on them.
+    pub fn stall_next(&self, delay: Duration, times: u32) {
+        let mut state = self.lock();
+        for _ in 0..times {
+            state.stalls.push_back(delay);
         }
     }
 

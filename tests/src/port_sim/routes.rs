@@ -54,9 +54,33 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/v1/integration/{id}/resync-state", patch(resync_state))
         .route("/v1/integration/{id}/kinds/{kind}/examples", post(examples))
         .route("/_sim/catalog", get(list_catalog))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            stall,
+        ))
         // Bodies over Port's limit must reach the handlers, which answer Port's own 413.
         .layer(DefaultBodyLimit::max(16 * MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Holds a request for the next configured stall, if any, before it is served.
+async fn stall(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let delay = if request.uri().path() == "/v1/auth/access_token" {
+        None
+    } else {
+        let mut state = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.stalls.pop_front()
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
 }
 
 /// Which endpoint a request reached, and how.
