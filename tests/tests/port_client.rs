@@ -377,6 +377,42 @@ async fn a_persistent_503_becomes_a_transient_failure_per_entity() -> anyhow::Re
 }
 
 #[tokio::test]
+async fn later_batches_are_not_sent_while_port_is_unavailable() -> anyhow::Result<()> {
+    let (sim, client, _) = spawn().await?;
+    sim.fail_next(
+        None,
+        Fault::RateLimited {
+            retry_after_secs: 600,
+        },
+        1,
+    );
+    let entities: Vec<Entity> = (0..45).map(|i| repo(&format!("octo/u{i}"))).collect();
+    let outcomes = client
+        .upsert_entities(&entities, UpsertOptions::default())
+        .await;
+    assert_eq!(sim.count(Endpoint::BulkUpsert), 1);
+    assert_eq!(outcomes.len(), 45);
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let failure = outcome.failure();
+        assert_eq!(
+            failure.map(|f| (f.transient, f.retry_after)),
+            Some((true, Some(Duration::from_secs(600))))
+        );
+        let expected_code = if n < 20 {
+            "rate_limit_exceeded"
+        } else {
+            "not_sent"
+        };
+        assert_eq!(
+            failure.map(|f| f.code.as_str()),
+            Some(expected_code),
+            "entity {n}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_422_is_permanent_and_not_retried() -> anyhow::Result<()> {
     let (sim, client, sleeper) = spawn().await?;
     let error = client

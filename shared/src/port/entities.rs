@@ -77,6 +77,17 @@ impl EntityFailure {
         }
     }
 
+    /// The failure of an entity left unsent because Port was unavailable (`self`).
+    fn not_sent(&self) -> Self {
+        EntityFailure {
+            status: self.status,
+            code: "not_sent".to_owned(),
+            message: format!("not sent while Port was unavailable ({})", self.code),
+            transient: true,
+            retry_after: self.retry_after,
+        }
+    }
+
     pub(crate) fn local(code: &str, message: impl Into<String>) -> Self {
         EntityFailure {
             status: None,
@@ -181,15 +192,25 @@ impl PortClient {
         let sizes = sendable
             .iter()
             .filter_map(|&i| Some((entities.get(i)?.blueprint.as_str(), bodies.get(i)?.len())));
+        // Once Port stays unavailable through a batch's retries, the later batches are not sent:
+        // they would only spend the same retries. They fail as transient, to be sent again later.
+        let mut unavailable: Option<EntityFailure> = None;
         for batch in plan(sizes) {
             let indices: Vec<usize> = batch
                 .indices
                 .iter()
                 .filter_map(|&i| sendable.get(i).copied())
                 .collect();
-            let batch_results = self
-                .upsert_batch(&batch.blueprint, &indices, entities, &bodies, options)
-                .await;
+            let batch_results = match &unavailable {
+                Some(stop) => vec![UpsertResult::Failed(stop.not_sent()); indices.len()],
+                None => {
+                    let (results, stop) = self
+                        .upsert_batch(&batch.blueprint, &indices, entities, &bodies, options)
+                        .await;
+                    unavailable = stop;
+                    results
+                }
+            };
             for (index, result) in indices.into_iter().zip(batch_results) {
                 if let Some(slot) = results.get_mut(index) {
                     *slot = Some(result);
@@ -212,7 +233,8 @@ impl PortClient {
             .collect()
     }
 
-    /// One bulk request; its results in the order of `indices`.
+    /// One bulk request; its results in the order of `indices`, and the failure that shows Port
+    /// is unavailable for now, if it is.
     async fn upsert_batch(
         &self,
         blueprint: &str,
@@ -220,7 +242,7 @@ impl PortClient {
         entities: &[Entity],
         bodies: &[Vec<u8>],
         options: UpsertOptions,
-    ) -> Vec<UpsertResult> {
+    ) -> (Vec<UpsertResult>, Option<EntityFailure>) {
         let body = bulk_body(
             indices
                 .iter()
@@ -240,11 +262,11 @@ impl PortClient {
         };
         match answer {
             Ok(answer) => match serde_json::from_slice::<BulkAnswer>(&answer.body) {
-                Ok(parsed) => match_results(answer.status, indices.len(), parsed),
+                Ok(parsed) => (match_results(answer.status, indices.len(), parsed), None),
                 Err(error) => {
                     let failure =
                         EntityFailure::from_error(&PortError::decode("bulk upsert", error));
-                    vec![UpsertResult::Failed(failure); indices.len()]
+                    (vec![UpsertResult::Failed(failure); indices.len()], None)
                 }
             },
             Err(error) if error.status() == Some(413) => {
@@ -253,20 +275,43 @@ impl PortClient {
                     entities = indices.len(),
                     "bulk upsert too large; sending one at a time"
                 );
-                let mut results = Vec::with_capacity(indices.len());
-                for entity in indices.iter().filter_map(|&i| entities.get(i)) {
-                    results.push(match self.upsert_entity(entity, options).await {
-                        Ok(_) => UpsertResult::Upserted { created: None },
-                        Err(error) => UpsertResult::Failed(EntityFailure::from_error(&error)),
-                    });
-                }
-                results
+                self.upsert_one_by_one(indices, entities, options).await
             }
             Err(error) => {
                 tracing::warn!(blueprint, entities = indices.len(), error = %error, "bulk upsert failed");
-                vec![UpsertResult::Failed(EntityFailure::from_error(&error)); indices.len()]
+                let failure = EntityFailure::from_error(&error);
+                let stop = failure.transient.then(|| failure.clone());
+                (vec![UpsertResult::Failed(failure); indices.len()], stop)
             }
         }
+    }
+
+    /// The 413 fallback: each entity on its own, stopping early if Port becomes unavailable.
+    async fn upsert_one_by_one(
+        &self,
+        indices: &[usize],
+        entities: &[Entity],
+        options: UpsertOptions,
+    ) -> (Vec<UpsertResult>, Option<EntityFailure>) {
+        let mut results = Vec::with_capacity(indices.len());
+        let mut unavailable: Option<EntityFailure> = None;
+        for entity in indices.iter().filter_map(|&i| entities.get(i)) {
+            if let Some(stop) = &unavailable {
+                results.push(UpsertResult::Failed(stop.not_sent()));
+                continue;
+            }
+            results.push(match self.upsert_entity(entity, options).await {
+                Ok(_) => UpsertResult::Upserted { created: None },
+                Err(error) => {
+                    let failure = EntityFailure::from_error(&error);
+                    if failure.transient {
+                        unavailable = Some(failure.clone());
+                    }
+                    UpsertResult::Failed(failure)
+                }
+            });
+        }
+        (results, unavailable)
     }
 
     /// Upserts one entity; returns the entity as Port stored it.
