@@ -5,3 +5,4 @@
 pub mod fixtures;
 pub mod lambda_runtime_api;
 pub mod moto;
+pub mod port_sim;
