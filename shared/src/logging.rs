@@ -9,8 +9,8 @@ pub fn init_json() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
+        .with_current_span(false)
+        .with_span_list(true)
         .without_time()
         .with_target(false)
         .try_init();

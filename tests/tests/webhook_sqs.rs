@@ -286,10 +286,17 @@ async fn an_unreachable_queue_answers_503_so_github_can_redeliver() {
     let sqs = aws_sdk_sqs::Client::new(&moto().sdk_config().await);
     let missing = format!("{}/123456789012/does-not-exist.fifo", moto().endpoint());
     let queue = Arc::new(SqsEventQueue::new(sqs, missing));
-    let limits = WebhookLimits { max_body_bytes: 1 << 20, max_message_bytes: 256 * 1024 };
+    let limits = WebhookLimits {
+        max_body_bytes: 1 << 20,
+        max_message_bytes: 256 * 1024,
+    };
     let handler = WebhookHandler::new(fixed_secrets(SECRET, None), queue, limits);
-    let body = br#"{"action":"created","release":{"id":1},"repository":{"id":2,"full_name":"o/r"}}"#;
+    let body =
+        br#"{"action":"created","release":{"id":1},"repository":{"id":2,"full_name":"o/r"}}"#;
     let response = deliver(&handler, "release", "unqueued", body).await;
     assert_eq!(response.status, 503);
-    assert!(!response.body.contains("does-not-exist"), "no internals in the answer");
+    assert!(
+        !response.body.contains("does-not-exist"),
+        "no internals in the answer"
+    );
 }

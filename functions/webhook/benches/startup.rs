@@ -20,7 +20,9 @@ fn release_binary() -> PathBuf {
         .status()
         .expect("run cargo build --release");
     assert!(status.success(), "release build failed");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
     target.join("release/webhook")
 }
 
@@ -32,13 +34,19 @@ async fn main() {
     for _ in 0..RUNS {
         let runtime = RuntimeApi::start().await.unwrap();
         let mut command = Command::new(&binary);
-        command.env_clear().stdout(Stdio::null()).stderr(Stdio::null());
+        command
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         for (key, value) in runtime.lambda_env("webhook") {
             command.env(key, value);
         }
         command
             .env("WEBHOOK_SECRET", "bench")
-            .env("EVENTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/events.fifo")
+            .env(
+                "EVENTS_QUEUE_URL",
+                "http://127.0.0.1:9/123456789012/events.fifo",
+            )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "x")
             .env("AWS_SECRET_ACCESS_KEY", "x");
@@ -48,7 +56,10 @@ async fn main() {
             if let Some(at) = runtime.first_poll() {
                 break at;
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "no poll within 10 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no poll within 10 s"
+            );
             tokio::time::sleep(Duration::from_micros(200)).await;
         };
         samples.push(first_poll.duration_since(started));
@@ -57,7 +68,10 @@ async fn main() {
     }
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("webhook release binary: {:.2} MB ({size} bytes)", size as f64 / 1_000_000.0);
+    println!(
+        "webhook release binary: {:.2} MB ({size} bytes)",
+        size as f64 / 1_000_000.0
+    );
     println!(
         "start-up to first Runtime API poll over {RUNS} runs: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
         ms(samples[RUNS / 2]),

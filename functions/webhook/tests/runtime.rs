@@ -23,11 +23,12 @@ impl Drop for Running {
     }
 }
 
-fn spawn_webhook(runtime: &RuntimeApi, env: &[(&str, String)]) -> Running {
+fn spawn_webhook(runtime: &RuntimeApi, env: &[(&str, String)], log: &std::path::Path) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_webhook"));
+    let log = std::fs::File::create(log).expect("log file");
     command
         .env_clear()
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(log))
         .stderr(Stdio::null());
     for (key, value) in runtime
         .lambda_env("webhook")
@@ -118,12 +119,14 @@ async fn serves_function_url_and_http_api_events_from_the_runtime_api() {
         .unwrap();
 
     let runtime = RuntimeApi::start().await.unwrap();
-    let _webhook = spawn_webhook(
+    let log = std::env::temp_dir().join(format!("{}.log", unique_name("webhook-runtime")));
+    let webhook = spawn_webhook(
         &runtime,
         &[
             ("WEBHOOK_SECRET_ARN", arn),
             ("EVENTS_QUEUE_URL", queue_url.clone()),
         ],
+        &log,
     );
 
     // Function URL, base64 body, headers in odd case.
@@ -175,9 +178,22 @@ async fn serves_function_url_and_http_api_events_from_the_runtime_api() {
     drop(webhook);
     let logs = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
-    let lines: Vec<Value> = logs.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
-    let queued = lines.iter().find(|l| l["fields"]["message"] == "queued").expect("a 'queued' log line");
-    assert_eq!(queued["span"]["delivery_id"], "11111111-2222-3333-4444-555555555555");
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let queued = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "queued")
+        .expect("a 'queued' log line");
+    let spans = queued["spans"].as_array().expect("span list");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["delivery_id"] == "11111111-2222-3333-4444-555555555555"),
+        "the delivery id is on the log line: {queued}"
+    );
     assert!(lines.iter().any(|l| l["fields"]["status"] == 401));
     for secret in ["new-secret", "old-secret", "octo/api", "sha256="] {
         assert!(!logs.contains(secret), "logs must not contain {secret:?}");

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::HeaderMap;
 use secrecy::SecretString;
+use tracing::Instrument;
 
 use crate::config::{SecretSetting, WebhookConfig};
 use crate::queue::{EventQueue, QueueError, QueuedMessage};
@@ -132,8 +133,18 @@ impl WebhookHandler {
             delivery_id = delivery.unwrap_or("-"),
             event = event.unwrap_or("-")
         );
-        let _entered = span.enter();
+        self.checked(request, received_at, delivery, event)
+            .instrument(span)
+            .await
+    }
 
+    async fn checked(
+        &self,
+        request: WebhookRequest<'_>,
+        received_at: DateTime<Utc>,
+        delivery: Option<&str>,
+        event: Option<&str>,
+    ) -> WebhookResponse {
         if !request.method.eq_ignore_ascii_case("POST") {
             tracing::info!(status = 405, method = request.method, "rejected: method");
             return WebhookResponse::error(405, "method not allowed");
