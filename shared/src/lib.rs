@@ -9,4 +9,5 @@ pub mod logging;
 pub mod port;
 pub mod queue;
 pub mod secrets;
+pub mod state;
 pub mod webhook;

@@ -145,3 +145,38 @@ pub async fn drain_queue(
         all.extend(messages);
     }
 }
+
+/// Creates a state table shaped like the deployed one (`pk`/`sk` strings, on demand) and returns
+/// its name.
+pub async fn create_state_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+) -> anyhow::Result<String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let name = unique_name(prefix);
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await?;
+    Ok(name)
+}
