@@ -102,8 +102,8 @@ fn record(key: Key<'_>, item: &Item, now: DateTime<Utc>) -> Result<Option<Record
 }
 
 fn counters_of(item: &Item) -> BTreeMap<String, i64> {
-    item.iter()
-        .filter_map(|(name, _)| {
+    item.keys()
+        .filter_map(|name| {
             let counter = name.strip_prefix(COUNTER_PREFIX)?;
             Some((counter.to_owned(), number(item, name)?))
         })
