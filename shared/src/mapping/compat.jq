@@ -1,0 +1,40 @@
+# jq 1.7 definitions layered over jaq's standard library by the mapping engine.
+# Regular expressions: every filter goes through the native `_match_impl`, `_split_impl` and `sub`.
+def _regex_pair($value):
+  if ($value | type) == "string" then [$value, null]
+  elif ($value | type) == "array" and ($value | length) > 1 then [$value[0], $value[1]]
+  elif ($value | type) == "array" and ($value | length) > 0 then [$value[0], null]
+  else error(($value | type) + " not a string or array") end;
+def match($re; $flags): _match_impl($re; $flags; false)[];
+def match($value): _regex_pair($value) as [$re, $flags] | match($re; $flags);
+def test($re; $flags): _match_impl($re; $flags; true);
+def test($value): _regex_pair($value) as [$re, $flags] | test($re; $flags);
+def capture($re; $flags): match($re; $flags)
+  | [.captures[] | select(.name != null) | {key: .name, value: .string}]
+  | from_entries;
+def capture($value): _regex_pair($value) as [$re, $flags] | capture($re; $flags);
+def scan($re; $flags): match($re; "g" + ($flags // ""))
+  | if (.captures | length) > 0 then [.captures[].string] else .string end;
+def scan($re): scan($re; null);
+def split($re; $flags): _split_impl($re; $flags);
+def splits($re; $flags): split($re; $flags)[];
+def splits($re): splits($re; null);
+def sub($re; str): sub($re; str; "");
+def gsub($re; str; $flags): sub($re; str; ($flags // "") + "g");
+def gsub($re; str): sub($re; str; "g");
+# Paths: deletions are resolved against the input, all at once.
+def del(f): delpaths([path(f)]);
+def to_entries: [keys_unsorted[] as $key | {key: $key, value: .[$key]}];
+def with_entries(f): to_entries | map(f) | from_entries;
+# Dates.
+def todate: todateiso8601;
+def fromdate: fromdateiso8601;
+def date: todate;
+def dateadd(u; n): . + n;
+def datesub(u; n): . - n;
+def datefromiso8601: fromdateiso8601;
+def dateiso8601: todateiso8601;
+# Text.
+def @text: tostring;
+def @json: tojson;
+def ascii: [.] | implode;

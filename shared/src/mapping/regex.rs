@@ -1,0 +1,284 @@
+//! jq 1.7 regular expressions (`test`, `match`, `capture`, `scan`, `split/2`, `sub`, `gsub`) on
+//! `fancy-regex`, which supports the look-arounds Port's default mapping uses. Owns pattern
+//! compilation (cached per thread), flag parsing and jq's match objects; not the jq definitions.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use fancy_regex::{Regex, RegexBuilder};
+use jaq_json::{Map, Rc, Val};
+
+/// Most distinct patterns kept compiled per thread; the cache is emptied when it is full.
+const REGEX_CACHE_CAPACITY: usize = 256;
+/// Backtracking budget per match, so a pathological pattern fails instead of hanging a worker.
+const BACKTRACK_LIMIT: usize = 1_000_000;
+
+thread_local! {
+    static REGEX_CACHE: RefCell<HashMap<(String, String), Regex>> = RefCell::new(HashMap::new());
+}
+
+/// jq's regex flags (`g`, `i`, `x`, `n`, `s`, `p`, `l`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegexFlags {
+    /// `g`: every match, not only the first.
+    pub global: bool,
+    /// `n`: skip empty matches.
+    pub skip_empty: bool,
+    case_insensitive: bool,
+    extended: bool,
+    dot_matches_newline: bool,
+}
+
+impl RegexFlags {
+    /// Parses jq's flag string (`null` means no flags).
+    pub fn parse(flags: Option<&str>) -> Result<Self, String> {
+        let mut parsed = Self::default();
+        for flag in flags.unwrap_or("").chars() {
+            match flag {
+                'g' => parsed.global = true,
+                'i' => parsed.case_insensitive = true,
+                'x' => parsed.extended = true,
+                'n' => parsed.skip_empty = true,
+                'p' => parsed.dot_matches_newline = true,
+                // `s` (single line: `^`/`$` anchor the whole string) is already the default
+                // here; `l` (longest match) changes nothing for the patterns jq users write.
+                's' | 'l' => {}
+                _ => {
+                    return Err(format!(
+                        "{} is not a valid modifier string",
+                        flags.unwrap_or("")
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
+    fn cache_key(&self) -> String {
+        format!(
+            "{}{}{}",
+            u8::from(self.case_insensitive),
+            u8::from(self.extended),
+            u8::from(self.dot_matches_newline)
+        )
+    }
+}
+
+fn with_regex<T>(pattern: &str, flags: RegexFlags, f: impl FnOnce(&Regex) -> T) -> Result<T, String> {
+    REGEX_CACHE.with(|cache| {
+        let key = (pattern.to_owned(), flags.cache_key());
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(&key) {
+            let regex = RegexBuilder::new(pattern)
+                .case_insensitive(flags.case_insensitive)
+                .verbose_mode(flags.extended)
+                .dot_matches_new_line(flags.dot_matches_newline)
+                .backtrack_limit(BACKTRACK_LIMIT)
+                .build()
+                .map_err(|e| format!("{pattern} (at offset 0) is not a valid regex: {e}"))?;
+            if cache.len() >= REGEX_CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key.clone(), regex);
+        }
+        match cache.get(&key) {
+            Some(regex) => Ok(f(regex)),
+            None => Err(format!("{pattern}: regex cache failure")),
+        }
+    })
+}
+
+/// One capture group of a match, in byte offsets; `None` when the group did not take part.
+#[derive(Debug, Clone)]
+struct Group {
+    span: Option<(usize, usize)>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct RegexMatch {
+    start: usize,
+    end: usize,
+    groups: Vec<Group>,
+}
+
+fn find_matches(text: &str, pattern: &str, flags: RegexFlags) -> Result<Vec<RegexMatch>, String> {
+    with_regex(pattern, flags, |regex| {
+        let names: Vec<Option<String>> = regex
+            .capture_names()
+            .skip(1)
+            .map(|name| name.map(str::to_owned))
+            .collect();
+        let mut found = Vec::new();
+        let mut position = 0;
+        while position <= text.len() {
+            let captures = regex
+                .captures_from_pos(text, position)
+                .map_err(|e| format!("regex failed on {text:?}: {e}"))?;
+            let Some(captures) = captures else { break };
+            let Some(whole) = captures.get(0) else { break };
+            let (start, end) = (whole.start(), whole.end());
+            if !(flags.skip_empty && start == end) {
+                let groups = names
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| Group {
+                        span: captures.get(index + 1).map(|m| (m.start(), m.end())),
+                        name: name.clone(),
+                    })
+                    .collect();
+                found.push(RegexMatch { start, end, groups });
+                if !flags.global {
+                    break;
+                }
+            }
+            position = if end > start {
+                end
+            } else {
+                end + text[end..].chars().next().map_or(1, char::len_utf8)
+            };
+        }
+        Ok(found)
+    })?
+}
+
+fn char_offset(text: &str, byte: usize) -> usize {
+    text[..byte].chars().count()
+}
+
+fn string_val(s: &str) -> Val {
+    Val::utf8_str(s.as_bytes().to_vec())
+}
+
+fn key(name: &str) -> Val {
+    string_val(name)
+}
+
+fn match_object(text: &str, found: &RegexMatch) -> Val {
+    let mut object = Map::default();
+    let offset = char_offset(text, found.start);
+    object.insert(key("offset"), Val::from(offset));
+    object.insert(key("length"), Val::from(text[found.start..found.end].chars().count()));
+    object.insert(key("string"), string_val(&text[found.start..found.end]));
+    let captures = found
+        .groups
+        .iter()
+        .map(|group| {
+            let mut capture = Map::default();
+            match group.span {
+                Some((start, end)) => {
+                    capture.insert(key("offset"), Val::from(char_offset(text, start)));
+                    capture.insert(key("length"), Val::from(text[start..end].chars().count()));
+                    capture.insert(key("string"), string_val(&text[start..end]));
+                }
+                None => {
+                    capture.insert(key("offset"), Val::from(-1isize));
+                    capture.insert(key("length"), Val::from(0usize));
+                    capture.insert(key("string"), Val::Null);
+                }
+            }
+            capture.insert(key("name"), group.name.as_deref().map_or(Val::Null, string_val));
+            Val::obj(capture)
+        })
+        .collect::<Vec<_>>();
+    object.insert(key("captures"), Val::Arr(Rc::new(captures)));
+    Val::obj(object)
+}
+
+/// The named captures of a match as jq's `capture` object (`{name: string}`).
+fn capture_object(text: &str, found: &RegexMatch) -> Val {
+    let mut object = Map::default();
+    for group in &found.groups {
+        if let Some(name) = &group.name {
+            let value = group.span.map_or(Val::Null, |(s, e)| string_val(&text[s..e]));
+            object.insert(key(name), value);
+        }
+    }
+    Val::obj(object)
+}
+
+/// jq's `_match_impl`: every match object (an array), or whether there is one (`test`).
+pub fn match_impl(text: &str, pattern: &str, flags: Option<&str>, test: bool) -> Result<Val, String> {
+    let mut flags = RegexFlags::parse(flags)?;
+    if test {
+        flags.global = false;
+        return Ok(Val::Bool(!find_matches(text, pattern, flags)?.is_empty()));
+    }
+    let found = find_matches(text, pattern, flags)?;
+    Ok(Val::Arr(Rc::new(
+        found.iter().map(|m| match_object(text, m)).collect(),
+    )))
+}
+
+/// `split($re; flags)`: the pieces between every match.
+pub fn split(text: &str, pattern: &str, flags: Option<&str>) -> Result<Val, String> {
+    let mut flags = RegexFlags::parse(flags)?;
+    flags.global = true;
+    let found = find_matches(text, pattern, flags)?;
+    let mut pieces = Vec::with_capacity(found.len() + 1);
+    let mut previous = 0;
+    for m in &found {
+        pieces.push(string_val(&text[previous..m.start]));
+        previous = m.end;
+    }
+    pieces.push(string_val(&text[previous..]));
+    Ok(Val::Arr(Rc::new(pieces)))
+}
+
+/// The parts `sub`/`gsub` put together: the unmatched text around the matches, and for each
+/// match the capture object its replacement filter runs on.
+pub enum SubstitutionPart {
+    /// Text kept as is.
+    Kept(String),
+    /// A match, as the capture object the replacement runs on.
+    Replaced(Val),
+}
+
+/// Splits the input of `sub(re; str; flags)` into kept text and matches.
+pub fn substitution_parts(
+    text: &str,
+    pattern: &str,
+    flags: Option<&str>,
+) -> Result<Vec<SubstitutionPart>, String> {
+    let flags = RegexFlags::parse(flags)?;
+    let found = find_matches(text, pattern, flags)?;
+    let mut parts = Vec::with_capacity(found.len() * 2 + 1);
+    let mut previous = 0;
+    for m in &found {
+        parts.push(SubstitutionPart::Kept(text[previous..m.start].to_owned()));
+        parts.push(SubstitutionPart::Replaced(capture_object(text, m)));
+        previous = m.end;
+    }
+    parts.push(SubstitutionPart::Kept(text[previous..].to_owned()));
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(text: &str, pattern: &str, flags: &str) -> Vec<usize> {
+        find_matches(text, pattern, RegexFlags::parse(Some(flags)).expect("flags"))
+            .expect("matches")
+            .iter()
+            .map(|m| char_offset(text, m.start))
+            .collect()
+    }
+
+    #[test]
+    fn global_empty_matches_advance_like_jq() {
+        assert_eq!(offsets("ab", "", "g"), vec![0, 1, 2]);
+        assert_eq!(offsets("baab", "a*", "g"), vec![0, 1, 3, 4]);
+        assert_eq!(offsets("baab", "a*", "gn"), vec![1]);
+    }
+
+    #[test]
+    fn look_ahead_is_supported() {
+        assert_eq!(offsets("a]b]", r"\](?=[^$])", "g"), vec![1]);
+    }
+
+    #[test]
+    fn unknown_flags_are_rejected() {
+        assert!(RegexFlags::parse(Some("gq")).is_err());
+    }
+}
