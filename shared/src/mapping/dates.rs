@@ -37,8 +37,9 @@ pub fn gmtime(seconds: f64) -> Result<BrokenDownTime, String> {
         return Err("gmtime() requires a finite number".to_owned());
     }
     let whole = seconds.floor();
-    let date_time = DateTime::from_timestamp(whole as i64, 0)
-        .ok_or_else(|| format!("error converting number of seconds since epoch to datetime: {seconds}"))?;
+    let date_time = DateTime::from_timestamp(whole as i64, 0).ok_or_else(|| {
+        format!("error converting number of seconds since epoch to datetime: {seconds}")
+    })?;
     Ok(broken_down(date_time.naive_utc(), seconds - whole))
 }
 
@@ -110,8 +111,12 @@ pub fn strftime(fields: &[f64], format: &str) -> Result<String, String> {
     let date_time = DateTime::from_timestamp(seconds, 0)
         .ok_or_else(|| "strftime/1: time out of range".to_owned())?;
     let mut out = String::new();
-    write!(out, "{}", date_time.format_with_items(StrftimeItems::new(format)))
-        .map_err(|_| format!("strftime/1: invalid format \"{format}\""))?;
+    write!(
+        out,
+        "{}",
+        date_time.format_with_items(StrftimeItems::new(format))
+    )
+    .map_err(|_| format!("strftime/1: invalid format \"{format}\""))?;
     Ok(out)
 }
 
@@ -127,7 +132,10 @@ mod tests {
     #[test]
     fn strptime_and_mktime_round_trip() {
         let parsed = strptime("2015-03-05T23:51:47Z", ISO8601_FORMAT).expect("parses");
-        assert_eq!(parsed.fields, [2015.0, 2.0, 5.0, 23.0, 51.0, 47.0, 4.0, 63.0]);
+        assert_eq!(
+            parsed.fields,
+            [2015.0, 2.0, 5.0, 23.0, 51.0, 47.0, 4.0, 63.0]
+        );
         assert_eq!(mktime(&parsed.fields), Ok(1_425_599_507));
     }
 
@@ -135,7 +143,10 @@ mod tests {
     fn gmtime_keeps_the_fraction_and_todate_drops_it() {
         let broken = gmtime(1_425_599_507.5).expect("in range");
         assert_eq!(broken.fields[5], 47.5);
-        assert_eq!(todate(1_425_599_507.9).as_deref(), Ok("2015-03-05T23:51:47Z"));
+        assert_eq!(
+            todate(1_425_599_507.9).as_deref(),
+            Ok("2015-03-05T23:51:47Z")
+        );
         assert_eq!(todate(-1.0).as_deref(), Ok("1969-12-31T23:59:59Z"));
     }
 

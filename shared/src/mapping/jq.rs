@@ -101,9 +101,14 @@ fn prelude() -> Result<Vec<load::parse::Def<&'static str>>, JqCompileError> {
         .map(|(name, args, _)| (*name, args.len()))
         .collect();
     let overridden = |name: &str, arity: usize| {
-        compat.iter().any(|d| d.name == name && d.args.len() == arity)
+        compat
+            .iter()
+            .any(|d| d.name == name && d.args.len() == arity)
             || native_signatures.contains(&(name, arity))
-            || matches!(name, "capture_of_match" | "scan_" | "matches" | "split_matches" | "split_")
+            || matches!(
+                name,
+                "capture_of_match" | "scan_" | "matches" | "split_matches" | "split_"
+            )
             || (name == "split" && arity == 2)
     };
     let standard = jaq_core::defs()
@@ -284,8 +289,14 @@ mod tests {
         let options = JqOptions {
             env_allow_list: BTreeMap::from([("STAGE".to_owned(), "prod".to_owned())]),
         };
-        let program = JqProgram::compile("$ENV.STAGE, env.STAGE, $ENV.PATH", &options).expect("compiles");
-        let out: Vec<Value> = program.all(Val::Null).expect("runs").iter().map(val_to_json).collect();
+        let program =
+            JqProgram::compile("$ENV.STAGE, env.STAGE, $ENV.PATH", &options).expect("compiles");
+        let out: Vec<Value> = program
+            .all(Val::Null)
+            .expect("runs")
+            .iter()
+            .map(val_to_json)
+            .collect();
         assert_eq!(out, vec![json!("prod"), json!("prod"), json!(null)]);
     }
 
@@ -299,25 +310,38 @@ mod tests {
         assert_eq!(run("[inputs]", json!(1)), Ok(vec![json!([])]));
         assert!(JqProgram::compile("import \"x\" as x; .", &JqOptions::default()).is_err());
         assert!(JqProgram::compile("$__prog_args", &JqOptions::default()).is_err());
-        assert_eq!(run("$__loc__", json!(null)), Ok(vec![json!({"file": "<top-level>", "line": 1})]));
+        assert_eq!(
+            run("$__loc__", json!(null)),
+            Ok(vec![json!({"file": "<top-level>", "line": 1})])
+        );
     }
 
     #[test]
     fn syntax_errors_say_where() {
         let error = JqProgram::compile(".a | ", &JqOptions::default()).expect_err("invalid");
         assert!(matches!(error, JqCompileError::Syntax { .. }), "{error}");
-        let error = JqProgram::compile("nosuchfilter(1)", &JqOptions::default()).expect_err("invalid");
+        let error =
+            JqProgram::compile("nosuchfilter(1)", &JqOptions::default()).expect_err("invalid");
         assert_eq!(
             error,
-            JqCompileError::Undefined { what: "filter", name: "nosuchfilter/1".to_owned() }
+            JqCompileError::Undefined {
+                what: "filter",
+                name: "nosuchfilter/1".to_owned()
+            }
         );
     }
 
     #[test]
     fn port_default_regexes_and_dates_work() {
         let creator = r#"gsub("\\["; "-") | gsub("\\](?=[^$])"; "-") | gsub("\\]$"; "")"#;
-        assert_eq!(run(creator, json!("dependabot[bot]")), Ok(vec![json!("dependabot-bot")]));
+        assert_eq!(
+            run(creator, json!("dependabot[bot]")),
+            Ok(vec![json!("dependabot-bot")])
+        );
         let lead = r#"sub("\\..*Z$"; "Z") | strptime("%Y-%m-%dT%H:%M:%SZ") | mktime"#;
-        assert_eq!(run(lead, json!("2015-03-05T23:51:47.123Z")), Ok(vec![json!(1425599507)]));
+        assert_eq!(
+            run(lead, json!("2015-03-05T23:51:47.123Z")),
+            Ok(vec![json!(1425599507)])
+        );
     }
 }

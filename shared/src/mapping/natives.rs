@@ -97,7 +97,9 @@ fn numbers(value: &Val) -> Result<Vec<f64>, String> {
 }
 
 fn broken_down_val(broken: &dates::BrokenDownTime) -> Val {
-    Val::Arr(Rc::new(broken.fields.iter().map(|f| number_val(*f)).collect()))
+    Val::Arr(Rc::new(
+        broken.fields.iter().map(|f| number_val(*f)).collect(),
+    ))
 }
 
 /// A double as a jaq number, integral values as integers (jq prints both the same way).
@@ -112,7 +114,9 @@ pub fn number_val(f: f64) -> Val {
 fn seconds_or_broken_down(value: &Val, filter: &str) -> Result<Vec<f64>, String> {
     match value {
         Val::Num(n) => Ok(dates::gmtime(num_to_f64(n))?.fields.to_vec()),
-        Val::Arr(_) => numbers(value).map_err(|_| format!("{filter} requires parsed datetime inputs")),
+        Val::Arr(_) => {
+            numbers(value).map_err(|_| format!("{filter} requires parsed datetime inputs"))
+        }
         _ => Err(format!("{filter} requires parsed datetime inputs")),
     }
 }
@@ -127,7 +131,8 @@ fn match_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
     let pattern = cv.0.pop_var();
     let result = (|| {
         let input = regex_input(&cv)?;
-        let pattern = text(&pattern).ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
+        let pattern = text(&pattern)
+            .ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
         let flags = optional_flags(&flags)?;
         jq_regex::match_impl(&input, &pattern, flags.as_deref(), test.as_bool())
     })();
@@ -142,7 +147,8 @@ fn split_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
     let pattern = cv.0.pop_var();
     let result = (|| {
         let input = regex_input(&cv)?;
-        let pattern = text(&pattern).ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
+        let pattern = text(&pattern)
+            .ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
         jq_regex::split(&input, &pattern, optional_flags(&flags)?.as_deref())
     })();
     match result {
@@ -158,7 +164,8 @@ fn sub_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
     let pattern = cv.0.pop_var();
     let parts = (|| {
         let input = regex_input(&cv)?;
-        let pattern = text(&pattern).ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
+        let pattern = text(&pattern)
+            .ok_or_else(|| not_a_string(&pattern, "cannot be matched, as it is not a string"))?;
         jq_regex::substitution_parts(&input, &pattern, optional_flags(&flags)?.as_deref())
     })();
     let parts = match parts {
@@ -173,7 +180,9 @@ fn sub_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
                 let mut outputs = Vec::new();
                 for output in replacement.run((replacement_ctx.clone(), captures)) {
                     match output {
-                        Ok(Val::TStr(bytes)) => outputs.push(String::from_utf8_lossy(&bytes).into_owned()),
+                        Ok(Val::TStr(bytes)) => {
+                            outputs.push(String::from_utf8_lossy(&bytes).into_owned())
+                        }
                         Ok(other) => {
                             return fail(format!(
                                 "string and {} ({}) cannot be added",
@@ -199,7 +208,11 @@ fn trim_native(cv: Cv<'_, MappingData>, prefix: bool) -> Out<'_> {
     let affix = cv.0.pop_var();
     let result = match (text(&cv.1), text(&affix)) {
         (Some(input), Some(affix)) => {
-            let trimmed = if prefix { input.strip_prefix(&affix) } else { input.strip_suffix(&affix) };
+            let trimmed = if prefix {
+                input.strip_prefix(&affix)
+            } else {
+                input.strip_suffix(&affix)
+            };
             trimmed.map_or(cv.1, string_val)
         }
         _ => cv.1,
@@ -231,7 +244,11 @@ fn tonumber_native(cv: Cv<'_, MappingData>) -> Out<'_> {
                 _ => fail(format!("Cannot parse '{source}' as JSON")),
             }
         }
-        other => fail(format!("{} ({}) cannot be parsed as a number", type_name(other), to_json_text(other))),
+        other => fail(format!(
+            "{} ({}) cannot be parsed as a number",
+            type_name(other),
+            to_json_text(other)
+        )),
     }
 }
 
@@ -245,7 +262,10 @@ fn decode_base64_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     );
     match engine.decode(input.trim_end_matches('=')) {
         Ok(bytes) => ok(string_val(&String::from_utf8_lossy(&bytes))),
-        Err(_) => fail(format!("string ({}) is not valid base64 data", to_json_text(&cv.1))),
+        Err(_) => fail(format!(
+            "string ({}) is not valid base64 data",
+            to_json_text(&cv.1)
+        )),
     }
 }
 
@@ -268,7 +288,9 @@ fn strftime_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 fn strptime_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
     let format = cv.0.pop_var();
     date_result((|| {
-        let input = text(&cv.1).ok_or_else(|| not_a_string(&cv.1, "strptime/1 requires string inputs and arguments"))?;
+        let input = text(&cv.1).ok_or_else(|| {
+            not_a_string(&cv.1, "strptime/1 requires string inputs and arguments")
+        })?;
         let format = text(&format).ok_or("strptime/1 requires string inputs and arguments")?;
         dates::strptime(&input, &format).map(|b| broken_down_val(&b))
     })())
@@ -282,7 +304,11 @@ fn gmtime_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn mktime_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    date_result(numbers(&cv.1).and_then(|fields| dates::mktime(&fields)).map(|s| number_val(s as f64)))
+    date_result(
+        numbers(&cv.1)
+            .and_then(|fields| dates::mktime(&fields))
+            .map(|s| number_val(s as f64)),
+    )
 }
 
 fn todate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
@@ -297,7 +323,9 @@ fn todate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 
 fn fromdate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     date_result((|| {
-        let input = text(&cv.1).ok_or_else(|| not_a_string(&cv.1, "strptime/1 requires string inputs and arguments"))?;
+        let input = text(&cv.1).ok_or_else(|| {
+            not_a_string(&cv.1, "strptime/1 requires string inputs and arguments")
+        })?;
         let broken = dates::strptime(&input, dates::ISO8601_FORMAT)?;
         dates::mktime(&broken.fields).map(|s| number_val(s as f64))
     })())
@@ -334,20 +362,29 @@ fn set_path(target: Val, path: &[Val], new_value: Val) -> Result<Val, String> {
             Ok(Val::Obj(map))
         }
         (PathKey::Index(index), Val::Null) => set_index(Vec::new(), index, rest, new_value),
-        (PathKey::Index(index), Val::Arr(items)) => {
-            set_index(Rc::try_unwrap(items).unwrap_or_else(|rc| (*rc).clone()), index, rest, new_value)
-        }
+        (PathKey::Index(index), Val::Arr(items)) => set_index(
+            Rc::try_unwrap(items).unwrap_or_else(|rc| (*rc).clone()),
+            index,
+            rest,
+            new_value,
+        ),
         (PathKey::Field(key), other) => Err(format!(
             "Cannot index {} with \"{}\"",
             type_name(&other),
             text(&key).unwrap_or_default()
         )),
-        (PathKey::Index(_), other) => Err(format!("Cannot index {} with number", type_name(&other))),
+        (PathKey::Index(_), other) => {
+            Err(format!("Cannot index {} with number", type_name(&other)))
+        }
     }
 }
 
 fn set_index(mut items: Vec<Val>, index: i64, rest: &[Val], new_value: Val) -> Result<Val, String> {
-    let position = if index < 0 { index + items.len() as i64 } else { index };
+    let position = if index < 0 {
+        index + items.len() as i64
+    } else {
+        index
+    };
     if position < 0 {
         return Err("Out of bounds negative array index".to_owned());
     }
@@ -377,7 +414,11 @@ fn delete_path(target: Val, path: &[Val]) -> Result<Val, String> {
         }
         (PathKey::Index(index), Val::Arr(mut items)) => {
             let list = Rc::make_mut(&mut items);
-            let position = if index < 0 { index + list.len() as i64 } else { index };
+            let position = if index < 0 {
+                index + list.len() as i64
+            } else {
+                index
+            };
             if position >= 0 && (position as usize) < list.len() {
                 let position = position as usize;
                 if rest.is_empty() {
@@ -501,7 +542,9 @@ pub fn natives() -> Vec<MappingFun> {
         ("input", v(0), |_| fail("No more inputs")),
         ("inputs", v(0), |_| Box::new(core::iter::empty())),
         ("input_filename", v(0), |_| ok(Val::Null)),
-        ("get_search_list", v(0), |_| ok(Val::Arr(Rc::new(Vec::new())))),
+        ("get_search_list", v(0), |_| {
+            ok(Val::Arr(Rc::new(Vec::new())))
+        }),
         ("_match_impl", v(3), match_native),
         ("_split_impl", v(2), split_native),
         ("sub", var_fun_var, sub_native),

@@ -64,7 +64,11 @@ impl RegexFlags {
     }
 }
 
-fn with_regex<T>(pattern: &str, flags: RegexFlags, f: impl FnOnce(&Regex) -> T) -> Result<T, String> {
+fn with_regex<T>(
+    pattern: &str,
+    flags: RegexFlags,
+    f: impl FnOnce(&Regex) -> T,
+) -> Result<T, String> {
     REGEX_CACHE.with(|cache| {
         let key = (pattern.to_owned(), flags.cache_key());
         let mut cache = cache.borrow_mut();
@@ -158,7 +162,10 @@ fn match_object(text: &str, found: &RegexMatch) -> Val {
     let mut object = Map::default();
     let offset = char_offset(text, found.start);
     object.insert(key("offset"), Val::from(offset));
-    object.insert(key("length"), Val::from(text[found.start..found.end].chars().count()));
+    object.insert(
+        key("length"),
+        Val::from(text[found.start..found.end].chars().count()),
+    );
     object.insert(key("string"), string_val(&text[found.start..found.end]));
     let captures = found
         .groups
@@ -177,7 +184,10 @@ fn match_object(text: &str, found: &RegexMatch) -> Val {
                     capture.insert(key("string"), Val::Null);
                 }
             }
-            capture.insert(key("name"), group.name.as_deref().map_or(Val::Null, string_val));
+            capture.insert(
+                key("name"),
+                group.name.as_deref().map_or(Val::Null, string_val),
+            );
             Val::obj(capture)
         })
         .collect::<Vec<_>>();
@@ -190,7 +200,9 @@ fn capture_object(text: &str, found: &RegexMatch) -> Val {
     let mut object = Map::default();
     for group in &found.groups {
         if let Some(name) = &group.name {
-            let value = group.span.map_or(Val::Null, |(s, e)| string_val(&text[s..e]));
+            let value = group
+                .span
+                .map_or(Val::Null, |(s, e)| string_val(&text[s..e]));
             object.insert(key(name), value);
         }
     }
@@ -198,7 +210,12 @@ fn capture_object(text: &str, found: &RegexMatch) -> Val {
 }
 
 /// jq's `_match_impl`: every match object (an array), or whether there is one (`test`).
-pub fn match_impl(text: &str, pattern: &str, flags: Option<&str>, test: bool) -> Result<Val, String> {
+pub fn match_impl(
+    text: &str,
+    pattern: &str,
+    flags: Option<&str>,
+    test: bool,
+) -> Result<Val, String> {
     let mut flags = RegexFlags::parse(flags)?;
     if test {
         flags.global = false;
@@ -258,11 +275,15 @@ mod tests {
     use super::*;
 
     fn offsets(text: &str, pattern: &str, flags: &str) -> Vec<usize> {
-        find_matches(text, pattern, RegexFlags::parse(Some(flags)).expect("flags"))
-            .expect("matches")
-            .iter()
-            .map(|m| char_offset(text, m.start))
-            .collect()
+        find_matches(
+            text,
+            pattern,
+            RegexFlags::parse(Some(flags)).expect("flags"),
+        )
+        .expect("matches")
+        .iter()
+        .map(|m| char_offset(text, m.start))
+        .collect()
     }
 
     #[test]

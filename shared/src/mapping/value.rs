@@ -42,7 +42,9 @@ pub fn val_to_json(val: &Val) -> Value {
         Val::Null => Value::Null,
         Val::Bool(b) => Value::Bool(*b),
         Val::Num(n) => num_to_json(n),
-        Val::TStr(bytes) | Val::BStr(bytes) => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+        Val::TStr(bytes) | Val::BStr(bytes) => {
+            Value::String(String::from_utf8_lossy(bytes).into_owned())
+        }
         Val::Arr(items) => Value::Array(items.iter().map(val_to_json).collect()),
         Val::Obj(fields) => Value::Object(
             fields
@@ -100,7 +102,9 @@ fn write_json(out: &mut String, val: &Val) {
         Val::Null => out.push_str("null"),
         Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Val::Num(n) => out.push_str(&format_number(n)),
-        Val::TStr(bytes) | Val::BStr(bytes) => write_json_string(out, &String::from_utf8_lossy(bytes)),
+        Val::TStr(bytes) | Val::BStr(bytes) => {
+            write_json_string(out, &String::from_utf8_lossy(bytes))
+        }
         Val::Arr(items) => {
             out.push('[');
             for (index, item) in items.iter().enumerate() {
@@ -164,16 +168,27 @@ fn format_decimal_literal(text: &str) -> String {
         None => (false, text),
     };
     let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(pos) => (&unsigned[..pos], unsigned[pos + 1..].parse::<i64>().unwrap_or(0)),
+        Some(pos) => (
+            &unsigned[..pos],
+            unsigned[pos + 1..].parse::<i64>().unwrap_or(0),
+        ),
         None => (unsigned, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+    if !int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return format_double(text.parse().unwrap_or(f64::NAN));
     }
     let all_digits = format!("{int_part}{frac_part}");
     let coefficient = all_digits.trim_start_matches('0');
-    let coefficient = if coefficient.is_empty() { "0" } else { coefficient };
+    let coefficient = if coefficient.is_empty() {
+        "0"
+    } else {
+        coefficient
+    };
     let exponent = exponent - frac_part.len() as i64;
     let adjusted = exponent + coefficient.len() as i64 - 1;
     let mut out = String::new();
@@ -248,7 +263,10 @@ pub fn format_double(f: f64) -> String {
         out.push_str(&digits);
     } else if decimal_point >= digit_count {
         out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (decimal_point - digit_count) as usize));
+        out.extend(std::iter::repeat_n(
+            '0',
+            (decimal_point - digit_count) as usize,
+        ));
     } else {
         let (int_digits, frac_digits) = digits.split_at(decimal_point as usize);
         out.push_str(int_digits);
@@ -306,6 +324,9 @@ mod tests {
     fn json_round_trip_keeps_integers_integral() {
         let value = serde_json::json!({"a": [1, 2.5, null, true, "x"], "b": {"c": -3}});
         assert_eq!(val_to_json(&json_to_val(&value)), value);
-        assert_eq!(val_to_json(&Val::Num(Num::Float(2.0))), serde_json::json!(2));
+        assert_eq!(
+            val_to_json(&Val::Num(Num::Float(2.0))),
+            serde_json::json!(2)
+        );
     }
 }
