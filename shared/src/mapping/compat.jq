@@ -29,12 +29,18 @@ def with_entries(f): to_entries | map(f) | from_entries;
 # Dates.
 def todate: todateiso8601;
 def fromdate: fromdateiso8601;
-def date: todate;
-def dateadd(u; n): . + n;
-def datesub(u; n): . - n;
-def datefromiso8601: fromdateiso8601;
-def dateiso8601: todateiso8601;
 # Text.
 def @text: tostring;
 def @json: tojson;
-def ascii: [.] | implode;
+def @csv: map(
+    if type == "string" then "\"" + gsub("\""; "\"\"") + "\""
+    elif type == "number" or type == "boolean" then tostring
+    elif . == null then ""
+    else error("\(type) (\(tojson)) is not valid in a csv row") end
+  ) | join(",");
+def @tsv: map(
+    if type == "string" then gsub("\\\\"; "\\\\") | gsub("\t"; "\\t") | gsub("\n"; "\\n") | gsub("\r"; "\\r")
+    elif type == "number" or type == "boolean" then tostring
+    elif . == null then ""
+    else error("\(type) (\(tojson)) is not valid in a tsv row") end
+  ) | join("\t");

@@ -497,8 +497,8 @@ fn entry_field(entry: &Map<Val, Val>, name: &str) -> Option<Val> {
     entry.get(&string_val(name)).cloned()
 }
 
-/// jq 1.7's `from_entries`: keys from `key`, `k`, `name`, `Name`, `K` or `Key`; values from
-/// `value`, `v` or `Value`.
+/// jq 1.7's `from_entries`: keys (strings) from `key`, `k`, `name`, `Name`, `K` or `Key`;
+/// values from `value`, `v` or `Value`.
 fn from_entries_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     let entries: Vec<Val> = match &cv.1 {
         Val::Arr(items) => items.iter().cloned().collect(),
@@ -518,10 +518,13 @@ fn from_entries_native(cv: Cv<'_, MappingData>) -> Out<'_> {
                 .find(|candidate| !matches!(candidate, Val::Null | Val::Bool(false)))
                 .unwrap_or(Val::Null),
         };
-        let key = match key {
-            Val::TStr(_) => key,
-            other => string_val(&to_json_text(&other)),
-        };
+        if !matches!(key, Val::TStr(_)) {
+            return fail(format!(
+                "Cannot use {} ({}) as object key",
+                type_name(&key),
+                to_json_text(&key)
+            ));
+        }
         let value = entry_field(fields, "value")
             .or_else(|| entry_field(fields, "v"))
             .or_else(|| entry_field(fields, "Value"))

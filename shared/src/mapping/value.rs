@@ -15,9 +15,8 @@ pub fn json_to_val(value: &Value) -> Val {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Val::Num(Num::from_integral(i))
-            } else if let Some(u) = n.as_u64() {
-                Val::Num(Num::from_integral(u))
             } else {
+                // Beyond 64-bit integers, jq works with doubles (keeping the literal text).
                 Val::Num(Num::Dec(Rc::new(n.to_string())))
             }
         }
