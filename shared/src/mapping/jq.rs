@@ -22,12 +22,12 @@ pub struct JqOptions {
 /// Marker for the data jaq filters run on in mappings.
 pub struct MappingData;
 
-/// What every run carries: the compiled lookup table and the `env` value.
+/// What every run carries: the compiled lookup table and what `env` may expose.
 #[derive(Clone)]
 pub struct RunData<'a> {
     lut: &'a jaq_core::Lut<MappingData>,
-    /// The value of `env` and `$ENV`.
-    pub env: &'a Val,
+    /// The variables `env` and `$ENV` expose.
+    pub env_allow_list: &'a BTreeMap<String, String>,
 }
 
 impl DataT for MappingData {
@@ -74,6 +74,8 @@ const GLOBAL_VARS: [&str; 2] = ["$ENV", "$__loc__"];
 pub struct JqProgram {
     filter: jaq_core::Filter<MappingData>,
     env_allow_list: BTreeMap<String, String>,
+    /// Whether the program mentions `$ENV` or `$__loc__` (only then are they bound per run).
+    uses_global_vars: bool,
 }
 
 thread_local! {
@@ -146,7 +148,8 @@ fn env_val(allow_list: &BTreeMap<String, String>) -> Val {
     })
 }
 
-fn build_env_val(allow_list: &BTreeMap<String, String>) -> Val {
+/// The `env`/`$ENV` value for an allow-list.
+pub fn build_env_val(allow_list: &BTreeMap<String, String>) -> Val {
     let mut map = Map::default();
     for (name, value) in allow_list {
         map.insert(
@@ -199,9 +202,11 @@ impl JqProgram {
                     _ => syntax("valid jq".to_owned(), ""),
                 }
             })?;
+        let uses_global_vars = GLOBAL_VARS.iter().any(|name| code.contains(name));
+        let global_vars: &[&str] = if uses_global_vars { &GLOBAL_VARS } else { &[] };
         let filter = Compiler::default()
             .with_funs(native_table())
-            .with_global_vars(GLOBAL_VARS)
+            .with_global_vars(global_vars.iter().copied())
             .compile(modules)
             .map_err(|errors| {
                 let undefined = errors.into_iter().flat_map(|(_file, list)| list).next();
@@ -219,19 +224,27 @@ impl JqProgram {
         Ok(Self {
             filter,
             env_allow_list: options.env_allow_list.clone(),
+            uses_global_vars,
         })
+    }
+
+    fn context(&self) -> Ctx<'_, MappingData> {
+        let data = RunData {
+            lut: &self.filter.lut,
+            env_allow_list: &self.env_allow_list,
+        };
+        let vars = if self.uses_global_vars {
+            Vars::new([env_val(&self.env_allow_list), LOCATION.with(Val::clone)])
+        } else {
+            Vars::new([])
+        };
+        Ctx::new(data, vars)
     }
 
     /// Runs the program and returns its first output (`None` when it yields nothing), or the
     /// error jq would report.
     pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
-        let env = env_val(&self.env_allow_list);
-        let location = LOCATION.with(Val::clone);
-        let data = RunData {
-            lut: &self.filter.lut,
-            env: &env,
-        };
-        let ctx = Ctx::<MappingData>::new(data, Vars::new([env.clone(), location]));
+        let ctx = self.context();
         match self.filter.id.run((ctx, input)).next() {
             None => Ok(None),
             Some(Ok(value)) => Ok(Some(value)),
@@ -241,13 +254,7 @@ impl JqProgram {
 
     /// Runs the program and collects every output (stopping at the first error).
     pub fn all(&self, input: Val) -> Result<Vec<Val>, String> {
-        let env = env_val(&self.env_allow_list);
-        let location = LOCATION.with(Val::clone);
-        let data = RunData {
-            lut: &self.filter.lut,
-            env: &env,
-        };
-        let ctx = Ctx::<MappingData>::new(data, Vars::new([env.clone(), location]));
+        let ctx = self.context();
         self.filter
             .id
             .run((ctx, input))

@@ -11,7 +11,7 @@ use jaq_core::{Bind, Cv, Error, Exn, ValT as _, ValXs};
 use jaq_json::{Map, Num, Rc, Val};
 
 use super::dates;
-use super::jq::MappingData;
+use super::jq::{MappingData, build_env_val};
 use super::regex::{self as jq_regex, SubstitutionPart};
 use super::value::{format_number, num_to_f64, to_json_text};
 
@@ -538,7 +538,9 @@ fn from_entries_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 pub fn natives() -> Vec<MappingFun> {
     let var_fun_var: Box<[Bind]> = [Bind::Var(()), Bind::Fun(()), Bind::Var(())].into();
     let table: Vec<jaq_core::native::Filter<jaq_core::RunPtr<MappingData>>> = vec![
-        ("env", v(0), |cv| ok(cv.0.data().env.clone())),
+        ("env", v(0), |cv| {
+            ok(build_env_val(cv.0.data().env_allow_list))
+        }),
         ("halt", v(1), |_| fail("halt is not allowed in a mapping")),
         ("debug_empty", v(0), |_| Box::new(core::iter::empty())),
         ("stderr_empty", v(0), |_| Box::new(core::iter::empty())),

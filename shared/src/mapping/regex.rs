@@ -14,7 +14,8 @@ const REGEX_CACHE_CAPACITY: usize = 256;
 const BACKTRACK_LIMIT: usize = 1_000_000;
 
 thread_local! {
-    static REGEX_CACHE: RefCell<HashMap<(String, String), Regex>> = RefCell::new(HashMap::new());
+    /// Compiled patterns by pattern text, then by compile-relevant flags.
+    static REGEX_CACHE: RefCell<HashMap<String, Vec<(u8, Regex)>>> = RefCell::new(HashMap::new());
 }
 
 /// jq's regex flags (`g`, `i`, `x`, `n`, `s`, `p`, `l`).
@@ -54,13 +55,10 @@ impl RegexFlags {
         Ok(parsed)
     }
 
-    fn cache_key(&self) -> String {
-        format!(
-            "{}{}{}",
-            u8::from(self.case_insensitive),
-            u8::from(self.extended),
-            u8::from(self.dot_matches_newline)
-        )
+    fn cache_key(&self) -> u8 {
+        u8::from(self.case_insensitive)
+            | u8::from(self.extended) << 1
+            | u8::from(self.dot_matches_newline) << 2
     }
 }
 
@@ -70,25 +68,31 @@ fn with_regex<T>(
     f: impl FnOnce(&Regex) -> T,
 ) -> Result<T, String> {
     REGEX_CACHE.with(|cache| {
-        let key = (pattern.to_owned(), flags.cache_key());
+        let key = flags.cache_key();
         let mut cache = cache.borrow_mut();
-        if !cache.contains_key(&key) {
-            let regex = RegexBuilder::new(pattern)
-                .case_insensitive(flags.case_insensitive)
-                .verbose_mode(flags.extended)
-                .dot_matches_new_line(flags.dot_matches_newline)
-                .backtrack_limit(BACKTRACK_LIMIT)
-                .build()
-                .map_err(|e| format!("{pattern} (at offset 0) is not a valid regex: {e}"))?;
-            if cache.len() >= REGEX_CACHE_CAPACITY {
-                cache.clear();
-            }
-            cache.insert(key.clone(), regex);
+        if let Some(regex) = cache
+            .get(pattern)
+            .and_then(|variants| variants.iter().find(|(k, _)| *k == key))
+            .map(|(_, regex)| regex)
+        {
+            return Ok(f(regex));
         }
-        match cache.get(&key) {
-            Some(regex) => Ok(f(regex)),
-            None => Err(format!("{pattern}: regex cache failure")),
+        let regex = RegexBuilder::new(pattern)
+            .case_insensitive(flags.case_insensitive)
+            .verbose_mode(flags.extended)
+            .dot_matches_new_line(flags.dot_matches_newline)
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .build()
+            .map_err(|e| format!("{pattern} (at offset 0) is not a valid regex: {e}"))?;
+        if cache.len() >= REGEX_CACHE_CAPACITY {
+            cache.clear();
         }
+        let result = f(&regex);
+        cache
+            .entry(pattern.to_owned())
+            .or_default()
+            .push((key, regex));
+        Ok(result)
     })
 }
 
