@@ -54,15 +54,8 @@ fn objects_of(kind: &str) -> Vec<Value> {
 
 fn expressions(resource: &CompiledResource) -> Vec<String> {
     let config = resource.config();
-    let m = &config.mappings;
-    let mut exprs = vec![
-        config.selector.query.clone(),
-        m.identifier.clone(),
-        m.blueprint.clone(),
-    ];
-    exprs.extend(m.title.clone());
-    exprs.extend(m.properties.iter().map(|(_, c)| c.clone()));
-    exprs.extend(m.relations.iter().map(|(_, c)| c.clone()));
+    let mut exprs = vec![config.selector.query.clone()];
+    exprs.extend(config.mappings.expressions());
     exprs
 }
 

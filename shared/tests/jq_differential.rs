@@ -132,15 +132,8 @@ fn port_default_cases() -> Vec<Case> {
                 ]
             }
         };
-        let m = &resource.mappings;
-        let mut exprs = vec![
-            resource.selector.query.clone(),
-            m.identifier.clone(),
-            m.blueprint.clone(),
-        ];
-        exprs.extend(m.title.clone());
-        exprs.extend(m.properties.iter().map(|(_, code)| code.clone()));
-        exprs.extend(m.relations.iter().map(|(_, code)| code.clone()));
+        let mut exprs = vec![resource.selector.query.clone()];
+        exprs.extend(resource.mappings.expressions());
         for expr in exprs {
             for input in &inputs {
                 cases.push(Case {

@@ -6,7 +6,7 @@ use jaq_json::{Map, Rc, Val};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::config::ResourceConfig;
+use super::config::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
 use super::jq::{JqCompileError, JqOptions, JqProgram};
 use super::value::{json_to_val, val_to_json};
 
@@ -84,6 +84,75 @@ pub struct ExpressionError {
     pub source: JqCompileError,
 }
 
+/// A compiled identifier or relation: a jq program, or a search query with compiled rule values.
+#[derive(Debug)]
+enum CompiledValue {
+    Jq(JqProgram),
+    Search(CompiledSearch),
+}
+
+#[derive(Debug)]
+struct CompiledSearch {
+    combinator: String,
+    rules: Vec<CompiledRule>,
+}
+
+#[derive(Debug)]
+enum CompiledRule {
+    Match {
+        property: String,
+        operator: String,
+        value: JqProgram,
+    },
+    Nested(CompiledSearch),
+}
+
+fn compile_value(
+    value: &MappingValue,
+    field: &str,
+    compile: &mut impl FnMut(String, &str) -> Option<JqProgram>,
+) -> Option<CompiledValue> {
+    match value {
+        MappingValue::Jq(code) => compile(field.to_owned(), code).map(CompiledValue::Jq),
+        MappingValue::Search(query) => {
+            compile_search(query, field, compile).map(CompiledValue::Search)
+        }
+    }
+}
+
+fn compile_search(
+    query: &SearchQuery,
+    field: &str,
+    compile: &mut impl FnMut(String, &str) -> Option<JqProgram>,
+) -> Option<CompiledSearch> {
+    let rules: Vec<Option<CompiledRule>> = query
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(index, rule)| {
+            let at = format!("{field}.rules[{index}]");
+            match rule {
+                SearchRule::Match {
+                    property,
+                    operator,
+                    value,
+                } => compile(format!("{at}.value"), value).map(|value| CompiledRule::Match {
+                    property: property.clone(),
+                    operator: operator.clone(),
+                    value,
+                }),
+                SearchRule::Nested(nested) => {
+                    compile_search(nested, &at, compile).map(CompiledRule::Nested)
+                }
+            }
+        })
+        .collect();
+    Some(CompiledSearch {
+        combinator: query.combinator.clone(),
+        rules: rules.into_iter().collect::<Option<_>>()?,
+    })
+}
+
 /// One resource with every expression compiled.
 #[derive(Debug)]
 pub struct CompiledResource {
@@ -91,13 +160,13 @@ pub struct CompiledResource {
     config: ResourceConfig,
     query: JqProgram,
     items_to_parse: Option<JqProgram>,
-    identifier: JqProgram,
+    identifier: CompiledValue,
     title: Option<JqProgram>,
     blueprint: JqProgram,
     icon: Option<JqProgram>,
     team: Option<JqProgram>,
     properties: Vec<(String, JqProgram)>,
-    relations: Vec<(String, JqProgram)>,
+    relations: Vec<(String, CompiledValue)>,
 }
 
 impl CompiledResource {
@@ -127,7 +196,11 @@ impl CompiledResource {
             .items_to_parse
             .as_deref()
             .map(|code| compile("port.itemsToParse".to_owned(), code));
-        let identifier = compile(format!("{MAPPINGS}.identifier"), &mappings.identifier);
+        let identifier = compile_value(
+            &mappings.identifier,
+            &format!("{MAPPINGS}.identifier"),
+            &mut compile,
+        );
         let title = mappings
             .title
             .as_deref()
@@ -154,11 +227,9 @@ impl CompiledResource {
         let relations: Vec<_> = mappings
             .relations
             .iter()
-            .map(|(name, code)| {
-                (
-                    name.clone(),
-                    compile(format!("{MAPPINGS}.relations.{name}"), code),
-                )
+            .map(|(name, value)| {
+                let field = format!("{MAPPINGS}.relations.{name}");
+                (name.clone(), compile_value(value, &field, &mut compile))
             })
             .collect();
         Some(Self {
@@ -255,6 +326,51 @@ impl CompiledResource {
         }
     }
 
+    fn evaluate_value(
+        &self,
+        value: &CompiledValue,
+        input: &Val,
+        field: &str,
+        outcome: &mut MapOutcome,
+    ) -> Value {
+        match value {
+            CompiledValue::Jq(program) => self.evaluate(program, input, field, outcome),
+            CompiledValue::Search(search) => self.evaluate_search(search, input, field, outcome),
+        }
+    }
+
+    fn evaluate_search(
+        &self,
+        search: &CompiledSearch,
+        input: &Val,
+        field: &str,
+        outcome: &mut MapOutcome,
+    ) -> Value {
+        let rules = search
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| {
+                let at = format!("{field}.rules[{index}]");
+                match rule {
+                    CompiledRule::Match {
+                        property,
+                        operator,
+                        value,
+                    } => serde_json::json!({
+                        "property": property,
+                        "operator": operator,
+                        "value": self.evaluate(value, input, &format!("{at}.value"), outcome),
+                    }),
+                    CompiledRule::Nested(nested) => {
+                        self.evaluate_search(nested, input, &at, outcome)
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
+        serde_json::json!({"combinator": search.combinator, "rules": rules})
+    }
+
     fn map_one(&self, item: Val, outcome: &mut MapOutcome) {
         match self.query.first(item.clone()) {
             Ok(Some(Val::Bool(true))) => {}
@@ -274,7 +390,7 @@ impl CompiledResource {
             }
         }
         outcome.selected = true;
-        let identifier = self.evaluate(&self.identifier, &item, "identifier", outcome);
+        let identifier = self.evaluate_value(&self.identifier, &item, "identifier", outcome);
         let blueprint = self.evaluate(&self.blueprint, &item, "blueprint", outcome);
         let mut optional = |program: &Option<JqProgram>, field: &str| {
             program
@@ -297,10 +413,11 @@ impl CompiledResource {
         let relations = self
             .relations
             .iter()
-            .map(|(name, p)| {
+            .map(|(name, value)| {
+                let field = format!("relations.{name}");
                 (
                     name.clone(),
-                    self.evaluate(p, &item, &format!("relations.{name}"), outcome),
+                    self.evaluate_value(value, &item, &field, outcome),
                 )
             })
             .collect();

@@ -21,7 +21,10 @@ mod natives;
 mod regex;
 pub mod value;
 
-pub use config::{ConfigError, PortAppConfig, ResourceConfig, Selector, SelectorOptions};
+pub use config::{
+    ConfigError, EntityMappings, MappingValue, PortAppConfig, ResourceConfig, SearchQuery,
+    SearchRule, Selector, SelectorOptions,
+};
 pub use entity::{CompiledResource, DropReason, Entity, ExpressionError, FieldError, MapOutcome};
 pub use jq::{JqCompileError, JqOptions, JqProgram};
 
@@ -188,6 +191,24 @@ mod tests {
         assert_eq!(relations["one"], json!("core"));
         assert_eq!(relations["many"], json!(["a", "b"]));
         assert_eq!(relations["none"], json!(null));
+    }
+
+    #[test]
+    fn search_query_relations_evaluate_their_rule_values() {
+        let mapping = compile(
+            "resources: [{kind: pull-request, port: {entity: {mappings: {identifier: .id, blueprint: '\"pr\"', relations: {author: {combinator: and, rules: [{property: login, operator: '=', value: .user.login}, {combinator: or, rules: [{property: team, operator: '=', value: '.team // \"none\"'}]}]}}}}}}]",
+        );
+        let outcome = mapping.map_item(
+            "pull-request",
+            &json!({"id": "1", "user": {"login": "octo"}}),
+        );
+        assert_eq!(
+            outcome.entities[0].relations["author"],
+            json!({"combinator": "and", "rules": [
+                {"property": "login", "operator": "=", "value": "octo"},
+                {"combinator": "or", "rules": [{"property": "team", "operator": "=", "value": "none"}]}
+            ]})
+        );
     }
 
     #[test]
