@@ -6,8 +6,9 @@ use jaq_json::{Map, Rc, Val};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::config::{MappingValue, ResourceConfig, SearchQuery, SearchRule};
+use super::config::ResourceConfig;
 use super::jq::{JqCompileError, JqOptions, JqProgram};
+use super::mappings::{MappingValue, SearchQuery, SearchRule};
 use super::value::{json_to_val, val_to_json};
 
 /// An entity as Port's API takes it.

@@ -17,16 +17,18 @@ mod dates;
 pub mod defaults;
 pub mod entity;
 pub mod jq;
+pub mod mappings;
 mod natives;
+mod paths;
 mod regex;
+pub mod selector;
 pub mod value;
 
-pub use config::{
-    ConfigError, EntityMappings, MappingValue, PortAppConfig, ResourceConfig, SearchQuery,
-    SearchRule, Selector, SelectorOptions,
-};
+pub use config::{ConfigError, PortAppConfig, ResourceConfig};
 pub use entity::{CompiledResource, DropReason, Entity, ExpressionError, FieldError, MapOutcome};
 pub use jq::{JqCompileError, JqOptions, JqProgram};
+pub use mappings::{EntityMappings, MappingValue, SearchQuery, SearchRule};
+pub use selector::{PathPattern, RepositoryBranch, Selector, SelectorOptions};
 
 /// Expressions of a configuration that do not compile (all of them, not only the first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

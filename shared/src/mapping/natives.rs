@@ -12,6 +12,7 @@ use jaq_json::{Map, Num, Rc, Val};
 
 use super::dates;
 use super::jq::{MappingData, build_env_val};
+use super::paths::{delete_path, set_path};
 use super::regex::{self as jq_regex, SubstitutionPart};
 use super::value::{format_number, num_to_f64, to_json_text};
 
@@ -49,7 +50,7 @@ fn ok<'a>(value: Val) -> Out<'a> {
     box_once(Ok(value))
 }
 
-fn text(value: &Val) -> Option<String> {
+pub(super) fn text(value: &Val) -> Option<String> {
     match value {
         Val::TStr(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
         _ => None,
@@ -60,7 +61,7 @@ fn string_val(s: &str) -> Val {
     Val::utf8_str(s.as_bytes().to_vec())
 }
 
-fn type_name(value: &Val) -> &'static str {
+pub(super) fn type_name(value: &Val) -> &'static str {
     match value {
         Val::Null => "null",
         Val::Bool(_) => "boolean",
@@ -329,109 +330,6 @@ fn fromdate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
         let broken = dates::strptime(&input, dates::ISO8601_FORMAT)?;
         dates::mktime(&broken.fields).map(|s| number_val(s as f64))
     })())
-}
-
-fn path_key(value: &Val) -> Result<PathKey, String> {
-    match value {
-        Val::TStr(_) => Ok(PathKey::Field(value.clone())),
-        Val::Num(n) => Ok(PathKey::Index(num_to_f64(n).trunc() as i64)),
-        other => Err(format!("Invalid path component {}", to_json_text(other))),
-    }
-}
-
-enum PathKey {
-    Field(Val),
-    Index(i64),
-}
-
-/// jq's `setpath`: creates missing objects and arrays (null becomes `{}` or `[]`).
-fn set_path(target: Val, path: &[Val], new_value: Val) -> Result<Val, String> {
-    let Some((head, rest)) = path.split_first() else {
-        return Ok(new_value);
-    };
-    match (path_key(head)?, target) {
-        (PathKey::Field(key), Val::Null) => {
-            let mut map = Map::default();
-            map.insert(key, set_path(Val::Null, rest, new_value)?);
-            Ok(Val::obj(map))
-        }
-        (PathKey::Field(key), Val::Obj(mut map)) => {
-            let fields = Rc::make_mut(&mut map);
-            let child = fields.get(&key).cloned().unwrap_or(Val::Null);
-            fields.insert(key, set_path(child, rest, new_value)?);
-            Ok(Val::Obj(map))
-        }
-        (PathKey::Index(index), Val::Null) => set_index(Vec::new(), index, rest, new_value),
-        (PathKey::Index(index), Val::Arr(items)) => set_index(
-            Rc::try_unwrap(items).unwrap_or_else(|rc| (*rc).clone()),
-            index,
-            rest,
-            new_value,
-        ),
-        (PathKey::Field(key), other) => Err(format!(
-            "Cannot index {} with \"{}\"",
-            type_name(&other),
-            text(&key).unwrap_or_default()
-        )),
-        (PathKey::Index(_), other) => {
-            Err(format!("Cannot index {} with number", type_name(&other)))
-        }
-    }
-}
-
-fn set_index(mut items: Vec<Val>, index: i64, rest: &[Val], new_value: Val) -> Result<Val, String> {
-    let position = if index < 0 {
-        index + items.len() as i64
-    } else {
-        index
-    };
-    if position < 0 {
-        return Err("Out of bounds negative array index".to_owned());
-    }
-    let position = position as usize;
-    if position >= items.len() {
-        items.resize(position + 1, Val::Null);
-    }
-    let child = std::mem::take(&mut items[position]);
-    items[position] = set_path(child, rest, new_value)?;
-    Ok(Val::Arr(Rc::new(items)))
-}
-
-fn delete_path(target: Val, path: &[Val]) -> Result<Val, String> {
-    let Some((head, rest)) = path.split_first() else {
-        return Ok(Val::Null);
-    };
-    match (path_key(head)?, target) {
-        (_, Val::Null) => Ok(Val::Null),
-        (PathKey::Field(key), Val::Obj(mut map)) => {
-            let fields = Rc::make_mut(&mut map);
-            if rest.is_empty() {
-                fields.shift_remove(&key);
-            } else if let Some(child) = fields.get(&key).cloned() {
-                fields.insert(key, delete_path(child, rest)?);
-            }
-            Ok(Val::Obj(map))
-        }
-        (PathKey::Index(index), Val::Arr(mut items)) => {
-            let list = Rc::make_mut(&mut items);
-            let position = if index < 0 {
-                index + list.len() as i64
-            } else {
-                index
-            };
-            if position >= 0 && (position as usize) < list.len() {
-                let position = position as usize;
-                if rest.is_empty() {
-                    list.remove(position);
-                } else {
-                    let child = std::mem::take(&mut list[position]);
-                    list[position] = delete_path(child, rest)?;
-                }
-            }
-            Ok(Val::Arr(items))
-        }
-        (_, other) => Err(format!("Cannot delete field of {}", type_name(&other))),
-    }
 }
 
 fn setpath_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
