@@ -10,6 +10,7 @@ use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, DataT, Vars};
 use jaq_json::{Map, Val};
 
+use super::jqval::JqVal;
 use super::natives::{self, REPLACED_NATIVES};
 
 /// What a mapping may see of the world.
@@ -31,7 +32,7 @@ pub struct RunData<'a> {
 }
 
 impl DataT for MappingData {
-    type V<'a> = Val;
+    type V<'a> = JqVal;
     type Data<'a> = RunData<'a>;
 }
 
@@ -121,10 +122,10 @@ fn prelude() -> Result<Vec<load::parse::Def<&'static str>>, JqCompileError> {
 }
 
 fn native_table() -> Vec<jaq_core::native::Fun<MappingData>> {
-    let ours = natives::natives();
+    let mut ours = natives::natives();
+    ours.extend(super::builtins::builtins());
     let theirs = jaq_core::funs::<MappingData>()
         .chain(jaq_std::funs::<MappingData>())
-        .chain(jaq_json::funs::<MappingData>())
         .filter(|(name, args, _)| {
             let arity = args.len();
             !REPLACED_NATIVES.contains(&(*name, arity))
@@ -234,7 +235,10 @@ impl JqProgram {
             env_allow_list: &self.env_allow_list,
         };
         let vars = if self.uses_global_vars {
-            Vars::new([env_val(&self.env_allow_list), LOCATION.with(Val::clone)])
+            Vars::new([
+                JqVal(env_val(&self.env_allow_list)),
+                JqVal(LOCATION.with(Val::clone)),
+            ])
         } else {
             Vars::new([])
         };
@@ -245,9 +249,9 @@ impl JqProgram {
     /// error jq would report.
     pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
         let ctx = self.context();
-        match self.filter.id.run((ctx, input)).next() {
+        match self.filter.id.run((ctx, JqVal(input))).next() {
             None => Ok(None),
-            Some(Ok(value)) => Ok(Some(value)),
+            Some(Ok(value)) => Ok(Some(value.0)),
             Some(Err(exn)) => Err(natives::exception_message(exn)),
         }
     }
@@ -257,8 +261,12 @@ impl JqProgram {
         let ctx = self.context();
         self.filter
             .id
-            .run((ctx, input))
-            .map(|result| result.map_err(natives::exception_message))
+            .run((ctx, JqVal(input)))
+            .map(|result| {
+                result
+                    .map(|value| value.0)
+                    .map_err(natives::exception_message)
+            })
             .collect()
     }
 }

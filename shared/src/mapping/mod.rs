@@ -12,11 +12,13 @@
 //! assert_eq!(outcome.entities[0].identifier, "v1.0.0");
 //! ```
 
+mod builtins;
 pub mod config;
 mod dates;
 pub mod defaults;
 pub mod entity;
 pub mod jq;
+mod jqval;
 pub mod mappings;
 mod natives;
 mod paths;

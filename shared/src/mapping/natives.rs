@@ -12,6 +12,7 @@ use jaq_json::{Map, Num, Rc, Val};
 
 use super::dates;
 use super::jq::{MappingData, build_env_val};
+use super::jqval::JqVal;
 use super::paths::{delete_path, set_path};
 use super::regex::{self as jq_regex, SubstitutionPart};
 use super::value::{format_number, num_to_f64, to_json_text};
@@ -40,14 +41,14 @@ pub const REPLACED_NATIVES: &[(&str, usize)] = &[
 ];
 
 type MappingFun = Fun<MappingData>;
-type Out<'a> = ValXs<'a, Val>;
+type Out<'a> = ValXs<'a, JqVal>;
 
 fn fail<'a>(message: impl ToString) -> Out<'a> {
     bome(Err(Error::str(message)))
 }
 
 fn ok<'a>(value: Val) -> Out<'a> {
-    box_once(Ok(value))
+    box_once(Ok(JqVal(value)))
 }
 
 pub(super) fn text(value: &Val) -> Option<String> {
@@ -123,13 +124,13 @@ fn seconds_or_broken_down(value: &Val, filter: &str) -> Result<Vec<f64>, String>
 }
 
 fn regex_input<'a>(cv: &Cv<'a, MappingData>) -> Result<String, String> {
-    text(&cv.1).ok_or_else(|| not_a_string(&cv.1, "cannot be matched, as it is not a string"))
+    text(&cv.1.0).ok_or_else(|| not_a_string(&cv.1.0, "cannot be matched, as it is not a string"))
 }
 
 fn match_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let test = cv.0.pop_var();
-    let flags = cv.0.pop_var();
-    let pattern = cv.0.pop_var();
+    let test = cv.0.pop_var().0;
+    let flags = cv.0.pop_var().0;
+    let pattern = cv.0.pop_var().0;
     let result = (|| {
         let input = regex_input(&cv)?;
         let pattern = text(&pattern)
@@ -144,8 +145,8 @@ fn match_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn split_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let flags = cv.0.pop_var();
-    let pattern = cv.0.pop_var();
+    let flags = cv.0.pop_var().0;
+    let pattern = cv.0.pop_var().0;
     let result = (|| {
         let input = regex_input(&cv)?;
         let pattern = text(&pattern)
@@ -160,9 +161,9 @@ fn split_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 
 /// `sub($re; str; $flags)`: every combination of the replacement's outputs, like jq 1.7.
 fn sub_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let flags = cv.0.pop_var();
+    let flags = cv.0.pop_var().0;
     let (replacement, replacement_ctx) = cv.0.pop_fun();
-    let pattern = cv.0.pop_var();
+    let pattern = cv.0.pop_var().0;
     let parts = (|| {
         let input = regex_input(&cv)?;
         let pattern = text(&pattern)
@@ -179,12 +180,12 @@ fn sub_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
             SubstitutionPart::Kept(kept) => results.iter_mut().for_each(|r| r.push_str(&kept)),
             SubstitutionPart::Replaced(captures) => {
                 let mut outputs = Vec::new();
-                for output in replacement.run((replacement_ctx.clone(), captures)) {
+                for output in replacement.run((replacement_ctx.clone(), JqVal(captures))) {
                     match output {
-                        Ok(Val::TStr(bytes)) => {
+                        Ok(JqVal(Val::TStr(bytes))) => {
                             outputs.push(String::from_utf8_lossy(&bytes).into_owned())
                         }
-                        Ok(other) => {
+                        Ok(JqVal(other)) => {
                             return fail(format!(
                                 "string and {} ({}) cannot be added",
                                 type_name(&other),
@@ -201,37 +202,37 @@ fn sub_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
             }
         }
     }
-    Box::new(results.into_iter().map(|r| Ok(string_val(&r))))
+    Box::new(results.into_iter().map(|r| Ok(JqVal(string_val(&r)))))
 }
 
 fn trim_native(cv: Cv<'_, MappingData>, prefix: bool) -> Out<'_> {
     let mut cv = cv;
-    let affix = cv.0.pop_var();
-    let result = match (text(&cv.1), text(&affix)) {
+    let affix = cv.0.pop_var().0;
+    let result = match (text(&cv.1.0), text(&affix)) {
         (Some(input), Some(affix)) => {
             let trimmed = if prefix {
                 input.strip_prefix(&affix)
             } else {
                 input.strip_suffix(&affix)
             };
-            trimmed.map_or(cv.1, string_val)
+            trimmed.map_or(cv.1.0, string_val)
         }
-        _ => cv.1,
+        _ => cv.1.0,
     };
     ok(result)
 }
 
 fn tostring_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    match &cv.1 {
-        Val::TStr(_) => ok(cv.1),
+    match &cv.1.0 {
+        Val::TStr(_) => ok(cv.1.0),
         Val::Num(n) => ok(string_val(&format_number(n))),
         other => ok(string_val(&to_json_text(other))),
     }
 }
 
 fn tonumber_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    match &cv.1 {
-        Val::Num(_) => ok(cv.1),
+    match &cv.1.0 {
+        Val::Num(_) => ok(cv.1.0),
         Val::TStr(bytes) => {
             let source = String::from_utf8_lossy(bytes);
             let trimmed = source.trim();
@@ -254,8 +255,8 @@ fn tonumber_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn decode_base64_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    let Some(input) = text(&cv.1) else {
-        return fail(not_a_string(&cv.1, "cannot be base64-decoded"));
+    let Some(input) = text(&cv.1.0) else {
+        return fail(not_a_string(&cv.1.0, "cannot be base64-decoded"));
     };
     let engine = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -265,7 +266,7 @@ fn decode_base64_native(cv: Cv<'_, MappingData>) -> Out<'_> {
         Ok(bytes) => ok(string_val(&String::from_utf8_lossy(&bytes))),
         Err(_) => fail(format!(
             "string ({}) is not valid base64 data",
-            to_json_text(&cv.1)
+            to_json_text(&cv.1.0)
         )),
     }
 }
@@ -278,19 +279,19 @@ fn date_result<'a>(result: Result<Val, String>) -> Out<'a> {
 }
 
 fn strftime_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let format = cv.0.pop_var();
+    let format = cv.0.pop_var().0;
     date_result((|| {
         let format = text(&format).ok_or("strftime/1 requires a string format")?;
-        let fields = seconds_or_broken_down(&cv.1, "strftime/1")?;
+        let fields = seconds_or_broken_down(&cv.1.0, "strftime/1")?;
         dates::strftime(&fields, &format).map(|s| string_val(&s))
     })())
 }
 
 fn strptime_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let format = cv.0.pop_var();
+    let format = cv.0.pop_var().0;
     date_result((|| {
-        let input = text(&cv.1).ok_or_else(|| {
-            not_a_string(&cv.1, "strptime/1 requires string inputs and arguments")
+        let input = text(&cv.1.0).ok_or_else(|| {
+            not_a_string(&cv.1.0, "strptime/1 requires string inputs and arguments")
         })?;
         let format = text(&format).ok_or("strptime/1 requires string inputs and arguments")?;
         dates::strptime(&input, &format).map(|b| broken_down_val(&b))
@@ -298,7 +299,7 @@ fn strptime_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn gmtime_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    date_result(match &cv.1 {
+    date_result(match &cv.1.0 {
         Val::Num(n) => dates::gmtime(num_to_f64(n)).map(|b| broken_down_val(&b)),
         _ => Err("gmtime() requires a number".to_owned()),
     })
@@ -306,26 +307,26 @@ fn gmtime_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 
 fn mktime_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     date_result(
-        numbers(&cv.1)
+        numbers(&cv.1.0)
             .and_then(|fields| dates::mktime(&fields))
             .map(|s| number_val(s as f64)),
     )
 }
 
 fn todate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    if let Val::Num(n) = &cv.1 {
+    if let Val::Num(n) = &cv.1.0 {
         return date_result(dates::todate(num_to_f64(n)).map(|s| string_val(&s)));
     }
     date_result((|| {
-        let fields = seconds_or_broken_down(&cv.1, "strftime/1")?;
+        let fields = seconds_or_broken_down(&cv.1.0, "strftime/1")?;
         dates::strftime(&fields, dates::ISO8601_FORMAT).map(|s| string_val(&s))
     })())
 }
 
 fn fromdate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     date_result((|| {
-        let input = text(&cv.1).ok_or_else(|| {
-            not_a_string(&cv.1, "strptime/1 requires string inputs and arguments")
+        let input = text(&cv.1.0).ok_or_else(|| {
+            not_a_string(&cv.1.0, "strptime/1 requires string inputs and arguments")
         })?;
         let broken = dates::strptime(&input, dates::ISO8601_FORMAT)?;
         dates::mktime(&broken.fields).map(|s| number_val(s as f64))
@@ -333,10 +334,10 @@ fn fromdate_native(cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn setpath_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let new_value = cv.0.pop_var();
-    let path = cv.0.pop_var();
+    let new_value = cv.0.pop_var().0;
+    let path = cv.0.pop_var().0;
     let result = match &path {
-        Val::Arr(components) => set_path(cv.1, components, new_value),
+        Val::Arr(components) => set_path(cv.1.0, components, new_value),
         _ => Err("Path must be specified as an array".to_owned()),
     };
     date_result(result)
@@ -345,13 +346,13 @@ fn setpath_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 /// jq's `delpaths`: all paths are resolved against the input, longest and last first, so that
 /// deleting `.[1]` does not shift what `.[2]` means.
 fn delpaths_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let paths = cv.0.pop_var();
+    let paths = cv.0.pop_var().0;
     let Val::Arr(paths) = paths else {
         return fail("Paths must be specified as an array");
     };
     let mut sorted: Vec<Val> = paths.iter().cloned().collect();
     sorted.sort();
-    let mut value = cv.1;
+    let mut value = cv.1.0;
     for path in sorted.iter().rev() {
         let Val::Arr(components) = path else {
             return fail("Path must be specified as an array");
@@ -365,8 +366,8 @@ fn delpaths_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
 }
 
 fn join_native(mut cv: Cv<'_, MappingData>) -> Out<'_> {
-    let separator = cv.0.pop_var();
-    let items: Vec<Val> = match &cv.1 {
+    let separator = cv.0.pop_var().0;
+    let items: Vec<Val> = match &cv.1.0 {
         Val::Arr(items) => items.iter().cloned().collect(),
         Val::Obj(fields) => fields.values().cloned().collect(),
         other => return fail(format!("Cannot iterate over {}", type_name(other))),
@@ -398,7 +399,7 @@ fn entry_field(entry: &Map<Val, Val>, name: &str) -> Option<Val> {
 /// jq 1.7's `from_entries`: keys (strings) from `key`, `k`, `name`, `Name`, `K` or `Key`;
 /// values from `value`, `v` or `Value`.
 fn from_entries_native(cv: Cv<'_, MappingData>) -> Out<'_> {
-    let entries: Vec<Val> = match &cv.1 {
+    let entries: Vec<Val> = match &cv.1.0 {
         Val::Arr(items) => items.iter().cloned().collect(),
         Val::Obj(fields) => fields.values().cloned().collect(),
         other => return fail(format!("Cannot iterate over {}", type_name(other))),
@@ -454,7 +455,7 @@ pub fn natives() -> Vec<MappingFun> {
         ("ltrimstr", v(1), |cv| trim_native(cv, true)),
         ("rtrimstr", v(1), |cv| trim_native(cv, false)),
         ("tostring", v(0), tostring_native),
-        ("tojson", v(0), |cv| ok(string_val(&to_json_text(&cv.1)))),
+        ("tojson", v(0), |cv| ok(string_val(&to_json_text(&cv.1.0)))),
         ("tonumber", v(0), tonumber_native),
         ("decode_base64", v(0), decode_base64_native),
         ("strftime", v(1), strftime_native),
@@ -467,6 +468,10 @@ pub fn natives() -> Vec<MappingFun> {
         ("fromdateiso8601", v(0), fromdate_native),
         ("setpath", v(2), setpath_native),
         ("delpaths", v(1), delpaths_native),
+        ("nan", v(0), |_| ok(Val::Num(Num::Float(f64::NAN)))),
+        ("infinite", v(0), |_| {
+            ok(Val::Num(Num::Float(f64::INFINITY)))
+        }),
         ("join", v(1), join_native),
         ("from_entries", v(0), from_entries_native),
     ];
@@ -482,9 +487,12 @@ pub fn location_val() -> Val {
 }
 
 /// Exceptions other than errors (`break` out of a label that is not there) as errors.
-pub fn exception_message(exn: Exn<'_, Val>) -> String {
+pub fn exception_message(exn: Exn<'_, JqVal>) -> String {
     match exn.get_err() {
-        Ok(error) => error.to_string(),
+        Ok(error) => match error.into_val().0 {
+            Val::TStr(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            other => format!("{} (not a string)", to_json_text(&other)),
+        },
         Err(other) => match other.get_halt() {
             Ok(code) => format!("halt({code}) is not allowed in a mapping"),
             Err(_) => "unexpected control flow (break) in a mapping".to_owned(),
