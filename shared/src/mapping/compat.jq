@@ -26,6 +26,22 @@ def gsub($re; str): sub($re; str; "g");
 def del(f): delpaths([path(f)]);
 def to_entries: [keys_unsorted[] as $key | {key: $key, value: .[$key]}];
 def with_entries(f): to_entries | map(f) | from_entries;
+# Streams: `[path, leaf]` events, and `[path]` after the last child of each non-empty container.
+def tostream:
+  def events($path):
+    if (type == "array" or type == "object") and length > 0 then
+      keys_unsorted as $keys
+      | (($keys[] as $key | .[$key] | events($path + [$key])), [$path + [$keys[-1]]])
+    else [$path, .] end;
+  events([]);
+def fromstream(events):
+  {value: null, done: false} as $start
+  | foreach events as $event ($start;
+      (if .done then $start else . end)
+      | if ($event | length) == 2
+        then .value |= setpath($event[0]; $event[1]) | .done = (($event[0] | length) == 0)
+        else .done = (($event[0] | length) == 1) end;
+      if .done then .value else empty end);
 # Dates.
 def todate: todateiso8601;
 def fromdate: fromdateiso8601;

@@ -32,6 +32,26 @@ fn lift(result: ValR<Val>) -> ValR<JqVal> {
     result.map(JqVal).map_err(lift_error)
 }
 
+/// Above 2^53 jq computes with doubles; jaq keeps exact integers. Round like jq does.
+fn as_jq_number(result: ValR<JqVal>) -> ValR<JqVal> {
+    const EXACT: i128 = 1 << 53;
+    result.map(|value| match value.0 {
+        Val::Num(Num::Int(i)) if (i as i128).abs() > EXACT => JqVal(Val::Num(Num::Float(i as f64))),
+        Val::Num(n @ Num::BigInt(_)) => JqVal(Val::Num(Num::Float(num_to_f64(&n)))),
+        other => JqVal(other),
+    })
+}
+
+/// `"abc" * n`: the string repeated `trunc(n)` times, null for negative counts (jq 1.7).
+fn repeat_string(text: &[u8], count: &Num) -> JqVal {
+    let count = num_to_f64(count);
+    if count.is_nan() || count < 0.0 {
+        return JqVal(Val::Null);
+    }
+    let times = count.trunc().min(f64::from(u32::MAX)) as usize;
+    JqVal(Val::utf8_str(text.repeat(times)))
+}
+
 fn lower_range(range: Range<&JqVal>) -> Range<&Val> {
     range.start.map(|v| &v.0)..range.end.map(|v| &v.0)
 }
@@ -119,21 +139,26 @@ impl FromIterator<JqVal> for JqVal {
 impl Add for JqVal {
     type Output = ValR<Self>;
     fn add(self, rhs: Self) -> Self::Output {
-        lift(self.0 + rhs.0)
+        as_jq_number(lift(self.0 + rhs.0))
     }
 }
 
 impl Sub for JqVal {
     type Output = ValR<Self>;
     fn sub(self, rhs: Self) -> Self::Output {
-        lift(self.0 - rhs.0)
+        as_jq_number(lift(self.0 - rhs.0))
     }
 }
 
 impl Mul for JqVal {
     type Output = ValR<Self>;
     fn mul(self, rhs: Self) -> Self::Output {
-        lift(self.0 * rhs.0)
+        match (&self.0, &rhs.0) {
+            (Val::TStr(text), Val::Num(count)) | (Val::Num(count), Val::TStr(text)) => {
+                Ok(repeat_string(text, count))
+            }
+            _ => as_jq_number(lift(self.0 * rhs.0)),
+        }
     }
 }
 
@@ -179,7 +204,11 @@ impl Rem for JqVal {
 impl Neg for JqVal {
     type Output = ValR<Self>;
     fn neg(self) -> Self::Output {
-        lift(-self.0)
+        match self.0 {
+            // Negating a literal makes it a computed double in jq.
+            Val::Num(n @ Num::Dec(_)) => Ok(JqVal(Val::Num(Num::Float(-num_to_f64(&n))))),
+            other => as_jq_number(lift(-other)),
+        }
     }
 }
 
@@ -205,6 +234,26 @@ impl jaq_core::ValT for JqVal {
     }
 
     fn index(self, index: &Self) -> ValR<Self> {
+        match (&self.0, &index.0) {
+            (Val::Null, _)
+            | (Val::Obj(_), Val::TStr(_))
+            | (Val::Arr(_), Val::Num(_) | Val::Arr(_) | Val::Obj(_))
+            | (Val::TStr(_) | Val::BStr(_), Val::Obj(_)) => {}
+            (container, Val::TStr(key)) => {
+                return Err(Error::str(format!(
+                    "Cannot index {} with string \"{}\"",
+                    type_name(container),
+                    String::from_utf8_lossy(key)
+                )));
+            }
+            (container, key) => {
+                return Err(Error::str(format!(
+                    "Cannot index {} with {}",
+                    type_name(container),
+                    type_name(key)
+                )));
+            }
+        }
         match (&self.0, &index.0) {
             (Val::Arr(_), Val::Num(n)) if !matches!(n, Num::Int(_)) => {
                 match array_index(&index.0) {

@@ -433,6 +433,26 @@ fn from_entries_native(cv: Cv<'_, MappingData>) -> Out<'_> {
     ok(Val::obj(object))
 }
 
+/// jq 1.7's `implode`: invalid code points become U+FFFD.
+fn implode_native(cv: Cv<'_, MappingData>) -> Out<'_> {
+    let Val::Arr(points) = &cv.1.0 else {
+        return fail("implode input must be an array");
+    };
+    let mut out = String::with_capacity(points.len());
+    for point in points.iter() {
+        let Val::Num(n) = point else {
+            return fail("Unicode codepoint must be numeric");
+        };
+        let code = num_to_f64(n);
+        let c = (code >= 0.0 && code <= f64::from(u32::MAX))
+            .then(|| char::from_u32(code as u32))
+            .flatten()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.push(c);
+    }
+    ok(string_val(&out))
+}
+
 /// The native filters added on top of jaq's (see [`REPLACED_NATIVES`] for those withheld).
 pub fn natives() -> Vec<MappingFun> {
     let var_fun_var: Box<[Bind]> = [Bind::Var(()), Bind::Fun(()), Bind::Var(())].into();
@@ -474,6 +494,7 @@ pub fn natives() -> Vec<MappingFun> {
         }),
         ("join", v(1), join_native),
         ("from_entries", v(0), from_entries_native),
+        ("implode", v(0), implode_native),
     ];
     table.into_iter().map(run::<MappingData>).collect()
 }

@@ -10,6 +10,14 @@ fn path_key(value: &Val) -> Result<PathKey, String> {
     match value {
         Val::TStr(_) => Ok(PathKey::Field(value.clone())),
         Val::Num(n) => Ok(PathKey::Index(num_to_f64(n).trunc() as i64)),
+        Val::Obj(bounds) => {
+            let bound = |name: &str| match bounds.get(&Val::utf8_str(name.as_bytes().to_vec())) {
+                None | Some(Val::Null) => Ok(None),
+                Some(Val::Num(n)) => Ok(Some(num_to_f64(n))),
+                Some(other) => Err(format!("Invalid slice bound {}", to_json_text(other))),
+            };
+            Ok(PathKey::Slice(bound("start")?, bound("end")?))
+        }
         other => Err(format!("Invalid path component {}", to_json_text(other))),
     }
 }
@@ -17,6 +25,22 @@ fn path_key(value: &Val) -> Result<PathKey, String> {
 enum PathKey {
     Field(Val),
     Index(i64),
+    /// `{start, end}` of a slice (open when absent).
+    Slice(Option<f64>, Option<f64>),
+}
+
+/// The element range a slice covers in an array of `len` elements.
+fn slice_range(start: Option<f64>, end: Option<f64>, len: usize) -> core::ops::Range<usize> {
+    let clamp = |bound: Option<f64>, open: usize| match bound {
+        None => open,
+        Some(f) => {
+            let f = f.floor();
+            let position = if f < 0.0 { f + len as f64 } else { f };
+            position.clamp(0.0, len as f64) as usize
+        }
+    };
+    let from = clamp(start, 0);
+    from..clamp(end, len).max(from)
 }
 
 /// jq's `setpath`: creates missing objects and arrays (null becomes `{}` or `[]`).
@@ -50,6 +74,27 @@ pub fn set_path(target: Val, path: &[Val], new_value: Val) -> Result<Val, String
         )),
         (PathKey::Index(_), other) => {
             Err(format!("Cannot index {} with number", type_name(&other)))
+        }
+        (PathKey::Slice(start, end), target @ (Val::Null | Val::Arr(_))) => {
+            let mut items = match target {
+                Val::Arr(items) => Rc::try_unwrap(items).unwrap_or_else(|rc| (*rc).clone()),
+                _ => Vec::new(),
+            };
+            let range = slice_range(start, end, items.len());
+            let current = Val::Arr(Rc::new(items[range.clone()].to_vec()));
+            match set_path(current, rest, new_value)? {
+                Val::Arr(replacement) => {
+                    items.splice(range, replacement.iter().cloned());
+                    Ok(Val::Arr(Rc::new(items)))
+                }
+                other => Err(format!(
+                    "A slice of an array can only be assigned another array, not {}",
+                    type_name(&other)
+                )),
+            }
+        }
+        (PathKey::Slice(..), other) => {
+            Err(format!("Cannot update a slice of {}", type_name(&other)))
         }
     }
 }
@@ -103,6 +148,12 @@ pub fn delete_path(target: Val, path: &[Val]) -> Result<Val, String> {
                     list[position] = delete_path(child, rest)?;
                 }
             }
+            Ok(Val::Arr(items))
+        }
+        (PathKey::Slice(start, end), Val::Arr(mut items)) if rest.is_empty() => {
+            let list = Rc::make_mut(&mut items);
+            let range = slice_range(start, end, list.len());
+            list.drain(range);
             Ok(Val::Arr(items))
         }
         (_, other) => Err(format!("Cannot delete field of {}", type_name(&other))),
