@@ -77,7 +77,7 @@ fn with_regex<T>(
         {
             return Ok(f(regex));
         }
-        let regex = RegexBuilder::new(pattern)
+        let regex = RegexBuilder::new(&oniguruma_anchors(pattern))
             .case_insensitive(flags.case_insensitive)
             .verbose_mode(flags.extended)
             .dot_matches_new_line(flags.dot_matches_newline)
@@ -94,6 +94,47 @@ fn with_regex<T>(
             .push((key, regex));
         Ok(result)
     })
+}
+
+/// Rewrites the anchors whose meaning differs between Oniguruma (jq) and Rust: `$` and `\Z`
+/// match at the end or before a final newline in jq; character classes are copied as they are.
+fn oniguruma_anchors(pattern: &str) -> String {
+    const END_OR_FINAL_NEWLINE: &str = r"(?=\n?\z)";
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if class_depth == 0 => out.push_str(END_OR_FINAL_NEWLINE),
+                Some(escaped) => {
+                    out.push('\\');
+                    out.push(escaped);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                class_depth += 1;
+                out.push('[');
+                // A `]` right after `[` or `[^` is a literal member of the class.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(']');
+            }
+            '$' if class_depth == 0 => out.push_str(END_OR_FINAL_NEWLINE),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// One capture group of a match, in byte offsets; `None` when the group did not take part.
@@ -300,6 +341,13 @@ mod tests {
     #[test]
     fn look_ahead_is_supported() {
         assert_eq!(offsets("a]b]", r"\](?=[^$])", "g"), vec![1]);
+    }
+
+    #[test]
+    fn dollar_matches_before_a_final_newline_like_oniguruma() {
+        assert_eq!(offsets("a\nb\n", "b$", ""), vec![2]);
+        assert_eq!(offsets("a]b$", r"\](?=[^$])", "g"), vec![1]);
+        assert_eq!(oniguruma_anchors(r"[$]\$x\Z"), r"[$]\$x(?=\n?\z)");
     }
 
     #[test]
