@@ -63,6 +63,24 @@ fn field_errors_go_to_stderr_and_invalid_configs_fail() {
         "{stderr}"
     );
 
+    let mut child = port_github()
+        .arg("map")
+        .arg("--config")
+        .arg(&config)
+        .args(["--kind", "tag"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("stdin"),
+        br#"{"name": "from-stdin"}"#,
+    )
+    .expect("input written");
+    let output = child.wait_with_output().expect("finishes");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(r#""identifier":"from-stdin""#));
+
     let invalid = dir.join("invalid.yml");
     std::fs::write(&invalid, "resources: [{kind: tag, port: {entity: {mappings: {identifier: '.a |', blueprint: '\"t\"'}}}}]")
         .expect("config written");

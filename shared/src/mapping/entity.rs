@@ -267,24 +267,29 @@ impl CompiledResource {
     /// Maps one raw object: expands `itemsToParse`, applies the selector, builds the entities.
     pub fn map_item(&self, raw: &Value) -> MapOutcome {
         let mut outcome = MapOutcome::default();
-        let input = json_to_val(raw);
+        self.map_value(json_to_val(raw), &mut outcome);
+        outcome
+    }
+
+    /// Maps an object already converted to jq's value type, adding to `outcome`.
+    pub(crate) fn map_value(&self, input: Val, outcome: &mut MapOutcome) {
         match &self.items_to_parse {
-            None => self.map_one(input, &mut outcome),
+            None => self.map_one(input, outcome),
             Some(program) => {
                 let items = match program.first(input.clone()) {
                     Ok(Some(Val::Arr(items))) => items,
                     Ok(Some(Val::Null) | None) => Rc::new(Vec::new()),
                     Ok(Some(other)) => {
                         self.field_error(
-                            &mut outcome,
+                            outcome,
                             "port.itemsToParse",
                             format!("must yield an array, got {}", val_to_json(&other)),
                         );
-                        return outcome;
+                        return;
                     }
                     Err(message) => {
-                        self.field_error(&mut outcome, "port.itemsToParse", message);
-                        return outcome;
+                        self.field_error(outcome, "port.itemsToParse", message);
+                        return;
                     }
                 };
                 let name = Val::utf8_str(self.config.items_to_parse_name.clone().into_bytes());
@@ -294,11 +299,10 @@ impl CompiledResource {
                         _ => Map::default(),
                     };
                     parent.insert(name.clone(), element.clone());
-                    self.map_one(Val::obj(parent), &mut outcome);
+                    self.map_one(Val::obj(parent), outcome);
                 }
             }
         }
-        outcome
     }
 
     fn field_error(&self, outcome: &mut MapOutcome, field: &str, message: String) {

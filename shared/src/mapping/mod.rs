@@ -1,6 +1,17 @@
 //! The mapping engine: Port's `port-app-config` (resources, selectors, jq mappings) compiled once
 //! and applied to raw GitHub objects, with jq 1.7 semantics. It does no I/O.
 //!
+//! - `config`, `selector`, `mappings`: the configuration model, with errors naming resource and field.
+//! - `jq`: compile once (jaq), run per item, sandboxed (`env`/`$ENV` are `{}` or an allow-list;
+//!   no `halt`, `input`, module loading, or output to stdout/stderr).
+//! - `jqval`, `natives`, `builtins`, `paths`, `regex`, `dates`, `value`, `compat.jq`: jq 1.7.1
+//!   behaviour where jaq differs (checked against jq 1.7.1 by `tests/jq_differential.rs`).
+//! - `entity`: selector, `itemsToParse`, first output per field, per-field errors, drops.
+//! - `defaults`: our built-in mapping and blueprints for every kind.
+//!
+//! Known limits: jaq's parser does not accept jq's destructuring alternative `?//`; `$__loc__`
+//! always reports line 1; a few jaq builtins that jq 1.7 lacks (`trim`, `abs`, …) are available.
+//!
 //! ```
 //! use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 //! let config = PortAppConfig::from_yaml_or_json(
@@ -93,12 +104,14 @@ impl CompiledMapping {
     /// Maps one raw object with every resource of its kind, merging the outcomes.
     pub fn map_item(&self, kind: &str, raw: &serde_json::Value) -> MapOutcome {
         let mut merged = MapOutcome::default();
-        for resource in self.resources_for_kind(kind) {
-            let outcome = resource.map_item(raw);
-            merged.selected |= outcome.selected;
-            merged.entities.extend(outcome.entities);
-            merged.field_errors.extend(outcome.field_errors);
-            merged.dropped.extend(outcome.dropped);
+        let mut resources = self.resources_for_kind(kind).peekable();
+        if resources.peek().is_none() {
+            return merged;
+        }
+        // One conversion to jq values for every resource of the kind.
+        let input = value::json_to_val(raw);
+        for resource in resources {
+            resource.map_value(input.clone(), &mut merged);
         }
         merged
     }
