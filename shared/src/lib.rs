@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod config;
 pub mod logging;
+pub mod mapping;
 pub mod port;
 pub mod queue;
 pub mod secrets;

@@ -1,0 +1,134 @@
+//! `port-github`: the local host. For now only `map`, Port's mapping tester: applies a
+//! `port-app-config` to raw objects and prints the entities (one JSON object per line), with the
+//! per-field errors on standard error.
+
+use std::io::{BufWriter, Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(name = "port-github", about = "GitHub → Port integration, local host")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply a mapping to raw objects and print the entities, one JSON object per line.
+    Map {
+        /// The port-app-config file (YAML or JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The kind of the raw objects (e.g. repository, pull-request).
+        #[arg(long)]
+        kind: String,
+        /// Files holding one raw object or an array of them; standard input when none is given.
+        inputs: Vec<PathBuf>,
+    },
+}
+
+/// Exit status when the configuration is invalid.
+const EXIT_INVALID_CONFIG: u8 = 2;
+/// Exit status when an input cannot be read or parsed.
+const EXIT_BAD_INPUT: u8 = 3;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Map {
+            config,
+            kind,
+            inputs,
+        } => map(&config, &kind, &inputs),
+    }
+}
+
+fn load_mapping(config: &PathBuf) -> anyhow::Result<CompiledMapping> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let config = PortAppConfig::from_yaml_or_json(&text)?;
+    Ok(CompiledMapping::compile(&config, &JqOptions::default())?)
+}
+
+fn read_objects(inputs: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
+    let documents = if inputs.is_empty() {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        vec![("standard input".to_owned(), text)]
+    } else {
+        inputs
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| (path.display().to_string(), text))
+                    .with_context(|| format!("cannot read {}", path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut objects = Vec::new();
+    for (name, text) in documents {
+        match serde_json::from_str(&text).with_context(|| format!("{name} is not JSON"))? {
+            Value::Array(items) => objects.extend(items),
+            object => objects.push(object),
+        }
+    }
+    Ok(objects)
+}
+
+fn map(config: &PathBuf, kind: &str, inputs: &[PathBuf]) -> ExitCode {
+    let mapping = match load_mapping(config) {
+        Ok(mapping) => mapping,
+        Err(error) => {
+            eprintln!("invalid configuration: {error:#}");
+            return ExitCode::from(EXIT_INVALID_CONFIG);
+        }
+    };
+    if mapping.resources_for_kind(kind).next().is_none() {
+        eprintln!("warning: the configuration has no resource of kind {kind:?}");
+    }
+    let objects = match read_objects(inputs) {
+        Ok(objects) => objects,
+        Err(error) => {
+            eprintln!("{error:#}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for (position, object) in objects.iter().enumerate() {
+        let outcome = mapping.map_item(kind, object);
+        for entity in &outcome.entities {
+            match serde_json::to_string(entity) {
+                Ok(line) => {
+                    if writeln!(out, "{line}").is_err() {
+                        return ExitCode::FAILURE;
+                    }
+                }
+                Err(error) => eprintln!("object {position}: cannot serialize entity: {error}"),
+            }
+        }
+        for error in &outcome.field_errors {
+            eprintln!(
+                "object {position}: resources[{}] ({}) {}: {}",
+                error.resource_index, error.kind, error.field, error.message
+            );
+        }
+        for dropped in &outcome.dropped {
+            eprintln!(
+                "object {position}: resources[{}] ({}) entity dropped: {}",
+                dropped.resource_index, dropped.kind, dropped.reason
+            );
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,362 @@
+//! Compiling jq expressions once (jaq with jq 1.7 compatibility natives) and running them per
+//! item. Owns the prelude (which standard definitions and natives a mapping sees) and the
+//! sandbox: no process environment, no exit, no input, no files.
+
+use std::collections::BTreeMap;
+
+use jaq_core::compile::Undefined;
+use jaq_core::data::HasLut;
+use jaq_core::load::{self, Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, DataT, Vars};
+use jaq_json::{Map, Val};
+
+use super::jqval::JqVal;
+use super::natives::{self, REPLACED_NATIVES};
+
+/// What a mapping may see of the world.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JqOptions {
+    /// The variables `$ENV` and `env` expose; empty by default (never the process environment).
+    pub env_allow_list: BTreeMap<String, String>,
+}
+
+/// Marker for the data jaq filters run on in mappings.
+pub struct MappingData;
+
+/// What every run carries: the compiled lookup table and what `env` may expose.
+#[derive(Clone)]
+pub struct RunData<'a> {
+    lut: &'a jaq_core::Lut<MappingData>,
+    /// The variables `env` and `$ENV` expose.
+    pub env_allow_list: &'a BTreeMap<String, String>,
+}
+
+impl DataT for MappingData {
+    type V<'a> = JqVal;
+    type Data<'a> = RunData<'a>;
+}
+
+impl<'a> HasLut<'a, MappingData> for RunData<'a> {
+    fn lut(&self) -> &'a jaq_core::Lut<MappingData> {
+        self.lut
+    }
+}
+
+/// Why an expression does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JqCompileError {
+    /// The text is not valid jq.
+    #[error("syntax error at offset {offset}: expected {expected}, found {found:?}")]
+    Syntax {
+        /// Byte offset in the expression.
+        offset: usize,
+        /// What the parser expected there.
+        expected: String,
+        /// The text found there.
+        found: String,
+    },
+    /// A filter, variable or module that does not exist (or is not allowed in mappings).
+    #[error("undefined {what} `{name}`")]
+    Undefined {
+        /// `filter`, `variable`, `module` or `label`.
+        what: &'static str,
+        /// The name as written (with its arity for filters).
+        name: String,
+    },
+    /// The engine's own prelude failed to load: a bug in this crate, not in the mapping.
+    #[error("internal error: the jq prelude does not parse")]
+    Prelude,
+}
+
+/// Global variables every program may use; their values come from [`JqOptions`].
+const GLOBAL_VARS: [&str; 2] = ["$ENV", "$__loc__"];
+
+/// A compiled jq expression: compile once, run on many inputs, from many threads.
+pub struct JqProgram {
+    filter: jaq_core::Filter<MappingData>,
+    env_allow_list: BTreeMap<String, String>,
+    /// Whether the program mentions `$ENV` or `$__loc__` (only then are they bound per run).
+    uses_global_vars: bool,
+}
+
+thread_local! {
+    /// `$__loc__`, built once per thread (jaq values are not `Send`).
+    static LOCATION: Val = natives::location_val();
+    /// The last `env` value built on this thread, with the allow-list it came from.
+    static ENV_CACHE: std::cell::RefCell<Option<(BTreeMap<String, String>, Val)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl std::fmt::Debug for JqProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JqProgram").finish_non_exhaustive()
+    }
+}
+
+fn compat_defs() -> Option<Vec<load::parse::Def<&'static str>>> {
+    load::parse(include_str!("compat.jq"), |p| p.defs())
+}
+
+fn prelude() -> Result<Vec<load::parse::Def<&'static str>>, JqCompileError> {
+    let compat = compat_defs().ok_or(JqCompileError::Prelude)?;
+    let native_signatures: Vec<(&str, usize)> = natives::natives()
+        .iter()
+        .map(|(name, args, _)| (*name, args.len()))
+        .collect();
+    let overridden = |name: &str, arity: usize| {
+        compat
+            .iter()
+            .any(|d| d.name == name && d.args.len() == arity)
+            || native_signatures.contains(&(name, arity))
+            || matches!(
+                name,
+                "capture_of_match" | "scan_" | "matches" | "split_matches" | "split_"
+            )
+            || (name == "split" && arity == 2)
+    };
+    let standard = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .filter(|d| !overridden(d.name, d.args.len()));
+    Ok(standard.chain(compat.iter().cloned()).collect())
+}
+
+fn native_table() -> Vec<jaq_core::native::Fun<MappingData>> {
+    let mut ours = natives::natives();
+    ours.extend(super::builtins::builtins());
+    let theirs = jaq_core::funs::<MappingData>()
+        .chain(jaq_std::funs::<MappingData>())
+        .filter(|(name, args, _)| {
+            let arity = args.len();
+            !REPLACED_NATIVES.contains(&(*name, arity))
+                && !ours.iter().any(|(n, a, _)| n == name && a.len() == arity)
+        })
+        .collect::<Vec<_>>();
+    ours.into_iter().chain(theirs).collect()
+}
+
+fn env_val(allow_list: &BTreeMap<String, String>) -> Val {
+    ENV_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((cached_list, cached)) = cache.as_ref()
+            && cached_list == allow_list
+        {
+            return cached.clone();
+        }
+        let built = build_env_val(allow_list);
+        *cache = Some((allow_list.clone(), built.clone()));
+        built
+    })
+}
+
+/// The `env`/`$ENV` value for an allow-list.
+pub fn build_env_val(allow_list: &BTreeMap<String, String>) -> Val {
+    let mut map = Map::default();
+    for (name, value) in allow_list {
+        map.insert(
+            Val::utf8_str(name.clone().into_bytes()),
+            Val::utf8_str(value.clone().into_bytes()),
+        );
+    }
+    Val::obj(map)
+}
+
+fn describe_lex(expect: &load::lex::Expect<&str>) -> String {
+    use load::lex::Expect;
+    match expect {
+        Expect::Digit => "digit".to_owned(),
+        Expect::Ident => "identifier".to_owned(),
+        Expect::Delim(open) => format!("closing delimiter for {open}"),
+        Expect::Escape => "string escape sequence".to_owned(),
+        Expect::Unicode => "4-digit hexadecimal code point".to_owned(),
+        Expect::Token => "token".to_owned(),
+        _ => "valid token".to_owned(),
+    }
+}
+
+impl JqProgram {
+    /// Compiles `code` once; the result is `Send + Sync` and runs on any number of inputs.
+    pub fn compile(code: &str, options: &JqOptions) -> Result<Self, JqCompileError> {
+        let arena = Arena::default();
+        let loader = Loader::new(prelude()?);
+        let modules = loader
+            .load(&arena, File { code, path: () })
+            .map_err(|errors| {
+                let syntax = |expected: String, found: &str| JqCompileError::Syntax {
+                    offset: load::span(code, found).start,
+                    expected,
+                    found: found.chars().take(20).collect(),
+                };
+                match errors.into_iter().next().map(|(_file, error)| error) {
+                    Some(load::Error::Lex(lex)) => match lex.first() {
+                        Some((expect, found)) => syntax(describe_lex(expect), found),
+                        None => syntax("valid jq".to_owned(), ""),
+                    },
+                    Some(load::Error::Parse(parse)) => match parse.first() {
+                        Some((expect, found)) => syntax(expect.as_str().to_owned(), found),
+                        None => syntax("valid jq".to_owned(), ""),
+                    },
+                    Some(load::Error::Io(_)) => JqCompileError::Undefined {
+                        what: "module",
+                        name: "import (mappings cannot load modules)".to_owned(),
+                    },
+                    _ => syntax("valid jq".to_owned(), ""),
+                }
+            })?;
+        let uses_global_vars = GLOBAL_VARS.iter().any(|name| code.contains(name));
+        let global_vars: &[&str] = if uses_global_vars { &GLOBAL_VARS } else { &[] };
+        let filter = Compiler::default()
+            .with_funs(native_table())
+            .with_global_vars(global_vars.iter().copied())
+            .compile(modules)
+            .map_err(|errors| {
+                let undefined = errors.into_iter().flat_map(|(_file, list)| list).next();
+                match undefined {
+                    Some((name, kind)) => JqCompileError::Undefined {
+                        what: kind.as_str(),
+                        name: match kind {
+                            Undefined::Filter(arity) => format!("{name}/{arity}"),
+                            _ => name.to_owned(),
+                        },
+                    },
+                    None => JqCompileError::Prelude,
+                }
+            })?;
+        Ok(Self {
+            filter,
+            env_allow_list: options.env_allow_list.clone(),
+            uses_global_vars,
+        })
+    }
+
+    fn context(&self) -> Ctx<'_, MappingData> {
+        let data = RunData {
+            lut: &self.filter.lut,
+            env_allow_list: &self.env_allow_list,
+        };
+        let vars = if self.uses_global_vars {
+            Vars::new([
+                JqVal(env_val(&self.env_allow_list)),
+                JqVal(LOCATION.with(Val::clone)),
+            ])
+        } else {
+            Vars::new([])
+        };
+        Ctx::new(data, vars)
+    }
+
+    /// Runs the program and returns its first output (`None` when it yields nothing), or the
+    /// error jq would report.
+    pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
+        let ctx = self.context();
+        match self.filter.id.run((ctx, JqVal(input))).next() {
+            None => Ok(None),
+            Some(Ok(value)) => Ok(Some(value.0)),
+            Some(Err(exn)) => Err(natives::exception_message(exn)),
+        }
+    }
+
+    /// Runs the program and collects every output (stopping at the first error).
+    pub fn all(&self, input: Val) -> Result<Vec<Val>, String> {
+        let ctx = self.context();
+        self.filter
+            .id
+            .run((ctx, JqVal(input)))
+            .map(|result| {
+                result
+                    .map(|value| value.0)
+                    .map_err(natives::exception_message)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::value::{json_to_val, val_to_json};
+    use serde_json::{Value, json};
+
+    fn run(code: &str, input: Value) -> Result<Vec<Value>, String> {
+        let program = JqProgram::compile(code, &JqOptions::default()).map_err(|e| e.to_string())?;
+        program
+            .all(json_to_val(&input))
+            .map(|values| values.iter().map(val_to_json).collect())
+    }
+
+    #[test]
+    fn compiled_programs_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<JqProgram>();
+    }
+
+    #[test]
+    fn the_prelude_parses() {
+        assert!(compat_defs().is_some());
+        assert!(prelude().is_ok());
+    }
+
+    #[test]
+    fn env_is_empty_unless_allowed() {
+        // SAFETY-free check: the test process certainly has PATH set.
+        assert_eq!(run("env", json!(null)), Ok(vec![json!({})]));
+        assert_eq!(run("$ENV", json!(null)), Ok(vec![json!({})]));
+        let options = JqOptions {
+            env_allow_list: BTreeMap::from([("STAGE".to_owned(), "prod".to_owned())]),
+        };
+        let program =
+            JqProgram::compile("$ENV.STAGE, env.STAGE, $ENV.PATH", &options).expect("compiles");
+        let out: Vec<Value> = program
+            .all(Val::Null)
+            .expect("runs")
+            .iter()
+            .map(val_to_json)
+            .collect();
+        assert_eq!(out, vec![json!("prod"), json!("prod"), json!(null)]);
+    }
+
+    #[test]
+    fn nothing_reaches_the_process() {
+        assert!(run("halt", json!(1)).is_err());
+        assert!(run("halt_error", json!("bye")).is_err());
+        assert!(run("\"x\" | halt_error(1)", json!(null)).is_err());
+        assert_eq!(run("debug | stderr | . + 1", json!(1)), Ok(vec![json!(2)]));
+        assert!(run("input", json!(1)).is_err());
+        assert_eq!(run("[inputs]", json!(1)), Ok(vec![json!([])]));
+        assert!(JqProgram::compile("import \"x\" as x; .", &JqOptions::default()).is_err());
+        assert!(JqProgram::compile("$__prog_args", &JqOptions::default()).is_err());
+        assert_eq!(
+            run("$__loc__", json!(null)),
+            Ok(vec![json!({"file": "<top-level>", "line": 1})])
+        );
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let error = JqProgram::compile(".a | ", &JqOptions::default()).expect_err("invalid");
+        assert!(matches!(error, JqCompileError::Syntax { .. }), "{error}");
+        let error =
+            JqProgram::compile("nosuchfilter(1)", &JqOptions::default()).expect_err("invalid");
+        assert_eq!(
+            error,
+            JqCompileError::Undefined {
+                what: "filter",
+                name: "nosuchfilter/1".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn port_default_regexes_and_dates_work() {
+        let creator = r#"gsub("\\["; "-") | gsub("\\](?=[^$])"; "-") | gsub("\\]$"; "")"#;
+        assert_eq!(
+            run(creator, json!("dependabot[bot]")),
+            Ok(vec![json!("dependabot-bot")])
+        );
+        let lead = r#"sub("\\..*Z$"; "Z") | strptime("%Y-%m-%dT%H:%M:%SZ") | mktime"#;
+        assert_eq!(
+            run(lead, json!("2015-03-05T23:51:47.123Z")),
+            Ok(vec![json!(1425599507)])
+        );
+    }
+}
