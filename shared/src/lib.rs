@@ -2,3 +2,5 @@
 //! event queue, and (as they land) the GitHub client, the mapping engine, the Port client, the
 //! live-event worker and the resync. The Lambda crates in `functions/` only adapt AWS events to
 //! the functions here.
+
+pub mod github;
