@@ -1,3 +1,5 @@
 //! Test support shared by the end-to-end tests, the local demo and the benchmarks: the moto
 //! (local AWS emulator) harness, a Lambda Runtime API emulator, and the GitHub and Port API
 //! simulators.
+
+pub mod github_sim;
