@@ -9,10 +9,16 @@ use port_github_core::github::{Clock, Feature, GitHubError, LimitKind};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 
 fn spec(repos: usize) -> OrgSpec {
-    OrgSpec { repos, ..OrgSpec::default() }
+    OrgSpec {
+        repos,
+        ..OrgSpec::default()
+    }
 }
 
-async fn count_items(client: &port_github_core::github::GitHubClient, path: &str) -> Result<(usize, usize, usize), GitHubError> {
+async fn count_items(
+    client: &port_github_core::github::GitHubClient,
+    path: &str,
+) -> Result<(usize, usize, usize), GitHubError> {
     let mut pages = client.pages(path, None, Feature::Required)?;
     let (mut items, mut count, mut not_modified) = (0, 0, 0);
     while let Some(page) = pages.next_page().await? {
@@ -30,7 +36,11 @@ async fn lists_follow_link_pagination_with_100_per_page() -> anyhow::Result<()> 
     let (items, pages, _) = count_items(&client, "/orgs/sim-org/repos?type=all").await?;
     assert_eq!((items, pages), (250, 3));
     assert_eq!(harness.sim.count("GET /orgs/{org}/repos").total, 3);
-    assert_eq!(harness.sim.missing_version_header(), 0, "every request carries X-GitHub-Api-Version");
+    assert_eq!(
+        harness.sim.missing_version_header(),
+        0,
+        "every request carries X-GitHub-Api-Version"
+    );
     Ok(())
 }
 
@@ -41,28 +51,43 @@ async fn a_saved_cursor_resumes_where_the_list_stopped() -> anyhow::Result<()> {
     let mut pages = client.pages("/orgs/sim-org/repos", None, Feature::Required)?;
     let first = pages.next_page().await?.map(|page| page.items.len());
     assert_eq!(first, Some(100));
-    let cursor = pages.cursor().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no cursor after page 1"))?;
+    let cursor = pages
+        .cursor()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no cursor after page 1"))?;
     drop(pages);
-    let rest = client.resume_pages(&cursor, None, Feature::Required)?.collect_items().await?;
+    let rest = client
+        .resume_pages(&cursor, None, Feature::Required)?
+        .collect_items()
+        .await?;
     assert_eq!(rest.len(), 130);
     assert_eq!(rest[0]["name"], "repo-0100");
     Ok(())
 }
 
 #[tokio::test]
-async fn an_unchanged_list_is_answered_304_from_the_etag_store_without_spending_budget() -> anyhow::Result<()> {
+async fn an_unchanged_list_is_answered_304_from_the_etag_store_without_spending_budget()
+-> anyhow::Result<()> {
     let harness = SimHarness::start(spec(250)).await?;
     let client = harness.pat_client(harness.client_config())?;
     count_items(&client, "/orgs/sim-org/repos").await?;
     let after_first = client.budget().map(|budget| budget.remaining);
     let (items, pages, not_modified) = count_items(&client, "/orgs/sim-org/repos").await?;
     assert_eq!((items, pages, not_modified), (250, 3, 3));
-    assert_eq!(client.budget().map(|budget| budget.remaining), after_first, "304s are free");
+    assert_eq!(
+        client.budget().map(|budget| budget.remaining),
+        after_first,
+        "304s are free"
+    );
     assert_eq!(harness.sim.count("GET /orgs/{org}/repos").not_modified, 3);
 
     harness.sim.touch_repo(150);
     let (items, _, not_modified) = count_items(&client, "/orgs/sim-org/repos").await?;
-    assert_eq!((items, not_modified), (250, 2), "only the changed page is sent again");
+    assert_eq!(
+        (items, not_modified),
+        (250, 2),
+        "only the changed page is sent again"
+    );
     Ok(())
 }
 
@@ -77,7 +102,10 @@ async fn bad_gateways_are_retried_then_reported_as_transient() -> anyhow::Result
 
     harness.sim.faults(|faults| faults.bad_gateway_next = 100);
     let failed = client.get("/orgs/sim-org", Feature::Required).await;
-    assert!(matches!(failed, Err(GitHubError::Transient { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(GitHubError::Transient { .. })),
+        "{failed:?}"
+    );
     // One attempt plus max_retries (4).
     assert_eq!(harness.sim.count("GET /orgs/{org}").total, 3 + 5);
     Ok(())
@@ -92,15 +120,27 @@ async fn primary_exhaustion_hands_back_the_reset_time_and_stops_sending() -> any
     client.get("/orgs/sim-org", Feature::Required).await?;
     harness.sim.exhaust_primary();
     let limited = client.get("/orgs/sim-org", Feature::Required).await;
-    let Err(GitHubError::RateLimited { kind: LimitKind::Primary, until, .. }) = limited else {
+    let Err(GitHubError::RateLimited {
+        kind: LimitKind::Primary,
+        until,
+        ..
+    }) = limited
+    else {
         anyhow::bail!("expected a primary rate limit, got {limited:?}");
     };
-    let reset = client.budget().map(|budget| budget.reset).ok_or_else(|| anyhow::anyhow!("no budget"))?;
+    let reset = client
+        .budget()
+        .map(|budget| budget.reset)
+        .ok_or_else(|| anyhow::anyhow!("no budget"))?;
     assert!(until > reset, "retry after the reset, not before");
     let sent = harness.sim.count("GET /orgs/{org}").total;
     let again = client.get("/orgs/sim-org", Feature::Required).await;
     assert!(matches!(again, Err(GitHubError::RateLimited { .. })));
-    assert_eq!(harness.sim.count("GET /orgs/{org}").total, sent, "no request while known to be limited");
+    assert_eq!(
+        harness.sim.count("GET /orgs/{org}").total,
+        sent,
+        "no request while known to be limited"
+    );
     Ok(())
 }
 
@@ -112,7 +152,10 @@ async fn primary_exhaustion_within_the_wait_limit_waits_for_the_reset() -> anyho
     harness.sim.exhaust_primary();
     let org = client.get("/orgs/sim-org", Feature::Required).await?;
     assert_eq!(org["login"], "sim-org");
-    assert!(harness.clock.total_slept() >= Duration::from_secs(59 * 60), "waited for the hourly reset");
+    assert!(
+        harness.clock.total_slept() >= Duration::from_secs(59 * 60),
+        "waited for the hourly reset"
+    );
     assert!(harness.clock.total_slept() <= Duration::from_secs(62 * 60));
     Ok(())
 }
@@ -131,7 +174,8 @@ async fn secondary_limit_honours_retry_after_exactly() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn secondary_limit_without_retry_after_backs_off_at_least_a_minute_exponentially() -> anyhow::Result<()> {
+async fn secondary_limit_without_retry_after_backs_off_at_least_a_minute_exponentially()
+-> anyhow::Result<()> {
     let harness = SimHarness::start(spec(2)).await?;
     let client = harness.pat_client(harness.client_config())?;
     harness.sim.faults(|faults| {
@@ -140,13 +184,20 @@ async fn secondary_limit_without_retry_after_backs_off_at_least_a_minute_exponen
     });
     client.get("/orgs/sim-org", Feature::Required).await?;
     let slept = harness.clock.total_slept();
-    assert!(slept >= Duration::from_secs(60 + 120), "60 s then 120 s, got {slept:?}");
-    assert!(slept <= Duration::from_secs(200), "jitter stays within 10 %, got {slept:?}");
+    assert!(
+        slept >= Duration::from_secs(60 + 120),
+        "60 s then 120 s, got {slept:?}"
+    );
+    assert!(
+        slept <= Duration::from_secs(200),
+        "jitter stays within 10 %, got {slept:?}"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn a_persistent_secondary_limit_ends_transient_and_a_long_one_is_handed_back() -> anyhow::Result<()> {
+async fn a_persistent_secondary_limit_ends_transient_and_a_long_one_is_handed_back()
+-> anyhow::Result<()> {
     let harness = SimHarness::start(spec(2)).await?;
     let client = harness.pat_client(harness.client_config())?;
     harness.sim.faults(|faults| {
@@ -154,14 +205,24 @@ async fn a_persistent_secondary_limit_ends_transient_and_a_long_one_is_handed_ba
         faults.secondary_retry_after = Some(5);
     });
     let persisted = client.get("/orgs/sim-org", Feature::Required).await;
-    assert!(matches!(persisted, Err(GitHubError::Transient { .. })), "{persisted:?}");
+    assert!(
+        matches!(persisted, Err(GitHubError::Transient { .. })),
+        "{persisted:?}"
+    );
 
     let mut config = harness.client_config();
     config.max_wait = Duration::from_secs(10);
     let impatient = harness.pat_client(config)?;
-    harness.sim.faults(|faults| faults.secondary_retry_after = Some(600));
+    harness
+        .sim
+        .faults(|faults| faults.secondary_retry_after = Some(600));
     let long = impatient.get("/orgs/sim-org", Feature::Required).await;
-    let Err(GitHubError::RateLimited { kind: LimitKind::Secondary, until, .. }) = long else {
+    let Err(GitHubError::RateLimited {
+        kind: LimitKind::Secondary,
+        until,
+        ..
+    }) = long
+    else {
         anyhow::bail!("expected a secondary limit, got {long:?}");
     };
     assert_eq!(until, harness.clock.now() + chrono::TimeDelta::seconds(600));
@@ -169,23 +230,49 @@ async fn a_persistent_secondary_limit_ends_transient_and_a_long_one_is_handed_ba
 }
 
 #[tokio::test]
-async fn a_disabled_feature_is_an_outcome_and_a_missing_object_is_not_found() -> anyhow::Result<()> {
-    let harness = SimHarness::start(OrgSpec { repos: 4, features_off_every: 2, ..OrgSpec::default() }).await?;
+async fn a_disabled_feature_is_an_outcome_and_a_missing_object_is_not_found() -> anyhow::Result<()>
+{
+    let harness = SimHarness::start(OrgSpec {
+        repos: 4,
+        features_off_every: 2,
+        ..OrgSpec::default()
+    })
+    .await?;
     let client = harness.pat_client(harness.client_config())?;
-    let repo = Repo::from_object(client.get("/repos/sim-org/repo-0000", Feature::Required).await?)?;
+    let repo = Repo::from_object(
+        client
+            .get("/repos/sim-org/repo-0000", Feature::Required)
+            .await?,
+    )?;
     let mut alerts = list_code_scanning_alerts(&client, &repo, &ScanningSelector::default())?;
     let Listed::NotAvailable { status, .. } = alerts.next().await? else {
         anyhow::bail!("code scanning is off on repo-0000");
     };
     assert_eq!(status, 403);
 
-    let enabled = Repo::from_object(client.get("/repos/sim-org/repo-0001", Feature::Required).await?)?;
-    let found = list_code_scanning_alerts(&client, &enabled, &ScanningSelector::default())?.collect().await?;
+    let enabled = Repo::from_object(
+        client
+            .get("/repos/sim-org/repo-0001", Feature::Required)
+            .await?,
+    )?;
+    let found = list_code_scanning_alerts(&client, &enabled, &ScanningSelector::default())?
+        .collect()
+        .await?;
     assert_eq!(found.map(|items| items.len()), Some(2));
 
-    let missing = client.get("/repos/sim-org/no-such-repo", Feature::Required).await;
-    assert!(matches!(missing, Err(GitHubError::NotFound { status: 404, .. })), "{missing:?}");
-    assert!(client.get_if_exists("/repos/sim-org/no-such-repo").await?.is_none());
+    let missing = client
+        .get("/repos/sim-org/no-such-repo", Feature::Required)
+        .await;
+    assert!(
+        matches!(missing, Err(GitHubError::NotFound { status: 404, .. })),
+        "{missing:?}"
+    );
+    assert!(
+        client
+            .get_if_exists("/repos/sim-org/no-such-repo")
+            .await?
+            .is_none()
+    );
     Ok(())
 }
 
@@ -197,14 +284,22 @@ async fn the_budget_left_is_reported_for_the_reserve() -> anyhow::Result<()> {
     let client = harness.pat_client(config)?;
     assert!(client.budget().is_none());
     client.get("/orgs/sim-org", Feature::Required).await?;
-    client.get("/repos/sim-org/repo-0001", Feature::Required).await?;
-    let budget = client.budget().ok_or_else(|| anyhow::anyhow!("no budget"))?;
+    client
+        .get("/repos/sim-org/repo-0001", Feature::Required)
+        .await?;
+    let budget = client
+        .budget()
+        .ok_or_else(|| anyhow::anyhow!("no budget"))?;
     assert_eq!((budget.limit, budget.remaining), (5_000, 4_998));
     assert!(!budget.below_reserve(0.05));
     harness.sim.exhaust_primary();
     let limited = client.get("/orgs/sim-org", Feature::Required).await;
     assert!(limited.is_err_and(|err| err.retry_at().is_some()));
-    assert!(client.budget().is_some_and(|budget| budget.below_reserve(0.05)));
+    assert!(
+        client
+            .budget()
+            .is_some_and(|budget| budget.below_reserve(0.05))
+    );
     Ok(())
 }
 
@@ -218,6 +313,9 @@ async fn a_wrong_personal_token_is_an_auth_error() -> anyhow::Result<()> {
         harness.etags.clone(),
     )?;
     let refused = client.get("/orgs/sim-org", Feature::Required).await;
-    assert!(matches!(refused, Err(GitHubError::Auth { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(GitHubError::Auth { .. })),
+        "{refused:?}"
+    );
     Ok(())
 }

@@ -22,7 +22,11 @@ pub struct SimHarness {
 impl SimHarness {
     /// A simulator serving `spec`, its clock set to the spec's epoch.
     pub async fn start(spec: OrgSpec) -> std::io::Result<Self> {
-        Self::start_with(SimConfig { spec, ..SimConfig::default() }).await
+        Self::start_with(SimConfig {
+            spec,
+            ..SimConfig::default()
+        })
+        .await
     }
 
     /// A simulator with a full configuration.
@@ -49,13 +53,24 @@ impl SimHarness {
     }
 
     /// A client with the simulator's personal token.
-    pub fn pat_client(&self, config: ClientConfig) -> Result<GitHubClient, port_github_core::github::GitHubError> {
+    pub fn pat_client(
+        &self,
+        config: ClientConfig,
+    ) -> Result<GitHubClient, port_github_core::github::GitHubError> {
         let token = SecretString::from(self.sim.personal_token().unwrap_or_default().to_owned());
-        GitHubClient::with_token(config, token, Arc::new(self.clock.clone()), self.etags.clone())
+        GitHubClient::with_token(
+            config,
+            token,
+            Arc::new(self.clock.clone()),
+            self.etags.clone(),
+        )
     }
 
     /// The simulator's App, signing with the throwaway test key.
-    pub fn app(&self, config: ClientConfig) -> Result<GitHubApp, port_github_core::github::GitHubError> {
+    pub fn app(
+        &self,
+        config: ClientConfig,
+    ) -> Result<GitHubApp, port_github_core::github::GitHubError> {
         GitHubApp::new(
             config,
             TokenCacheSettings {

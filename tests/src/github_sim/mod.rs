@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub use harness::SimHarness;
-pub use org::OrgSpec;
 use org::OrgData;
+pub use org::OrgSpec;
 use routes::{Answer, Needs, Request, route};
 
 /// The throwaway test App key pair (see `tests/fixtures/README.md`).
@@ -129,7 +129,9 @@ impl Drop for GitHubSim {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl GitHubSim {
@@ -195,7 +197,10 @@ impl GitHubSim {
         let limit = self.state.config.hourly_limit;
         let mut windows = lock(&self.state.windows);
         for key in ["installation", "personal"] {
-            let window = windows.entry(key.to_owned()).or_insert(Window { used: 0, reset: now + TimeDelta::hours(1) });
+            let window = windows.entry(key.to_owned()).or_insert(Window {
+                used: 0,
+                reset: now + TimeDelta::hours(1),
+            });
             window.used = limit;
         }
     }
@@ -230,15 +235,20 @@ impl GitHubSim {
 
     /// Requests to one endpoint template.
     pub fn count(&self, endpoint: &str) -> EndpointCount {
-        lock(&self.state.counts).get(endpoint).copied().unwrap_or_default()
+        lock(&self.state.counts)
+            .get(endpoint)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Requests to every endpoint.
     pub fn total(&self) -> EndpointCount {
-        lock(&self.state.counts).values().fold(EndpointCount::default(), |sum, count| EndpointCount {
-            total: sum.total + count.total,
-            not_modified: sum.not_modified + count.not_modified,
-        })
+        lock(&self.state.counts)
+            .values()
+            .fold(EndpointCount::default(), |sum, count| EndpointCount {
+                total: sum.total + count.total,
+                not_modified: sum.not_modified + count.not_modified,
+            })
     }
 
     /// Forgets the counters.
@@ -255,7 +265,12 @@ impl GitHubSim {
 /// Base64 as GitHub's contents API sends it (lines of 60 characters).
 pub(crate) fn base64_lines(bytes: &[u8]) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    encoded.as_bytes().chunks(60).map(|chunk| String::from_utf8_lossy(chunk).into_owned()).collect::<Vec<_>>().join("\n")
+    encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn percent_decode(raw: &str) -> String {
@@ -264,8 +279,18 @@ fn percent_decode(raw: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex)) if std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).is_some() => {
-                out.push(std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(b'?'));
+            (b'%', Some(hex))
+                if std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .is_some() =>
+            {
+                out.push(
+                    std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .unwrap_or(b'?'),
+                );
                 i += 3;
             }
             (b'+', _) => {
@@ -293,12 +318,19 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn reply(status: StatusCode, headers: Vec<(&'static str, String)>, body: Option<Vec<u8>>) -> Response {
+fn reply(
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+) -> Response {
     let mut response = Response::new(body.map(Body::from).unwrap_or_else(Body::empty));
     *response.status_mut() = status;
     let map = response.headers_mut();
     if status != StatusCode::NOT_MODIFIED {
-        map.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        map.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -314,7 +346,12 @@ fn message(status: StatusCode, text: &str, headers: Vec<(&'static str, String)>)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 impl SimState {
@@ -374,8 +411,15 @@ impl SimState {
         let serial = self.minted.fetch_add(1, Ordering::Relaxed) + 1;
         let token = format!("ghs_sim{serial:012}");
         let now = self.clock.now();
-        let expires_at = now + TimeDelta::from_std(self.config.token_ttl).unwrap_or(TimeDelta::hours(1));
-        lock(&self.tokens).insert(token.clone(), TokenInfo { minted_at: now, expires_at });
+        let expires_at =
+            now + TimeDelta::from_std(self.config.token_ttl).unwrap_or(TimeDelta::hours(1));
+        lock(&self.tokens).insert(
+            token.clone(),
+            TokenInfo {
+                minted_at: now,
+                expires_at,
+            },
+        );
         json!({
             "token": token,
             "expires_at": expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -389,9 +433,15 @@ impl SimState {
         let now = self.clock.now();
         let limit = self.config.hourly_limit;
         let mut windows = lock(&self.windows);
-        let window = windows.entry(identity.to_owned()).or_insert(Window { used: 0, reset: now + TimeDelta::hours(1) });
+        let window = windows.entry(identity.to_owned()).or_insert(Window {
+            used: 0,
+            reset: now + TimeDelta::hours(1),
+        });
         if now >= window.reset {
-            *window = Window { used: 0, reset: now + TimeDelta::hours(1) };
+            *window = Window {
+                used: 0,
+                reset: now + TimeDelta::hours(1),
+            };
         }
         if spend && window.used < limit {
             window.used += 1;
@@ -407,9 +457,24 @@ impl SimState {
         (remaining, headers)
     }
 
-    fn link_header(&self, uri: &Uri, query: &[(String, String)], page: usize, last: usize) -> Option<String> {
+    fn link_header(
+        &self,
+        uri: &Uri,
+        query: &[(String, String)],
+        page: usize,
+        last: usize,
+    ) -> Option<String> {
         let url_for = |target: usize| {
-            let mut pairs: Vec<String> = query.iter().filter(|(key, _)| key != "page").map(|(key, value)| format!("{key}={}", port_github_core::github::kinds::query_value(value))).collect();
+            let mut pairs: Vec<String> = query
+                .iter()
+                .filter(|(key, _)| key != "page")
+                .map(|(key, value)| {
+                    format!(
+                        "{key}={}",
+                        port_github_core::github::kinds::query_value(value)
+                    )
+                })
+                .collect();
             pairs.push(format!("page={target}"));
             format!("<{}{}?{}>", self.base_url, uri.path(), pairs.join("&"))
         };
@@ -426,7 +491,13 @@ impl SimState {
     }
 }
 
-async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, headers: HeaderMap, _body: Bytes) -> Response {
+async fn handle(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> Response {
     let faults = lock(&state.faults).clone();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
@@ -435,7 +506,13 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
         state.missing_version_header.fetch_add(1, Ordering::Relaxed);
     }
     let query = parse_query(uri.query());
-    let segments: Vec<String> = uri.path().trim_matches('/').split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segments: Vec<String> = uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let generations = lock(&state.generations).clone();
     let generation = move |repo: usize| generations.get(&repo).copied().unwrap_or(0);
     let request = Request {
@@ -453,12 +530,20 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
 
     // Authentication.
     let Some(credential) = bearer(&headers) else {
-        return message(StatusCode::UNAUTHORIZED, "Requires authentication", Vec::new());
+        return message(
+            StatusCode::UNAUTHORIZED,
+            "Requires authentication",
+            Vec::new(),
+        );
     };
     let identity = match routed.needs {
         Needs::AppJwt => {
             if !state.verify_jwt(credential) {
-                return message(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded", Vec::new());
+                return message(
+                    StatusCode::UNAUTHORIZED,
+                    "A JSON web token could not be decoded",
+                    Vec::new(),
+                );
             }
             "app"
         }
@@ -481,7 +566,11 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
             if let Some(seconds) = live.secondary_retry_after {
                 limit_headers.push(("retry-after", seconds.to_string()));
             }
-            return message(StatusCode::FORBIDDEN, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", limit_headers);
+            return message(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                limit_headers,
+            );
         }
     }
 
@@ -489,12 +578,20 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
     let (remaining, _) = state.budget(identity, false);
     if remaining == 0 && identity != "app" {
         let (_, limit_headers) = state.budget(identity, false);
-        return message(StatusCode::FORBIDDEN, "API rate limit exceeded for installation.", limit_headers);
+        return message(
+            StatusCode::FORBIDDEN,
+            "API rate limit exceeded for installation.",
+            limit_headers,
+        );
     }
 
     if let Some(_installation) = routed.mint_for {
         let body = state.mint();
-        return reply(StatusCode::CREATED, Vec::new(), Some(body.to_string().into_bytes()));
+        return reply(
+            StatusCode::CREATED,
+            Vec::new(),
+            Some(body.to_string().into_bytes()),
+        );
     }
 
     let (status, body, link) = match routed.answer {
@@ -508,16 +605,34 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
             return message(StatusCode::FORBIDDEN, text, limit_headers);
         }
         Answer::List { items, wrapper } => {
-            let per_page = query.iter().find(|(k, _)| k == "per_page").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
-            let page = query.iter().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+            let per_page = query
+                .iter()
+                .find(|(k, _)| k == "per_page")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(30)
+                .clamp(1, 100);
+            let page = query
+                .iter()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(1)
+                .max(1);
             let total = items.len();
             let last = total.div_ceil(per_page).max(1);
-            let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+            let slice: Vec<Value> = items
+                .into_iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .collect();
             let body = match wrapper {
                 Some(field) => json!({"total_count": total, field: slice}),
                 None => Value::Array(slice),
             };
-            (StatusCode::OK, body, state.link_header(&uri, &query, page, last))
+            (
+                StatusCode::OK,
+                body,
+                state.link_header(&uri, &query, page, last),
+            )
         }
     };
     let bytes = body.to_string().into_bytes();
@@ -525,7 +640,10 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri, he
     digest.update(&bytes);
     digest.update(link.as_deref().unwrap_or("").as_bytes());
     let etag = format!("W/\"{}\"", hex::encode(&digest.finalize()[..16]));
-    let matches = headers.get("if-none-match").and_then(|v| v.to_str().ok()).is_some_and(|sent| sent == etag);
+    let matches = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sent| sent == etag);
     if matches {
         let mut counts = lock(&state.counts);
         if let Some(entry) = counts.get_mut(&routed.endpoint) {

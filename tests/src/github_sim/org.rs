@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 
 macro_rules! fixture {
     ($path:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/", $path))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/",
+            $path
+        ))
     };
 }
 
@@ -115,15 +119,25 @@ impl Templates {
         Self {
             repo: first(fixture!("github/rest/list-org-repos.json")),
             pull: first(fixture!("github/rest/list-pulls.octocrab-fixture.json")),
-            issue: first(fixture!("github/rest/list-issues.octokit-fixtures-recorded.json")),
+            issue: first(fixture!(
+                "github/rest/list-issues.octokit-fixtures-recorded.json"
+            )),
             release: first(fixture!("github/rest/list-releases.json")),
             branch: first(fixture!("github/rest/list-branches.json")),
             deployment: first(fixture!("github/rest/list-deployments.json")),
             team: first(fixture!("github/rest/list-teams.json")),
-            user: first(fixture!("github/rest/list-org-members.octocrab-fixture.json")),
-            dependabot: first(fixture!("github/rest/list-dependabot-alerts-repo.octocrab-fixture.json")),
-            code_scanning: first(fixture!("github/rest/list-code-scanning-alerts-repo.octocrab-fixture.json")),
-            secret_scanning: first(fixture!("github/rest/list-secret-scanning-alerts-repo.octocrab-fixture.json")),
+            user: first(fixture!(
+                "github/rest/list-org-members.octocrab-fixture.json"
+            )),
+            dependabot: first(fixture!(
+                "github/rest/list-dependabot-alerts-repo.octocrab-fixture.json"
+            )),
+            code_scanning: first(fixture!(
+                "github/rest/list-code-scanning-alerts-repo.octocrab-fixture.json"
+            )),
+            secret_scanning: first(fixture!(
+                "github/rest/list-secret-scanning-alerts-repo.octocrab-fixture.json"
+            )),
             installation: first(fixture!("github/rest/list-app-installations.json")),
             environment: first(fixture!("ocean/examples/environment/a.json")),
             workflow: first(fixture!("ocean/examples/workflow/a.json")),
@@ -204,27 +218,33 @@ impl OrgData {
         let name = self.repo_name(index);
         let full = format!("{}/{name}", self.spec.org);
         let mut repo = self.templates.repo.clone();
-        set(&mut repo, json!({
-            "id": 100_000 + index, "node_id": format!("R_sim{index}"), "name": name, "full_name": full,
-            "owner": self.owner(), "private": index.is_multiple_of(3), "fork": index % 10 == 9,
-            "visibility": if index.is_multiple_of(3) { "private" } else { "public" },
-            "html_url": format!("https://github.com/{full}"), "url": format!("https://api.github.com/repos/{full}"),
-            "description": format!("Simulated repository {index}"), "default_branch": "main",
-            "language": if index.is_multiple_of(2) { "Rust" } else { "Python" },
-            "created_at": self.at(24 * 365), "updated_at": self.at(index as i64 - generation as i64),
-            "pushed_at": self.at(index as i64), "archived": false, "topics": ["simulated"],
-        }));
+        set(
+            &mut repo,
+            json!({
+                "id": 100_000 + index, "node_id": format!("R_sim{index}"), "name": name, "full_name": full,
+                "owner": self.owner(), "private": index.is_multiple_of(3), "fork": index % 10 == 9,
+                "visibility": if index.is_multiple_of(3) { "private" } else { "public" },
+                "html_url": format!("https://github.com/{full}"), "url": format!("https://api.github.com/repos/{full}"),
+                "description": format!("Simulated repository {index}"), "default_branch": "main",
+                "language": if index.is_multiple_of(2) { "Rust" } else { "Python" },
+                "created_at": self.at(24 * 365), "updated_at": self.at(index as i64 - generation as i64),
+                "pushed_at": self.at(index as i64), "archived": false, "topics": ["simulated"],
+            }),
+        );
         repo
     }
 
     fn user_at(&self, index: usize) -> Value {
         let login = format!("user-{index}");
         let mut user = self.templates.user.clone();
-        set(&mut user, json!({
-            "login": login, "id": 500_000 + index, "node_id": format!("U_sim{index}"),
-            "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
-            "type": "User", "site_admin": false,
-        }));
+        set(
+            &mut user,
+            json!({
+                "login": login, "id": 500_000 + index, "node_id": format!("U_sim{index}"),
+                "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
+                "type": "User", "site_admin": false,
+            }),
+        );
         user
     }
 
@@ -234,7 +254,10 @@ impl OrgData {
 
     pub(crate) fn user_detail(&self, index: usize) -> Value {
         let mut user = self.user_at(index);
-        set(&mut user, json!({"name": format!("User {index}"), "email": format!("user-{index}@example.com")}));
+        set(
+            &mut user,
+            json!({"name": format!("User {index}"), "email": format!("user-{index}@example.com")}),
+        );
         user
     }
 
@@ -242,22 +265,29 @@ impl OrgData {
         let open = number <= self.spec.open_prs;
         let full = format!("{}/{}", self.spec.org, self.repo_name(repo));
         // Closed ones: the higher the number, the longer ago it was updated (7 days apart).
-        let updated = if open { self.at(-(generation as i64)) } else { self.at(24 * 7 * (number - self.spec.open_prs - 1) as i64) };
+        let updated = if open {
+            self.at(-(generation as i64))
+        } else {
+            self.at(24 * 7 * (number - self.spec.open_prs - 1) as i64)
+        };
         let mut pull = self.templates.pull.clone();
         let repo_object = self.repo(repo, 0);
-        set(&mut pull, json!({
-            "id": repo * 100_000 + number, "node_id": format!("PR_sim{repo}_{number}"), "number": number,
-            "state": if open { "open" } else { "closed" }, "title": format!("Change {number} of {full}"),
-            "url": format!("https://api.github.com/repos/{full}/pulls/{number}"),
-            "html_url": format!("https://github.com/{full}/pull/{number}"),
-            "user": self.user_at(number % self.spec.members.max(1)),
-            "assignees": [], "requested_reviewers": [], "labels": [],
-            "created_at": self.at(24 * 7 * number as i64 + 48), "updated_at": updated,
-            "closed_at": if open { Value::Null } else { Value::from(updated.clone()) },
-            "merged_at": if open { Value::Null } else { Value::from(updated) },
-            "head": {"ref": format!("feature-{number}"), "sha": format!("{:040x}", repo * 1000 + number), "repo": repo_object.clone()},
-            "base": {"ref": "main", "sha": format!("{:040x}", repo), "repo": repo_object},
-        }));
+        set(
+            &mut pull,
+            json!({
+                "id": repo * 100_000 + number, "node_id": format!("PR_sim{repo}_{number}"), "number": number,
+                "state": if open { "open" } else { "closed" }, "title": format!("Change {number} of {full}"),
+                "url": format!("https://api.github.com/repos/{full}/pulls/{number}"),
+                "html_url": format!("https://github.com/{full}/pull/{number}"),
+                "user": self.user_at(number % self.spec.members.max(1)),
+                "assignees": [], "requested_reviewers": [], "labels": [],
+                "created_at": self.at(24 * 7 * number as i64 + 48), "updated_at": updated,
+                "closed_at": if open { Value::Null } else { Value::from(updated.clone()) },
+                "merged_at": if open { Value::Null } else { Value::from(updated) },
+                "head": {"ref": format!("feature-{number}"), "sha": format!("{:040x}", repo * 1000 + number), "repo": repo_object.clone()},
+                "base": {"ref": "main", "sha": format!("{:040x}", repo), "repo": repo_object},
+            }),
+        );
         pull
     }
 
@@ -267,25 +297,31 @@ impl OrgData {
         if let Value::Object(object) = &mut issue {
             object.remove("pull_request");
         }
-        set(&mut issue, json!({
-            "id": 900_000_000 + repo * 10_000 + number, "node_id": format!("I_sim{repo}_{number}"), "number": number,
-            "title": format!("Issue {number} of {full}"), "state": "open",
-            "url": format!("https://api.github.com/repos/{full}/issues/{number}"),
-            "html_url": format!("https://github.com/{full}/issues/{number}"),
-            "repository_url": format!("https://api.github.com/repos/{full}"),
-            "user": self.user_at(number % self.spec.members.max(1)), "assignees": [], "labels": [],
-            "created_at": self.at(24 * number as i64), "updated_at": self.at(number as i64), "closed_at": null,
-        }));
+        set(
+            &mut issue,
+            json!({
+                "id": 900_000_000 + repo * 10_000 + number, "node_id": format!("I_sim{repo}_{number}"), "number": number,
+                "title": format!("Issue {number} of {full}"), "state": "open",
+                "url": format!("https://api.github.com/repos/{full}/issues/{number}"),
+                "html_url": format!("https://github.com/{full}/issues/{number}"),
+                "repository_url": format!("https://api.github.com/repos/{full}"),
+                "user": self.user_at(number % self.spec.members.max(1)), "assignees": [], "labels": [],
+                "created_at": self.at(24 * number as i64), "updated_at": self.at(number as i64), "closed_at": null,
+            }),
+        );
         issue
     }
 
     pub(crate) fn release(&self, repo: usize, k: usize) -> Value {
         let mut release = self.templates.release.clone();
-        set(&mut release, json!({
-            "id": repo * 1_000 + k + 1, "node_id": format!("RE_sim{repo}_{k}"), "tag_name": format!("v1.{k}.0"),
-            "name": format!("Release 1.{k}"), "created_at": self.at(24 * k as i64), "published_at": self.at(24 * k as i64),
-            "html_url": format!("https://github.com/{}/{}/releases/tag/v1.{k}.0", self.spec.org, self.repo_name(repo)),
-        }));
+        set(
+            &mut release,
+            json!({
+                "id": repo * 1_000 + k + 1, "node_id": format!("RE_sim{repo}_{k}"), "tag_name": format!("v1.{k}.0"),
+                "name": format!("Release 1.{k}"), "created_at": self.at(24 * k as i64), "published_at": self.at(24 * k as i64),
+                "html_url": format!("https://github.com/{}/{}/releases/tag/v1.{k}.0", self.spec.org, self.repo_name(repo)),
+            }),
+        );
         release
     }
 
@@ -301,25 +337,35 @@ impl OrgData {
     }
 
     pub(crate) fn branch_name(&self, k: usize) -> String {
-        if k == 0 { "main".to_owned() } else { format!("feature-{k}") }
+        if k == 0 {
+            "main".to_owned()
+        } else {
+            format!("feature-{k}")
+        }
     }
 
     pub(crate) fn branch(&self, repo: usize, k: usize) -> Value {
         let mut branch = self.templates.branch.clone();
-        set(&mut branch, json!({
-            "name": self.branch_name(k), "protected": k == 0,
-            "commit": {"sha": format!("{:040x}", repo * 31 + k), "url": "https://api.github.com/commits"},
-        }));
+        set(
+            &mut branch,
+            json!({
+                "name": self.branch_name(k), "protected": k == 0,
+                "commit": {"sha": format!("{:040x}", repo * 31 + k), "url": "https://api.github.com/commits"},
+            }),
+        );
         branch
     }
 
     pub(crate) fn environment(&self, repo: usize, k: usize) -> Value {
         let mut environment = self.templates.environment.clone();
         let name = format!("env-{k}");
-        set(&mut environment, json!({
-            "id": repo * 100 + k, "node_id": format!("EN_sim{repo}_{k}"), "name": name,
-            "html_url": format!("https://github.com/{}/{}/deployments/activity_log?environments_filter={name}", self.spec.org, self.repo_name(repo)),
-        }));
+        set(
+            &mut environment,
+            json!({
+                "id": repo * 100 + k, "node_id": format!("EN_sim{repo}_{k}"), "name": name,
+                "html_url": format!("https://github.com/{}/{}/deployments/activity_log?environments_filter={name}", self.spec.org, self.repo_name(repo)),
+            }),
+        );
         environment
     }
 
@@ -329,10 +375,13 @@ impl OrgData {
 
     pub(crate) fn deployment(&self, repo: usize, k: usize) -> Value {
         let mut deployment = self.templates.deployment.clone();
-        set(&mut deployment, json!({
-            "id": self.deployment_id(repo, k), "node_id": format!("DE_sim{repo}_{k}"),
-            "environment": format!("env-{}", k % self.spec.environments.max(1)), "created_at": self.at(k as i64),
-        }));
+        set(
+            &mut deployment,
+            json!({
+                "id": self.deployment_id(repo, k), "node_id": format!("DE_sim{repo}_{k}"),
+                "environment": format!("env-{}", k % self.spec.environments.max(1)), "created_at": self.at(k as i64),
+            }),
+        );
         deployment
     }
 
@@ -351,45 +400,60 @@ impl OrgData {
 
     pub(crate) fn workflow(&self, repo: usize, k: usize) -> Value {
         let mut workflow = self.templates.workflow.clone();
-        set(&mut workflow, json!({
-            "id": self.workflow_id(repo, k), "node_id": format!("W_sim{repo}_{k}"), "name": format!("Workflow {k}"),
-            "path": format!(".github/workflows/w{k}.yml"), "state": "active",
-        }));
+        set(
+            &mut workflow,
+            json!({
+                "id": self.workflow_id(repo, k), "node_id": format!("W_sim{repo}_{k}"), "name": format!("Workflow {k}"),
+                "path": format!(".github/workflows/w{k}.yml"), "state": "active",
+            }),
+        );
         workflow
     }
 
     pub(crate) fn run(&self, repo: usize, workflow_id: usize, k: usize) -> Value {
         let mut run = self.templates.run.clone();
-        set(&mut run, json!({
-            "id": workflow_id * 1_000 + k + 1, "node_id": format!("WR_sim{workflow_id}_{k}"), "run_number": k + 1,
-            "workflow_id": workflow_id, "status": "completed", "conclusion": if k.is_multiple_of(2) { "success" } else { "failure" },
-            "repository": self.repo(repo, 0), "head_repository": self.repo(repo, 0),
-            "created_at": self.at(k as i64), "updated_at": self.at(k as i64),
-        }));
+        set(
+            &mut run,
+            json!({
+                "id": workflow_id * 1_000 + k + 1, "node_id": format!("WR_sim{workflow_id}_{k}"), "run_number": k + 1,
+                "workflow_id": workflow_id, "status": "completed", "conclusion": if k.is_multiple_of(2) { "success" } else { "failure" },
+                "repository": self.repo(repo, 0), "head_repository": self.repo(repo, 0),
+                "created_at": self.at(k as i64), "updated_at": self.at(k as i64),
+            }),
+        );
         run
     }
 
     pub(crate) fn dependabot(&self, repo: usize, number: usize) -> Value {
         let mut alert = self.templates.dependabot.clone();
         let full = format!("{}/{}", self.spec.org, self.repo_name(repo));
-        set(&mut alert, json!({"number": number, "state": "open",
-            "html_url": format!("https://github.com/{full}/security/dependabot/{number}")}));
+        set(
+            &mut alert,
+            json!({"number": number, "state": "open",
+            "html_url": format!("https://github.com/{full}/security/dependabot/{number}")}),
+        );
         alert
     }
 
     pub(crate) fn code_scanning(&self, repo: usize, number: usize) -> Value {
         let mut alert = self.templates.code_scanning.clone();
         let full = format!("{}/{}", self.spec.org, self.repo_name(repo));
-        set(&mut alert, json!({"number": number, "state": "open",
-            "html_url": format!("https://github.com/{full}/security/code-scanning/{number}")}));
+        set(
+            &mut alert,
+            json!({"number": number, "state": "open",
+            "html_url": format!("https://github.com/{full}/security/code-scanning/{number}")}),
+        );
         alert
     }
 
     pub(crate) fn secret_scanning(&self, repo: usize, number: usize, hide_secret: bool) -> Value {
         let mut alert = self.templates.secret_scanning.clone();
         let full = format!("{}/{}", self.spec.org, self.repo_name(repo));
-        set(&mut alert, json!({"number": number, "state": "open",
-            "html_url": format!("https://github.com/{full}/security/secret-scanning/{number}")}));
+        set(
+            &mut alert,
+            json!({"number": number, "state": "open",
+            "html_url": format!("https://github.com/{full}/security/secret-scanning/{number}")}),
+        );
         if hide_secret && let Value::Object(object) = &mut alert {
             object.remove("secret");
         }
@@ -400,7 +464,10 @@ impl OrgData {
         let mut collaborator = self.templates.collaborator.clone();
         let user = self.user_at(k);
         set(&mut collaborator, user);
-        set(&mut collaborator, json!({"role_name": if k == 0 { "admin" } else { "write" }}));
+        set(
+            &mut collaborator,
+            json!({"role_name": if k == 0 { "admin" } else { "write" }}),
+        );
         collaborator
     }
 
@@ -411,17 +478,23 @@ impl OrgData {
     pub(crate) fn team(&self, k: usize) -> Value {
         let mut team = self.templates.team.clone();
         let slug = self.team_slug(k);
-        set(&mut team, json!({"id": 70_000 + k, "node_id": format!("T_sim{k}"), "name": format!("Team {k}"), "slug": slug,
-            "html_url": format!("https://github.com/orgs/{}/teams/{slug}", self.spec.org)}));
+        set(
+            &mut team,
+            json!({"id": 70_000 + k, "node_id": format!("T_sim{k}"), "name": format!("Team {k}"), "slug": slug,
+            "html_url": format!("https://github.com/orgs/{}/teams/{slug}", self.spec.org)}),
+        );
         team
     }
 
     pub(crate) fn installation(&self, id: u64) -> Value {
         let mut installation = self.templates.installation.clone();
-        set(&mut installation, json!({
-            "id": id, "account": self.owner(), "target_type": "Organization",
-            "repository_selection": if self.spec.installation_repos.is_some() { "selected" } else { "all" },
-        }));
+        set(
+            &mut installation,
+            json!({
+                "id": id, "account": self.owner(), "target_type": "Organization",
+                "repository_selection": if self.spec.installation_repos.is_some() { "selected" } else { "all" },
+            }),
+        );
         installation
     }
 
@@ -441,9 +514,19 @@ impl OrgData {
         if path == "CODEOWNERS" {
             return Some("* @sim-org/team-0\n".to_owned());
         }
-        if let Some(app) = path.strip_prefix("apps/").and_then(|rest| rest.strip_suffix("/package.json")) {
-            return self.file_paths().iter().any(|p| p == path).then(|| format!("{{\"name\": \"{app}\", \"version\": \"1.0.{repo}\"}}"));
+        if let Some(app) = path
+            .strip_prefix("apps/")
+            .and_then(|rest| rest.strip_suffix("/package.json"))
+        {
+            return self
+                .file_paths()
+                .iter()
+                .any(|p| p == path)
+                .then(|| format!("{{\"name\": \"{app}\", \"version\": \"1.0.{repo}\"}}"));
         }
-        self.file_paths().iter().any(|p| p == path).then(|| "on: push\njobs: {}\n".to_owned())
+        self.file_paths()
+            .iter()
+            .any(|p| p == path)
+            .then(|| "on: push\njobs: {}\n".to_owned())
     }
 }
