@@ -319,3 +319,51 @@ async fn a_wrong_personal_token_is_an_auth_error() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn requests_in_flight_stay_within_the_configured_concurrency() -> anyhow::Result<()> {
+    let harness = SimHarness::start(spec(2)).await?;
+    let mut config = harness.client_config();
+    config.max_concurrency = 3;
+    let client = harness.pat_client(config)?;
+    harness
+        .sim
+        .faults(|faults| faults.latency = Duration::from_millis(20));
+    let calls = (0..24).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.get("/orgs/sim-org", Feature::Required).await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        call??;
+    }
+    assert_eq!(harness.sim.count("GET /orgs/{org}").total, 24);
+    assert!(
+        harness.sim.max_in_flight() <= 3,
+        "{} in flight",
+        harness.sim.max_in_flight()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried_then_transient() -> anyhow::Result<()> {
+    let harness = SimHarness::start(spec(2)).await?;
+    let mut config = harness.client_config();
+    config.request_timeout = Duration::from_millis(100);
+    config.max_retries = 1;
+    let client = harness.pat_client(config)?;
+    harness
+        .sim
+        .faults(|faults| faults.latency = Duration::from_millis(400));
+    let timed_out = client.get("/orgs/sim-org", Feature::Required).await;
+    let Err(GitHubError::Transient { reason, .. }) = &timed_out else {
+        anyhow::bail!("expected a transient timeout, got {timed_out:?}");
+    };
+    assert_eq!(reason, "timed out");
+    harness.sim.faults(|faults| faults.latency = Duration::ZERO);
+    assert_eq!(
+        client.get("/orgs/sim-org", Feature::Required).await?["login"],
+        "sim-org"
+    );
+    Ok(())
+}

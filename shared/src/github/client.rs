@@ -1,13 +1,12 @@
 //! The GitHub REST client: standard headers, bounded concurrency per token, conditional requests
 //! through the [`EtagStore`], retries on 5xx and timeouts, rate-limit waits bounded by the
-//! caller's limit (past it the call hands back "retry at T"), and `Link` pagination as a cursor
-//! of pages. It knows nothing about kinds.
+//! caller's limit (past it the call hands back "retry at T"). Pages of a list are in `pages`.
+//! It knows nothing about kinds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::ExposeSecret;
@@ -18,6 +17,7 @@ use super::auth::{TokenSource, join};
 use super::clock::Clock;
 use super::error::{GitHubError, LimitKind};
 use super::etag::{CachedPage, EtagStore};
+use super::pages::{Pages, next_link};
 use super::rate_limit::{
     BudgetTracker, RateBudget, Refusal, budget_from_headers, classify_refusal, transient_backoff,
 };
@@ -75,17 +75,6 @@ pub enum Feature {
     /// A per-repository feature (alerts, environments, pages…): 403/404 is
     /// [`GitHubError::NotAvailable`].
     Optional,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// The URL this page was read from.
-    pub url: String,
-    /// The items (already taken out of a wrapper field such as `workflows`).
-    pub items: Vec<Value>,
-    /// True when GitHub answered 304 and the items come from the ETag store.
-    pub not_modified: bool,
 }
 
 /// What one GET returned.
@@ -236,7 +225,7 @@ impl GitHubClient {
     }
 
     /// Refuses URLs that would send the token to another host.
-    fn same_origin(&self, link: &str) -> Result<reqwest::Url, GitHubError> {
+    pub(crate) fn same_origin(&self, link: &str) -> Result<reqwest::Url, GitHubError> {
         let url = reqwest::Url::parse(link).map_err(|err| GitHubError::Config {
             reason: "GitHub gave a page link that is not a URL".to_owned(),
             source: Some(Box::new(err)),
@@ -507,7 +496,7 @@ fn parse_body(path: &str, body: &[u8]) -> Result<Value, GitHubError> {
     })
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name)?.to_str().ok()
 }
 
@@ -523,91 +512,4 @@ fn error_message(body: &[u8]) -> String {
         })
         .unwrap_or_default();
     message.chars().take(200).collect()
-}
-
-/// The `rel="next"` target of a `Link` header.
-pub fn next_link(headers: &HeaderMap) -> Option<String> {
-    let link = header_str(headers, "link")?;
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|param| param.trim().replace(' ', "") == "rel=\"next\"");
-        is_next.then(|| {
-            target
-                .trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_owned()
-        })
-    })
-}
-
-/// A list being read page by page. Holds at most one page; the cursor can be saved and resumed
-/// with [`GitHubClient::resume_pages`] (for resync continuations).
-#[derive(Debug)]
-pub struct Pages {
-    client: GitHubClient,
-    next: Option<String>,
-    items_field: Option<&'static str>,
-    feature: Feature,
-}
-
-impl Pages {
-    /// The URL of the next page to read, `None` when the list is done.
-    pub fn cursor(&self) -> Option<&str> {
-        self.next.as_deref()
-    }
-
-    /// Reads the next page; `Ok(None)` once the list is done.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, GitHubError> {
-        let Some(link) = self.next.take() else {
-            return Ok(None);
-        };
-        let url = self.client.same_origin(&link)?;
-        let fetched = match self.client.fetch(url, self.feature).await {
-            Ok(fetched) => fetched,
-            Err(err) => {
-                // Keep the cursor so the caller can retry or re-queue from here.
-                self.next = Some(link);
-                return Err(err);
-            }
-        };
-        let items = match (self.items_field, fetched.body) {
-            (None, Value::Array(items)) => items,
-            (Some(field), Value::Object(mut object)) => match object.remove(field) {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            },
-            (_, Value::Null) => Vec::new(),
-            (_, other) => vec![other],
-        };
-        self.next = fetched.next;
-        Ok(Some(Page {
-            url: link,
-            items,
-            not_modified: fetched.not_modified,
-        }))
-    }
-
-    /// The pages as a `Stream`, ending after the last page or the first error.
-    pub fn into_stream(self) -> impl Stream<Item = Result<Page, GitHubError>> + Send {
-        futures_util::stream::unfold(Some(self), |state| async move {
-            let mut pages = state?;
-            match pages.next_page().await {
-                Ok(Some(page)) => Some((Ok(page), Some(pages))),
-                Ok(None) => None,
-                Err(err) => Some((Err(err), None)),
-            }
-        })
-    }
-
-    /// Reads every remaining item (only for lists known to be small, e.g. one repo's environments).
-    pub async fn collect_items(mut self) -> Result<Vec<Value>, GitHubError> {
-        let mut all = Vec::new();
-        while let Some(page) = self.next_page().await? {
-            all.extend(page.items);
-        }
-        Ok(all)
-    }
 }

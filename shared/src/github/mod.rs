@@ -10,16 +10,16 @@ pub mod clock;
 pub mod error;
 pub mod etag;
 pub mod kinds;
+pub mod pages;
 pub mod rate_limit;
 
 pub use app::{GitHubApp, Installation, InstallationAccount};
 pub use auth::{
     AppJwtSigner, InstallationToken, InstallationTokenCache, TokenCacheSettings, TokenSource,
 };
-pub use client::{
-    API_VERSION, ClientConfig, Feature, Fetched, GitHubClient, PER_PAGE, Page, Pages,
-};
+pub use client::{API_VERSION, ClientConfig, Feature, Fetched, GitHubClient, PER_PAGE};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{GitHubError, LimitKind};
 pub use etag::{CachedPage, EtagStore, EtagStoreError, InMemoryEtagStore, NoEtagStore};
+pub use pages::{Page, Pages};
 pub use rate_limit::RateBudget;

@@ -163,3 +163,99 @@ impl BudgetTracker {
             .then_some(budget.reset + TimeDelta::seconds(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                map.insert(*name, value);
+            }
+        }
+        map
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn remaining_zero_waits_for_the_reset_plus_a_second() {
+        let map = headers(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000600"),
+        ]);
+        let refusal = classify_refusal(403, &map, b"{}", now(), 0);
+        assert_eq!(
+            refusal,
+            Refusal::Limited {
+                kind: LimitKind::Primary,
+                until: now() + TimeDelta::seconds(601)
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_exactly() {
+        let map = headers(&[("retry-after", "42"), ("x-ratelimit-remaining", "12")]);
+        let refusal = classify_refusal(429, &map, b"{}", now(), 3);
+        assert_eq!(
+            refusal,
+            Refusal::Limited {
+                kind: LimitKind::Secondary,
+                until: now() + TimeDelta::seconds(42)
+            }
+        );
+    }
+
+    #[test]
+    fn a_secondary_message_without_retry_after_waits_at_least_a_minute() {
+        let body = br#"{"message":"You have exceeded a secondary rate limit"}"#;
+        let Refusal::Limited { kind, until } =
+            classify_refusal(403, &HeaderMap::new(), body, now(), 0)
+        else {
+            panic!("a secondary limit");
+        };
+        assert_eq!(kind, LimitKind::Secondary);
+        assert!(until - now() >= TimeDelta::seconds(60) && until - now() <= TimeDelta::seconds(66));
+        let Refusal::Limited { until, .. } =
+            classify_refusal(403, &HeaderMap::new(), body, now(), 2)
+        else {
+            panic!("a secondary limit");
+        };
+        assert!(
+            until - now() >= TimeDelta::seconds(240),
+            "doubles per attempt"
+        );
+    }
+
+    #[test]
+    fn a_plain_403_is_a_refusal_not_a_limit() {
+        let map = headers(&[
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-reset", "1700000600"),
+        ]);
+        let body = br#"{"message":"Resource not accessible by integration"}"#;
+        assert_eq!(
+            classify_refusal(403, &map, body, now(), 0),
+            Refusal::Forbidden
+        );
+    }
+
+    #[test]
+    fn the_reserve_is_a_share_of_the_limit() {
+        let budget = RateBudget {
+            limit: 5000,
+            remaining: 200,
+            reset: now(),
+        };
+        assert!(budget.below_reserve(0.05));
+        assert!(!budget.below_reserve(0.03));
+    }
+}

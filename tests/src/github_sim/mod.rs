@@ -113,6 +113,25 @@ struct SimState {
     generations: Mutex<HashMap<usize, u64>>,
     minted: AtomicU64,
     missing_version_header: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a SimState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a SimState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -151,6 +170,8 @@ impl GitHubSim {
             generations: Mutex::new(HashMap::new()),
             minted: AtomicU64::new(0),
             missing_version_header: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -221,6 +242,11 @@ impl GitHubSim {
     /// Installation tokens minted so far.
     pub fn tokens_minted(&self) -> u64 {
         self.state.minted.load(Ordering::Relaxed)
+    }
+
+    /// The most requests the simulator has had in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.state.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Requests that came without `X-GitHub-Api-Version`.
@@ -498,6 +524,7 @@ async fn handle(
     headers: HeaderMap,
     _body: Bytes,
 ) -> Response {
+    let _in_flight = InFlight::enter(&state);
     let faults = lock(&state.faults).clone();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;

@@ -15,8 +15,9 @@ pub mod security;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::client::{Feature, GitHubClient, Page, Pages};
+use super::client::{Feature, GitHubClient};
 use super::error::GitHubError;
+use super::pages::{Page, Pages};
 
 /// A repository as the kind modules need it: where it lives, and its REST object.
 #[derive(Debug, Clone, PartialEq)]

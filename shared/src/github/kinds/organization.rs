@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Repo, query_value, segment};
-use crate::github::client::{Feature, GitHubClient, Page, Pages};
+use crate::github::client::{Feature, GitHubClient};
 use crate::github::error::GitHubError;
+use crate::github::pages::{Page, Pages};
 
 /// The organization object (`GET /orgs/{org}`, or `/users/{login}` for a personal account).
 pub async fn get_organization(client: &GitHubClient, org: &str) -> Result<Value, GitHubError> {

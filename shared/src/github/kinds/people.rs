@@ -4,8 +4,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{KindPages, Repo, SimpleKind, enrich, repo_keys, segment};
-use crate::github::client::{Feature, GitHubClient, Page, Pages};
+use crate::github::client::{Feature, GitHubClient};
 use crate::github::error::GitHubError;
+use crate::github::pages::{Page, Pages};
 
 /// Port's team selector.
 #[derive(Debug, Clone, Default, Deserialize)]
