@@ -367,3 +367,49 @@ async fn a_request_that_times_out_is_retried_then_transient() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_handed_back_secondary_limit_holds_off_later_calls_without_sending() -> anyhow::Result<()>
+{
+    let harness = SimHarness::start(spec(2)).await?;
+    let mut config = harness.client_config();
+    config.max_wait = Duration::from_secs(10);
+    let client = harness.pat_client(config)?;
+    harness.sim.faults(|faults| {
+        faults.secondary_next = 1;
+        faults.secondary_retry_after = Some(120);
+    });
+    let first = client.get("/orgs/sim-org", Feature::Required).await;
+    assert!(
+        matches!(
+            first,
+            Err(GitHubError::RateLimited {
+                kind: LimitKind::Secondary,
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    let second = client
+        .get("/repos/sim-org/repo-0001", Feature::Required)
+        .await;
+    assert!(
+        matches!(
+            second,
+            Err(GitHubError::RateLimited {
+                kind: LimitKind::Secondary,
+                ..
+            })
+        ),
+        "{second:?}"
+    );
+    assert_eq!(harness.sim.total().total, 1, "the second call was not sent");
+    harness.clock.advance(Duration::from_secs(121));
+    assert_eq!(
+        client
+            .get("/repos/sim-org/repo-0001", Feature::Required)
+            .await?["name"],
+        "repo-0001"
+    );
+    Ok(())
+}

@@ -26,10 +26,10 @@ use port_github_core::github::kinds::refs::{
     BranchSelector, get_branch, get_release, get_tag, list_branches, list_releases, list_tags,
 };
 use port_github_core::github::kinds::security::{
-    DependabotSelector, ScanningSelector, get_dependabot_alert, list_dependabot_alerts,
-    list_secret_scanning_alerts,
+    DependabotSelector, ScanningSelector, get_dependabot_alert, list_code_scanning_alerts,
+    list_dependabot_alerts, list_secret_scanning_alerts,
 };
-use port_github_core::github::kinds::{Listed, Repo, selector};
+use port_github_core::github::kinds::{AvailabilityTally, Listed, Repo, selector};
 use port_github_core::github::{Feature, GitHubClient};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use serde_json::{Value, json};
@@ -431,6 +431,19 @@ async fn alerts_with_states_and_repositories_where_they_are_off() -> anyhow::Res
             .await?,
         None
     );
+
+    // Off on one repository of two is normal; off everywhere is a warning sign.
+    let mut tally = AvailabilityTally::default();
+    for repo in [&off, &on] {
+        let listed = list_code_scanning_alerts(&client, repo, &ScanningSelector::default())?;
+        tally.record(listed.collect().await?.is_some());
+    }
+    assert_eq!((tally.available, tally.not_available), (1, 1));
+    assert!(!tally.looks_like_an_outage(2));
+    let mut everywhere = AvailabilityTally::default();
+    everywhere.record(false);
+    everywhere.record(false);
+    assert!(everywhere.looks_like_an_outage(2));
     Ok(())
 }
 
@@ -446,12 +459,18 @@ async fn teams_users_and_collaborators() -> anyhow::Result<()> {
     })
     .await?;
     let client = harness.pat_client(harness.client_config())?;
-    let teams = list_teams(&client, "sim-org", &TeamSelector::default())?
-        .collect()
-        .await?;
+    let without: TeamSelector = selector(Some(&json!({"members": false})))?;
+    let teams = list_teams(&client, "sim-org", &without)?.collect().await?;
     assert_eq!(teams.len(), 3);
     assert!(teams[0].get("members").is_none());
-    let with_members = list_teams(&client, "sim-org", &TeamSelector { members: true })?
+    assert_eq!(
+        harness
+            .sim
+            .count("GET /orgs/{org}/teams/{slug}/members")
+            .total,
+        0
+    );
+    let with_members = list_teams(&client, "sim-org", &TeamSelector::default())?
         .collect()
         .await?;
     assert_eq!(with_members[1]["members"].as_array().map(Vec::len), Some(2));

@@ -278,9 +278,8 @@ impl GitHubClient {
         let mut fresh_401s = 0u32;
         let mut reauthenticated = false;
         loop {
-            if let Some(until) = inner.budget.exhausted_until(inner.clock.now()) {
-                self.wait_or_hand_back(until, LimitKind::Primary, &path)
-                    .await?;
+            if let Some((until, kind)) = inner.budget.blocked_until(inner.clock.now()) {
+                self.wait_or_hand_back(until, kind, &path).await?;
             }
             let bearer = inner.tokens.bearer().await?;
             let mut request = inner
@@ -407,6 +406,9 @@ impl GitHubClient {
                     ) {
                         Refusal::Limited { kind, until } => {
                             if kind == LimitKind::Secondary {
+                                // Other callers of this client hold off too (GitHub may ban
+                                // integrations that keep sending while limited).
+                                inner.budget.block_until(until);
                                 if secondary_attempts >= inner.config.max_retries {
                                     return Err(GitHubError::Transient {
                                         path,

@@ -136,6 +136,7 @@ pub(crate) fn delta(duration: Duration) -> TimeDelta {
 #[derive(Debug, Default)]
 pub struct BudgetTracker {
     last: Mutex<Option<RateBudget>>,
+    secondary_until: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl BudgetTracker {
@@ -156,11 +157,30 @@ impl BudgetTracker {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// When the budget is known to be spent and has not reset yet, the reset time.
-    pub fn exhausted_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// Remembers a secondary limit, so no request is sent before `until`.
+    pub fn block_until(&self, until: DateTime<Utc>) {
+        let mut blocked = self
+            .secondary_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *blocked = Some(blocked.map_or(until, |earlier| earlier.max(until)));
+    }
+
+    /// When a limit is known to be in force, the time it lifts and which limit it is: a spent
+    /// primary budget that has not reset yet, or a secondary limit still running.
+    pub fn blocked_until(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, LimitKind)> {
+        let secondary = *self
+            .secondary_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(until) = secondary
+            && until > now
+        {
+            return Some((until, LimitKind::Secondary));
+        }
         let budget = self.current()?;
         (budget.remaining == 0 && budget.reset > now)
-            .then_some(budget.reset + TimeDelta::seconds(1))
+            .then_some((budget.reset + TimeDelta::seconds(1), LimitKind::Primary))
     }
 }
 

@@ -23,6 +23,20 @@ pub struct PathPattern {
     pub skip_parsing: bool,
 }
 
+/// Port's folder selector: `{"folders": [{"path": "apps/*", "repos": [{"name": "r", "branch": "main"}]}]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FolderSelector {
+    pub folders: Vec<PathPattern>,
+}
+
+/// Port's file selector: `{"files": [{"path": "**/package.json", "skipParsing": false}]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FileSelector {
+    pub files: Vec<PathPattern>,
+}
+
 /// A repository name and optional branch in a folder or file selector.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -107,6 +107,32 @@ pub enum Listed {
     Done,
 }
 
+/// How often a kind was "not available" across the repositories of one run. A feature that is
+/// off on a few repositories is normal; the same answer from every repository looks like a
+/// missing permission or an outage, and a run should not treat that as "nothing exists" (and
+/// delete the kind's entities).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AvailabilityTally {
+    pub available: usize,
+    pub not_available: usize,
+}
+
+impl AvailabilityTally {
+    /// Records one repository's outcome.
+    pub fn record(&mut self, listed_anything: bool) {
+        if listed_anything {
+            self.available += 1;
+        } else {
+            self.not_available += 1;
+        }
+    }
+
+    /// True when at least `min_repositories` answered and none of them had the kind available.
+    pub fn looks_like_an_outage(&self, min_repositories: usize) -> bool {
+        self.available == 0 && self.not_available >= min_repositories.max(1)
+    }
+}
+
 /// The pages of one kind in one repository (or organization), each item carrying the
 /// enrichment keys.
 #[derive(Debug)]

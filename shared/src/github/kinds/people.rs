@@ -9,11 +9,17 @@ use crate::github::error::GitHubError;
 use crate::github::pages::{Page, Pages};
 
 /// Port's team selector.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TeamSelector {
-    /// Add each team's `members` (one list per team).
+    /// Add each team's `members` (one list per team); on by default, as in Port's integration.
     pub members: bool,
+}
+
+impl Default for TeamSelector {
+    fn default() -> Self {
+        Self { members: true }
+    }
 }
 
 /// The teams of `org`; with `members`, each team carries its members.
