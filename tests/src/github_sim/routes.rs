@@ -476,7 +476,7 @@ fn repo_route(data: &OrgData, request: &Request<'_>, repo: usize, rest: &[&str])
             let path = path.join("/");
             let found = data.file_content(repo, &path).map(|text| {
                 json!({"type": "file", "encoding": "base64", "name": path.rsplit('/').next().unwrap_or(&path), "path": path,
-                       "size": text.len(), "content": super::base64_lines(text.as_bytes())})
+                       "size": text.len(), "content": super::server::base64_lines(text.as_bytes())})
             });
             one("GET /repos/{o}/{r}/contents/{path}", found)
         }
