@@ -135,7 +135,12 @@ async fn read_org(client: &GitHubClient, org: &str) -> Result<u64, GitHubError> 
         .await?;
     bound.list(teams.len());
     for team in &teams {
-        bound.list(team["members"].as_array().map(Vec::len).unwrap_or(0));
+        bound.list(
+            team["members"]["nodes"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0),
+        );
     }
     let users = list_users(client, org)?.collect().await?;
     bound.list(users.len());

@@ -473,7 +473,11 @@ async fn teams_users_and_collaborators() -> anyhow::Result<()> {
     let with_members = list_teams(&client, "sim-org", &TeamSelector::default())?
         .collect()
         .await?;
-    assert_eq!(with_members[1]["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        with_members[1]["members"]["nodes"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(with_members[1]["members"]["nodes"][0]["login"], "user-1");
     assert!(
         get_team(&client, "sim-org", "team-2", &TeamSelector::default())
             .await?
@@ -483,6 +487,7 @@ async fn teams_users_and_collaborators() -> anyhow::Result<()> {
     let users = list_users(&client, "sim-org")?.collect().await?;
     assert_eq!(users.len(), 120);
     assert_eq!(users[7]["email"], "user-7@example.com");
+    assert_eq!(users[7]["databaseId"], users[7]["id"]);
     assert_eq!(harness.sim.count("GET /orgs/{org}/members").total, 2);
 
     let repo = repo(&client, "repo-0000").await?;
@@ -582,6 +587,53 @@ async fn folders_and_files_by_glob() -> anyhow::Result<()> {
             .total,
         3,
         "none for a pattern scoped to another repository"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn single_objects_for_live_events_and_none_once_gone() -> anyhow::Result<()> {
+    use port_github_core::github::kinds::actions::get_workflow;
+    use port_github_core::github::kinds::deployments::{get_deployment, get_environment};
+    use port_github_core::github::kinds::security::{
+        get_code_scanning_alert, get_secret_scanning_alert,
+    };
+
+    let harness = SimHarness::start(OrgSpec {
+        repos: 2,
+        ..OrgSpec::default()
+    })
+    .await?;
+    let client = harness.pat_client(harness.client_config())?;
+    let repo = repo(&client, "repo-0001").await?;
+    let environment = get_environment(&client, &repo, "env-1")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("env-1"))?;
+    assert_eq!(
+        (
+            environment["name"].as_str(),
+            environment["__repository"].as_str()
+        ),
+        (Some("env-1"), Some("repo-0001"))
+    );
+    assert!(get_environment(&client, &repo, "nowhere").await?.is_none());
+    assert!(get_deployment(&client, &repo, 1_002).await?.is_some());
+    assert!(get_deployment(&client, &repo, 1).await?.is_none());
+    let by_file = get_workflow(&client, &repo, "w1.yml")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("w1.yml"))?;
+    let by_id = get_workflow(&client, &repo, &by_file["id"].to_string()).await?;
+    assert_eq!(
+        by_id.map(|w| w["path"].clone()),
+        Some(by_file["path"].clone())
+    );
+    assert!(get_code_scanning_alert(&client, &repo, 2).await?.is_some());
+    assert!(get_code_scanning_alert(&client, &repo, 99).await?.is_none());
+    let secret = get_secret_scanning_alert(&client, &repo, 1, &ScanningSelector::default()).await?;
+    assert!(
+        secret.is_some_and(
+            |alert| alert.get("secret").is_none() && alert["__organization"] == "sim-org"
+        )
     );
     Ok(())
 }

@@ -157,8 +157,13 @@ impl KindPages {
             }
             Ok(None) => Ok(Listed::Done),
             Err(GitHubError::NotAvailable {
-                status, message, ..
-            }) => Ok(Listed::NotAvailable { status, message }),
+                path,
+                status,
+                message,
+            }) => {
+                tracing::info!(path, status, "not available for this repository");
+                Ok(Listed::NotAvailable { status, message })
+            }
             Err(err) => Err(err),
         }
     }

@@ -61,7 +61,7 @@ impl TeamPages {
                     let members = team_members(&self.client, &self.org, &slug).await?;
                     enrich(
                         team,
-                        &serde_json::Map::from_iter([("members".to_owned(), Value::from(members))]),
+                        &serde_json::Map::from_iter([("members".to_owned(), members)]),
                     );
                 }
             }
@@ -79,19 +79,30 @@ impl TeamPages {
     }
 }
 
-async fn team_members(
-    client: &GitHubClient,
-    org: &str,
-    slug: &str,
-) -> Result<Vec<Value>, GitHubError> {
-    client
+/// A team's members in the shape Port's integration gives mappings (GraphQL-style
+/// `{"nodes": [{login, name, email, isSiteAdmin}]}`); `name` and `email` are not in REST member
+/// lists and stay `null` (one request per member would be needed).
+async fn team_members(client: &GitHubClient, org: &str, slug: &str) -> Result<Value, GitHubError> {
+    let members = client
         .pages(
             &format!("/orgs/{}/teams/{}/members", segment(org), segment(slug)),
             None,
             Feature::Required,
         )?
         .collect_items()
-        .await
+        .await?;
+    let nodes: Vec<Value> = members
+        .iter()
+        .map(|member| {
+            serde_json::json!({
+                "login": member.get("login").cloned().unwrap_or(Value::Null),
+                "name": member.get("name").cloned().unwrap_or(Value::Null),
+                "email": member.get("email").cloned().unwrap_or(Value::Null),
+                "isSiteAdmin": member.get("site_admin").cloned().unwrap_or(Value::Bool(false)),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "nodes": nodes }))
 }
 
 /// One team (with members when selected), `None` when deleted.
@@ -111,7 +122,7 @@ pub async fn get_team(
         let members = team_members(client, org, slug).await?;
         enrich(
             &mut team,
-            &serde_json::Map::from_iter([("members".to_owned(), Value::from(members))]),
+            &serde_json::Map::from_iter([("members".to_owned(), members)]),
         );
     }
     Ok(Some(team))
@@ -165,11 +176,20 @@ impl UserPages {
     }
 }
 
-/// One user, `None` when the account is gone.
+/// One user, `None` when the account is gone. Carries `databaseId` (the numeric id) as well,
+/// as the users of Port's integration do.
 pub async fn get_user(client: &GitHubClient, login: &str) -> Result<Option<Value>, GitHubError> {
-    client
+    let found = client
         .get_if_exists(&format!("/users/{}", segment(login)))
-        .await
+        .await?;
+    Ok(found.map(|mut user| {
+        let id = user.get("id").cloned().unwrap_or(Value::Null);
+        enrich(
+            &mut user,
+            &serde_json::Map::from_iter([("databaseId".to_owned(), id)]),
+        );
+        user
+    }))
 }
 
 /// The collaborators of `repo` (direct, outside and through the organization).
