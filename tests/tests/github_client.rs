@@ -413,3 +413,100 @@ async fn a_handed_back_secondary_limit_holds_off_later_calls_without_sending() -
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_4xx_that_will_not_change_is_not_retried_but_a_503_is() -> anyhow::Result<()> {
+    let harness = SimHarness::start(spec(2)).await?;
+    let client = harness.pat_client(harness.client_config())?;
+    harness.sim.faults(|faults| {
+        faults.status_next = 1;
+        faults.status_of_next = 422;
+    });
+    let refused = client.get("/orgs/sim-org", Feature::Required).await;
+    assert!(
+        matches!(refused, Err(GitHubError::Permanent { status: 422, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(harness.sim.count("GET /orgs/{org}").total, 1);
+
+    harness.sim.faults(|faults| {
+        faults.status_next = 2;
+        faults.status_of_next = 503;
+    });
+    assert_eq!(
+        client.get("/orgs/sim-org", Feature::Required).await?["login"],
+        "sim-org"
+    );
+    assert_eq!(harness.sim.count("GET /orgs/{org}").total, 1 + 3);
+    Ok(())
+}
+
+#[derive(Debug)]
+struct BrokenStore;
+
+impl port_github_core::github::EtagStore for BrokenStore {
+    fn get<'a>(
+        &'a self,
+        _key: &'a str,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<
+            Option<port_github_core::github::CachedPage>,
+            port_github_core::github::EtagStoreError,
+        >,
+    > {
+        Box::pin(async {
+            Err(port_github_core::github::EtagStoreError {
+                reason: "table missing".to_owned(),
+                source: None,
+            })
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        _key: &'a str,
+        _page: port_github_core::github::CachedPage,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), port_github_core::github::EtagStoreError>>
+    {
+        Box::pin(async {
+            Err(port_github_core::github::EtagStoreError {
+                reason: "table missing".to_owned(),
+                source: None,
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failing_etag_store_only_costs_unconditional_requests() -> anyhow::Result<()> {
+    let harness = SimHarness::start(spec(120)).await?;
+    let client = port_github_core::github::GitHubClient::with_token(
+        harness.client_config(),
+        secrecy::SecretString::from(harness.sim.personal_token().unwrap_or_default().to_owned()),
+        std::sync::Arc::new(harness.clock.clone()),
+        std::sync::Arc::new(BrokenStore),
+    )?;
+    for _ in 0..2 {
+        let (items, pages, not_modified) = count_items(&client, "/orgs/sim-org/repos").await?;
+        assert_eq!((items, pages, not_modified), (120, 2, 0));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn pages_also_read_as_a_stream() -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let harness = SimHarness::start(spec(205)).await?;
+    let client = harness.pat_client(harness.client_config())?;
+    let sizes: Vec<usize> = client
+        .pages("/orgs/sim-org/repos", None, Feature::Required)?
+        .into_stream()
+        .map(|page| page.map(|page| page.items.len()))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    assert_eq!(sizes, vec![100, 100, 5]);
+    Ok(())
+}

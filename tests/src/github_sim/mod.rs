@@ -66,6 +66,9 @@ pub struct Faults {
     pub latency: Duration,
     /// The next N requests answer 502.
     pub bad_gateway_next: u32,
+    /// The next N requests answer `status_of_next` (any status, e.g. 422 or 503).
+    pub status_next: u32,
+    pub status_of_next: u16,
     /// The next N requests hit a secondary rate limit (403).
     pub secondary_next: u32,
     /// `retry-after` seconds sent with a secondary limit (none: GitHub's message only).

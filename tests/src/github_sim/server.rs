@@ -368,6 +368,12 @@ pub(crate) async fn handle(
     // Injected faults.
     {
         let mut live = lock(&state.faults);
+        if live.status_next > 0 {
+            live.status_next -= 1;
+            let status = StatusCode::from_u16(live.status_of_next)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return message(status, "Injected failure", Vec::new());
+        }
         if live.bad_gateway_next > 0 {
             live.bad_gateway_next -= 1;
             return message(StatusCode::BAD_GATEWAY, "Server Error", Vec::new());
