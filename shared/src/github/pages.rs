@@ -51,12 +51,13 @@ impl Pages {
             }
         };
         let items = match (self.items_field, fetched.body) {
-            (None, Value::Array(items)) => items,
             (Some(field), Value::Object(mut object)) => match object.remove(field) {
                 Some(Value::Array(items)) => items,
                 _ => Vec::new(),
             },
+            (_, Value::Array(items)) => items,
             (_, Value::Null) => Vec::new(),
+            // A list endpoint that answered one object: keep it rather than lose it.
             (_, other) => vec![other],
         };
         self.next = fetched.next;
