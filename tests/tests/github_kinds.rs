@@ -637,3 +637,39 @@ async fn single_objects_for_live_events_and_none_once_gone() -> anyhow::Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_kind_cursor_survives_a_queue_message_and_resumes_with_its_enrichment()
+-> anyhow::Result<()> {
+    use port_github_core::github::kinds::{KindCursor, KindPages};
+
+    let harness = SimHarness::start(OrgSpec {
+        repos: 1,
+        releases: 250,
+        ..OrgSpec::default()
+    })
+    .await?;
+    let client = harness.pat_client(harness.client_config())?;
+    let repo = repo(&client, "repo-0000").await?;
+    let mut pages = list_releases(&client, &repo)?;
+    let Listed::Page(first) = pages.next().await? else {
+        anyhow::bail!("a first page");
+    };
+    assert_eq!(first.items.len(), 100);
+    let message =
+        serde_json::to_string(&pages.cursor().ok_or_else(|| anyhow::anyhow!("a cursor"))?)?;
+    drop(pages);
+
+    let cursor: KindCursor = serde_json::from_str(&message)?;
+    let rest = KindPages::resume(&client, &cursor)?
+        .collect()
+        .await?
+        .unwrap_or_default();
+    assert_eq!(rest.len(), 150);
+    assert!(
+        rest.iter()
+            .all(|release| release["__repository"] == "repo-0000")
+    );
+    assert_eq!(harness.sim.count("GET /repos/{o}/{r}/releases").total, 3);
+    Ok(())
+}

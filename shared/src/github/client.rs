@@ -192,7 +192,7 @@ impl GitHubClient {
     pub fn pages(
         &self,
         path_and_query: &str,
-        items_field: Option<&'static str>,
+        items_field: Option<&str>,
         feature: Feature,
     ) -> Result<Pages, GitHubError> {
         let mut url = join(&self.inner.base, path_and_query)?;
@@ -203,7 +203,7 @@ impl GitHubClient {
         Ok(Pages {
             client: self.clone(),
             next: Some(url.to_string()),
-            items_field,
+            items_field: items_field.map(str::to_owned),
             feature,
         })
     }
@@ -212,14 +212,14 @@ impl GitHubClient {
     pub fn resume_pages(
         &self,
         cursor: &str,
-        items_field: Option<&'static str>,
+        items_field: Option<&str>,
         feature: Feature,
     ) -> Result<Pages, GitHubError> {
         let url = self.same_origin(cursor)?;
         Ok(Pages {
             client: self.clone(),
             next: Some(url.to_string()),
-            items_field,
+            items_field: items_field.map(str::to_owned),
             feature,
         })
     }

@@ -52,9 +52,17 @@ pub trait EtagStore: Send + Sync + std::fmt::Debug {
 }
 
 /// An [`EtagStore`] in process memory (tests, the local host, one warm Lambda container).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct InMemoryEtagStore {
     pages: Mutex<HashMap<String, CachedPage>>,
+}
+
+impl std::fmt::Debug for InMemoryEtagStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryEtagStore")
+            .field("pages", &self.len())
+            .finish()
+    }
 }
 
 impl InMemoryEtagStore {

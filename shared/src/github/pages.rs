@@ -26,11 +26,21 @@ pub struct Page {
 pub struct Pages {
     pub(crate) client: GitHubClient,
     pub(crate) next: Option<String>,
-    pub(crate) items_field: Option<&'static str>,
+    pub(crate) items_field: Option<String>,
     pub(crate) feature: Feature,
 }
 
 impl Pages {
+    /// The wrapper field items are read from, if any.
+    pub fn items_field(&self) -> Option<&str> {
+        self.items_field.as_deref()
+    }
+
+    /// Whether 403/404 means "not available here" for this list.
+    pub fn feature(&self) -> Feature {
+        self.feature
+    }
+
     /// The URL of the next page to read, `None` when the list is done.
     pub fn cursor(&self) -> Option<&str> {
         self.next.as_deref()
@@ -50,7 +60,7 @@ impl Pages {
                 return Err(err);
             }
         };
-        let items = match (self.items_field, fetched.body) {
+        let items = match (self.items_field.as_deref(), fetched.body) {
             (Some(field), Value::Object(mut object)) => match object.remove(field) {
                 Some(Value::Array(items)) => items,
                 _ => Vec::new(),

@@ -13,6 +13,7 @@ pub mod refs;
 pub mod security;
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::client::{Feature, GitHubClient};
@@ -133,6 +134,18 @@ impl AvailabilityTally {
     }
 }
 
+/// A saved position in a kind's list: serializable, so a resync job can carry it in a queue
+/// message and continue in the next invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindCursor {
+    /// The next page's URL, as GitHub gave it.
+    pub next: String,
+    pub items_field: Option<String>,
+    pub optional_feature: bool,
+    /// The enrichment keys added to every item.
+    pub enrichment: Map<String, Value>,
+}
+
 /// The pages of one kind in one repository (or organization), each item carrying the
 /// enrichment keys.
 #[derive(Debug)]
@@ -168,9 +181,26 @@ impl KindPages {
         }
     }
 
-    /// Where the list stands (a URL), to resume with [`KindPages::resume`].
-    pub fn cursor(&self) -> Option<&str> {
-        self.pages.cursor()
+    /// Where the list stands, to resume with [`KindPages::resume`] (for example in another
+    /// Lambda invocation); `None` when the list is done.
+    pub fn cursor(&self) -> Option<KindCursor> {
+        Some(KindCursor {
+            next: self.pages.cursor()?.to_owned(),
+            items_field: self.pages.items_field().map(str::to_owned),
+            optional_feature: self.pages.feature() == Feature::Optional,
+            enrichment: self.enrichment.clone(),
+        })
+    }
+
+    /// Continues a list from a saved [`KindCursor`].
+    pub fn resume(client: &GitHubClient, cursor: &KindCursor) -> Result<Self, GitHubError> {
+        let feature = if cursor.optional_feature {
+            Feature::Optional
+        } else {
+            Feature::Required
+        };
+        let pages = client.resume_pages(&cursor.next, cursor.items_field.as_deref(), feature)?;
+        Ok(Self::new(pages, cursor.enrichment.clone()))
     }
 
     /// Every remaining item; `None` when the feature is not available here.
@@ -243,18 +273,6 @@ impl SimpleKind {
     pub fn list(self, client: &GitHubClient, repo: &Repo) -> Result<KindPages, GitHubError> {
         let (suffix, field, feature) = self.endpoint();
         let pages = client.pages(&repo.path(suffix), field, feature)?;
-        Ok(KindPages::new(pages, repo_keys(repo)))
-    }
-
-    /// Resumes a list of this kind from a saved cursor.
-    pub fn resume(
-        self,
-        client: &GitHubClient,
-        repo: &Repo,
-        cursor: &str,
-    ) -> Result<KindPages, GitHubError> {
-        let (_, field, feature) = self.endpoint();
-        let pages = client.resume_pages(cursor, field, feature)?;
         Ok(KindPages::new(pages, repo_keys(repo)))
     }
 }
