@@ -510,3 +510,30 @@ async fn pages_also_read_as_a_stream() -> anyhow::Result<()> {
     assert_eq!(sizes, vec![100, 100, 5]);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_enterprise_server_base_url_with_a_path_is_kept_for_every_page_and_app_call()
+-> anyhow::Result<()> {
+    use port_github_tests::github_sim::SimConfig;
+    let harness = SimHarness::start_with(SimConfig {
+        spec: spec(150),
+        path_prefix: "/api/v3".to_owned(),
+        ..SimConfig::default()
+    })
+    .await?;
+    assert!(harness.sim.base_url().ends_with("/api/v3"));
+    let app = harness.app(harness.client_config())?;
+    assert_eq!(app.installations(None).await?.len(), 1);
+    let client = app.installation_client(harness.sim.installation_id())?;
+    let repos = client
+        .pages(
+            "/installation/repositories",
+            Some("repositories"),
+            Feature::Required,
+        )?
+        .collect_items()
+        .await?;
+    assert_eq!(repos.len(), 150);
+    assert_eq!(harness.sim.count("unknown").total, 0);
+    Ok(())
+}

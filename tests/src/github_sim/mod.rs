@@ -43,6 +43,8 @@ pub struct SimConfig {
     pub hourly_limit: u64,
     /// Lifetime of an installation token.
     pub token_ttl: Duration,
+    /// A path the API lives under, like GitHub Enterprise Server's `/api/v3` (empty: the root).
+    pub path_prefix: String,
 }
 
 impl Default for SimConfig {
@@ -55,6 +57,7 @@ impl Default for SimConfig {
             personal_token: Some("ghp_simulated_personal_token".to_owned()),
             hourly_limit: 5_000,
             token_ttl: Duration::from_secs(3_600),
+            path_prefix: String::new(),
         }
     }
 }
@@ -101,12 +104,14 @@ impl GitHubSim {
     /// Starts a simulator on `127.0.0.1:0`, on `clock` (share it with the client under test).
     pub async fn start(config: SimConfig, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
+        let origin = format!("http://{}", listener.local_addr()?);
+        let base_url = format!("{origin}{}", config.path_prefix.trim_end_matches('/'));
         let state = Arc::new(SimState {
             data: OrgData::new(config.spec.clone()),
             config,
             clock,
             base_url,
+            origin,
             faults: Mutex::new(Faults::default()),
             counts: Mutex::new(BTreeMap::new()),
             tokens: Mutex::new(HashMap::new()),

@@ -39,6 +39,7 @@ pub(crate) struct SimState {
     pub(crate) config: SimConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) base_url: String,
+    pub(crate) origin: String,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) counts: Mutex<BTreeMap<String, EndpointCount>>,
     pub(crate) tokens: Mutex<HashMap<String, TokenInfo>>,
@@ -287,7 +288,7 @@ impl SimState {
                 })
                 .collect();
             pairs.push(format!("page={target}"));
-            format!("<{}{}?{}>", self.base_url, uri.path(), pairs.join("&"))
+            format!("<{}{}?{}>", self.origin, uri.path(), pairs.join("&"))
         };
         let mut links = Vec::new();
         if page < last {
@@ -318,8 +319,12 @@ pub(crate) async fn handle(
         state.missing_version_header.fetch_add(1, Ordering::Relaxed);
     }
     let query = parse_query(uri.query());
-    let segments: Vec<String> = uri
-        .path()
+    let prefix = state.config.path_prefix.trim_end_matches('/');
+    let Some(api_path) = uri.path().strip_prefix(prefix) else {
+        state.count("unknown", false);
+        return message(StatusCode::NOT_FOUND, "Not Found", Vec::new());
+    };
+    let segments: Vec<String> = api_path
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
