@@ -673,3 +673,34 @@ async fn a_kind_cursor_survives_a_queue_message_and_resumes_with_its_enrichment(
     assert_eq!(harness.sim.count("GET /repos/{o}/{r}/releases").total, 3);
     Ok(())
 }
+
+#[tokio::test]
+async fn pull_requests_resume_from_a_cursor_across_the_open_and_closed_lists() -> anyhow::Result<()>
+{
+    use port_github_core::github::kinds::pulls::{PullRequestCursor, PullRequestPages};
+
+    let harness = SimHarness::start(OrgSpec {
+        repos: 1,
+        open_prs: 120,
+        closed_prs: 5,
+        ..OrgSpec::default()
+    })
+    .await?;
+    let client = harness.pat_client(harness.client_config())?;
+    let repo = repo(&client, "repo-0000").await?;
+    let both: PullRequestSelector = selector(Some(&json!({"states": ["open", "closed"]})))?;
+    let mut pages = list_pull_requests(&client, &repo, &both)?;
+    let Listed::Page(first) = pages.next().await? else {
+        anyhow::bail!("a first page");
+    };
+    let message =
+        serde_json::to_string(&pages.cursor().ok_or_else(|| anyhow::anyhow!("a cursor"))?)?;
+    drop(pages);
+    let cursor: PullRequestCursor = serde_json::from_str(&message)?;
+    let rest = PullRequestPages::resume(&client, &cursor)?
+        .collect()
+        .await?;
+    assert_eq!(first.items.len() + rest.len(), 120 + 5);
+    assert!(rest.iter().any(|pr| pr["state"] == "closed"));
+    Ok(())
+}

@@ -3,10 +3,10 @@
 //! integration does.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{KindPages, Listed, Repo, get_one, query_value, repo_keys};
+use super::{KindCursor, KindPages, Listed, Repo, get_one, query_value, repo_keys};
 use crate::github::client::{Feature, GitHubClient};
 use crate::github::error::GitHubError;
 
@@ -82,7 +82,50 @@ pub fn list_pull_requests(
     })
 }
 
+/// A saved position in [`PullRequestPages`] (serializable for a resync continuation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequestCursor {
+    /// Where the open list stands (`None`: done or not selected).
+    pub open: Option<KindCursor>,
+    /// Where the closed list stands (`None`: done or not selected).
+    pub closed: Option<KindCursor>,
+    pub closed_left: usize,
+    /// Closed pull requests updated before this (epoch seconds) are not listed.
+    pub cutoff_epoch: i64,
+}
+
 impl PullRequestPages {
+    /// Where the lists stand; `None` when both are done.
+    pub fn cursor(&self) -> Option<PullRequestCursor> {
+        let open = self.open.as_ref().and_then(KindPages::cursor);
+        let closed = self.closed.as_ref().and_then(KindPages::cursor);
+        if open.is_none() && closed.is_none() {
+            return None;
+        }
+        Some(PullRequestCursor {
+            open,
+            closed,
+            closed_left: self.closed_left,
+            cutoff_epoch: self.cutoff.timestamp(),
+        })
+    }
+
+    /// Continues from a saved [`PullRequestCursor`].
+    pub fn resume(client: &GitHubClient, cursor: &PullRequestCursor) -> Result<Self, GitHubError> {
+        let resume = |saved: &Option<KindCursor>| {
+            saved
+                .as_ref()
+                .map(|c| KindPages::resume(client, c))
+                .transpose()
+        };
+        Ok(Self {
+            open: resume(&cursor.open)?,
+            closed: resume(&cursor.closed)?,
+            closed_left: cursor.closed_left,
+            cutoff: DateTime::<Utc>::from_timestamp(cursor.cutoff_epoch, 0).unwrap_or_default(),
+        })
+    }
+
     /// The next page of pull requests, or [`Listed::Done`].
     pub async fn next(&mut self) -> Result<Listed, GitHubError> {
         if let Some(open) = &mut self.open {
