@@ -261,6 +261,44 @@ impl GitHubClient {
         Ok(())
     }
 
+    /// Sends one GET (within the concurrency limit) and reads the whole answer.
+    async fn send_once(
+        &self,
+        url: &reqwest::Url,
+        token: &secrecy::SecretString,
+        cached: Option<&CachedPage>,
+    ) -> Result<Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error>, GitHubError> {
+        let inner = &self.inner;
+        let mut request = inner
+            .http
+            .get(url.clone())
+            .bearer_auth(token.expose_secret())
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", API_VERSION);
+        if let Some(cached) = cached {
+            request = request.header("if-none-match", cached.etag.as_str());
+        }
+        let _permit = inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| GitHubError::Config {
+                reason: "the client's request limiter was closed".to_owned(),
+                source: None,
+            })?;
+        Ok(match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                response
+                    .bytes()
+                    .await
+                    .map(|body| (status, headers, Vec::from(body)))
+            }
+            Err(err) => Err(err),
+        })
+    }
+
     /// One GET with the conditional-request cache, retries and rate-limit handling.
     pub async fn fetch(&self, url: reqwest::Url, feature: Feature) -> Result<Fetched, GitHubError> {
         let inner = &self.inner;
@@ -282,33 +320,7 @@ impl GitHubClient {
                 self.wait_or_hand_back(until, kind, &path).await?;
             }
             let bearer = inner.tokens.bearer().await?;
-            let mut request = inner
-                .http
-                .get(url.clone())
-                .bearer_auth(bearer.token.expose_secret())
-                .header("accept", "application/vnd.github+json")
-                .header("x-github-api-version", API_VERSION);
-            if let Some(cached) = &cached {
-                request = request.header("if-none-match", cached.etag.as_str());
-            }
-            let answer = {
-                let _permit = inner
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| GitHubError::Config {
-                        reason: "the client's request limiter was closed".to_owned(),
-                        source: None,
-                    })?;
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let headers = response.headers().clone();
-                        response.bytes().await.map(|body| (status, headers, body))
-                    }
-                    Err(err) => Err(err),
-                }
-            };
+            let answer = self.send_once(&url, &bearer.token, cached.as_ref()).await?;
             let (status, headers, body) = match answer {
                 Ok(answer) => answer,
                 Err(err) => {
