@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod github;
 pub mod logging;
 pub mod mapping;
 pub mod port;

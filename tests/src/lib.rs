@@ -3,6 +3,7 @@
 //! simulators.
 
 pub mod fixtures;
+pub mod github_sim;
 pub mod lambda_runtime_api;
 pub mod moto;
 pub mod port_sim;

@@ -1,0 +1,238 @@
+//! A GitHub REST API simulator for tests, the local demo and benchmarks: a deterministic
+//! synthetic organization ([`OrgSpec`]) served over HTTP with GitHub's shapes, `Link` pagination,
+//! ETags and 304s, an hourly rate-limit budget, the App endpoints (JWTs checked against the App's
+//! public key, expiring installation tokens), switchable faults, and per-endpoint counters.
+
+mod harness;
+mod org;
+mod routes;
+mod server;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use chrono::TimeDelta;
+use port_github_core::github::Clock;
+
+pub use harness::SimHarness;
+use org::OrgData;
+pub use org::OrgSpec;
+use server::{SimState, Window, handle, lock};
+
+/// The throwaway test App key pair (see `tests/fixtures/README.md`).
+pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../../fixtures/test-app-key.pem");
+/// The public half, which the simulator verifies App JWTs with.
+pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../../fixtures/test-app-key.pub.pem");
+/// Another throwaway key, for "signed with the wrong key" tests.
+pub const TEST_OTHER_PRIVATE_KEY: &str = include_str!("../../fixtures/test-other-key.pem");
+
+/// How the simulator is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub spec: OrgSpec,
+    /// The App ID (or client ID) expected as the JWT `iss`.
+    pub app_id: String,
+    pub public_key_pem: String,
+    pub installation_id: u64,
+    /// A personal token accepted on every endpoint, when set.
+    pub personal_token: Option<String>,
+    /// Requests per hour per identity.
+    pub hourly_limit: u64,
+    /// Lifetime of an installation token.
+    pub token_ttl: Duration,
+    /// A path the API lives under, like GitHub Enterprise Server's `/api/v3` (empty: the root).
+    pub path_prefix: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            spec: OrgSpec::default(),
+            app_id: "4242".to_owned(),
+            public_key_pem: TEST_APP_PUBLIC_KEY.to_owned(),
+            installation_id: 77,
+            personal_token: Some("ghp_simulated_personal_token".to_owned()),
+            hourly_limit: 5_000,
+            token_ttl: Duration::from_secs(3_600),
+            path_prefix: String::new(),
+        }
+    }
+}
+
+/// Faults the simulator injects; change them while it runs with [`GitHubSim::faults`].
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Real delay added to every answer.
+    pub latency: Duration,
+    /// The next N requests answer 502.
+    pub bad_gateway_next: u32,
+    /// The next N requests answer `status_of_next` (any status, e.g. 422 or 503).
+    pub status_next: u32,
+    pub status_of_next: u16,
+    /// The next N requests hit a secondary rate limit (403).
+    pub secondary_next: u32,
+    /// `retry-after` seconds sent with a secondary limit (none: GitHub's message only).
+    pub secondary_retry_after: Option<u64>,
+    /// Installation tokens answer 401 until they are this old.
+    pub unauthorized_after_mint: Duration,
+}
+
+/// Requests seen for one endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointCount {
+    pub total: u64,
+    pub not_modified: u64,
+}
+
+/// A running simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct GitHubSim {
+    state: Arc<SimState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GitHubSim {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl GitHubSim {
+    /// Starts a simulator on `127.0.0.1:0`, on `clock` (share it with the client under test).
+    pub async fn start(config: SimConfig, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        let base_url = format!("{origin}{}", config.path_prefix.trim_end_matches('/'));
+        let state = Arc::new(SimState {
+            data: OrgData::new(config.spec.clone()),
+            config,
+            clock,
+            base_url,
+            origin,
+            faults: Mutex::new(Faults::default()),
+            counts: Mutex::new(BTreeMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
+            generations: Mutex::new(HashMap::new()),
+            minted: AtomicU64::new(0),
+            missing_version_header: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                eprintln!("GitHub simulator stopped: {err}");
+            }
+        });
+        Ok(Self { state, server })
+    }
+
+    /// The REST base URL (`GITHUB_API_URL`).
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The organization's login.
+    pub fn org(&self) -> &str {
+        &self.state.data.spec.org
+    }
+
+    /// The installation id the simulator knows.
+    pub fn installation_id(&self) -> u64 {
+        self.state.config.installation_id
+    }
+
+    /// The App ID expected in JWTs.
+    pub fn app_id(&self) -> &str {
+        &self.state.config.app_id
+    }
+
+    /// The personal token accepted, if any.
+    pub fn personal_token(&self) -> Option<&str> {
+        self.state.config.personal_token.as_deref()
+    }
+
+    /// Changes the faults while running.
+    pub fn faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut lock(&self.state.faults));
+    }
+
+    /// Spends the whole hourly budget of every identity (until its window resets).
+    pub fn exhaust_primary(&self) {
+        let now = self.state.clock.now();
+        let limit = self.state.config.hourly_limit;
+        let mut windows = lock(&self.state.windows);
+        for key in ["installation", "personal"] {
+            let window = windows.entry(key.to_owned()).or_insert(Window {
+                used: 0,
+                reset: now + TimeDelta::hours(1),
+            });
+            window.used = limit;
+        }
+    }
+
+    /// Makes every installation token minted so far expire now.
+    pub fn expire_tokens(&self) {
+        let now = self.state.clock.now();
+        for token in lock(&self.state.tokens).values_mut() {
+            token.expires_at = now;
+        }
+    }
+
+    /// Changes repository `index` (new `updated_at`, so new ETags for its object and lists).
+    pub fn touch_repo(&self, index: usize) {
+        *lock(&self.state.generations).entry(index).or_insert(0) += 1;
+    }
+
+    /// Installation tokens minted so far.
+    pub fn tokens_minted(&self) -> u64 {
+        self.state.minted.load(Ordering::Relaxed)
+    }
+
+    /// The most requests the simulator has had in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests that came without `X-GitHub-Api-Version`.
+    pub fn missing_version_header(&self) -> u64 {
+        self.state.missing_version_header.load(Ordering::Relaxed)
+    }
+
+    /// Requests per endpoint template (e.g. `GET /repos/{o}/{r}/pulls`).
+    pub fn counts(&self) -> BTreeMap<String, EndpointCount> {
+        lock(&self.state.counts).clone()
+    }
+
+    /// Requests to one endpoint template.
+    pub fn count(&self, endpoint: &str) -> EndpointCount {
+        lock(&self.state.counts)
+            .get(endpoint)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Requests to every endpoint.
+    pub fn total(&self) -> EndpointCount {
+        lock(&self.state.counts)
+            .values()
+            .fold(EndpointCount::default(), |sum, count| EndpointCount {
+                total: sum.total + count.total,
+                not_modified: sum.not_modified + count.not_modified,
+            })
+    }
+
+    /// Forgets the counters.
+    pub fn reset_counts(&self) {
+        lock(&self.state.counts).clear();
+    }
+
+    /// The simulated organization's size.
+    pub fn spec(&self) -> &OrgSpec {
+        &self.state.data.spec
+    }
+}

@@ -1,0 +1,486 @@
+//! The simulator's HTTP side: the one handler every request goes through (authentication,
+//! injected faults, the hourly budget, paging, ETags and 304s, counters) and the state it keeps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use port_github_core::github::Clock;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::org::OrgData;
+use super::routes::{Answer, Needs, Request, route};
+use super::{EndpointCount, Faults, SimConfig};
+
+#[derive(Debug, Clone)]
+pub(crate) struct TokenInfo {
+    pub(crate) minted_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub(crate) used: u64,
+    pub(crate) reset: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimState {
+    pub(crate) data: OrgData,
+    pub(crate) config: SimConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) base_url: String,
+    pub(crate) origin: String,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) counts: Mutex<BTreeMap<String, EndpointCount>>,
+    pub(crate) tokens: Mutex<HashMap<String, TokenInfo>>,
+    pub(crate) windows: Mutex<HashMap<String, Window>>,
+    pub(crate) generations: Mutex<HashMap<usize, u64>>,
+    pub(crate) minted: AtomicU64,
+    pub(crate) missing_version_header: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a SimState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a SimState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Base64 as GitHub's contents API sends it (lines of 60 characters).
+pub(crate) fn base64_lines(bytes: &[u8]) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex))
+                if std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .is_some() =>
+            {
+                out.push(
+                    std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .unwrap_or(b'?'),
+                );
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn reply(
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+) -> Response {
+    let mut response = Response::new(body.map(Body::from).unwrap_or_else(Body::empty));
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    if status != StatusCode::NOT_MODIFIED {
+        map.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            map.insert(name, value);
+        }
+    }
+    response
+}
+
+fn message(status: StatusCode, text: &str, headers: Vec<(&'static str, String)>) -> Response {
+    let body = json!({"message": text, "documentation_url": "https://docs.github.com/rest"});
+    reply(status, headers, Some(body.to_string().into_bytes()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl SimState {
+    fn count(&self, endpoint: &str, not_modified: bool) {
+        let mut counts = lock(&self.counts);
+        let entry = counts.entry(endpoint.to_owned()).or_default();
+        entry.total += 1;
+        if not_modified {
+            entry.not_modified += 1;
+        }
+    }
+
+    fn verify_jwt(&self, token: &str) -> bool {
+        let Ok(key) = DecodingKey::from_rsa_pem(self.config.public_key_pem.as_bytes()) else {
+            return false;
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let Ok(decoded) = jsonwebtoken::decode::<Value>(token, &key, &validation) else {
+            return false;
+        };
+        let claims = decoded.claims;
+        let now = self.clock.now().timestamp();
+        let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+            return false;
+        };
+        let issuer_ok = match &claims["iss"] {
+            Value::Number(number) => number.to_string() == self.config.app_id,
+            Value::String(text) => *text == self.config.app_id,
+            _ => false,
+        };
+        issuer_ok && iat <= now + 60 && exp > now && exp - iat <= 660
+    }
+
+    /// `Ok(identity)` for a usable token, `Err(reason)` for a 401.
+    fn check_token(&self, token: &str) -> Result<&'static str, &'static str> {
+        if self.config.personal_token.as_deref() == Some(token) {
+            return Ok("personal");
+        }
+        let tokens = lock(&self.tokens);
+        let Some(info) = tokens.get(token) else {
+            return Err("Bad credentials");
+        };
+        let now = self.clock.now();
+        if now >= info.expires_at {
+            return Err("Bad credentials");
+        }
+        let grace = lock(&self.faults).unauthorized_after_mint;
+        if now - info.minted_at < TimeDelta::from_std(grace).unwrap_or_default() {
+            return Err("Bad credentials");
+        }
+        Ok("installation")
+    }
+
+    fn mint(&self) -> Value {
+        let serial = self.minted.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = format!("ghs_sim{serial:012}");
+        let now = self.clock.now();
+        let expires_at =
+            now + TimeDelta::from_std(self.config.token_ttl).unwrap_or(TimeDelta::hours(1));
+        lock(&self.tokens).insert(
+            token.clone(),
+            TokenInfo {
+                minted_at: now,
+                expires_at,
+            },
+        );
+        json!({
+            "token": token,
+            "expires_at": expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "permissions": {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read"},
+            "repository_selection": if self.data.spec.installation_repos.is_some() { "selected" } else { "all" },
+        })
+    }
+
+    /// The budget headers for `identity`, after optionally spending one request.
+    fn budget(&self, identity: &str, spend: bool) -> (u64, Vec<(&'static str, String)>) {
+        let now = self.clock.now();
+        let limit = self.config.hourly_limit;
+        let mut windows = lock(&self.windows);
+        let window = windows.entry(identity.to_owned()).or_insert(Window {
+            used: 0,
+            reset: now + TimeDelta::hours(1),
+        });
+        if now >= window.reset {
+            *window = Window {
+                used: 0,
+                reset: now + TimeDelta::hours(1),
+            };
+        }
+        if spend && window.used < limit {
+            window.used += 1;
+        }
+        let remaining = limit.saturating_sub(window.used);
+        let headers = vec![
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-used", window.used.to_string()),
+            ("x-ratelimit-reset", window.reset.timestamp().to_string()),
+            ("x-ratelimit-resource", "core".to_owned()),
+        ];
+        (remaining, headers)
+    }
+
+    fn link_header(
+        &self,
+        uri: &Uri,
+        query: &[(String, String)],
+        page: usize,
+        last: usize,
+    ) -> Option<String> {
+        let url_for = |target: usize| {
+            let mut pairs: Vec<String> = query
+                .iter()
+                .filter(|(key, _)| key != "page")
+                .map(|(key, value)| {
+                    format!(
+                        "{key}={}",
+                        port_github_core::github::kinds::query_value(value)
+                    )
+                })
+                .collect();
+            pairs.push(format!("page={target}"));
+            format!("<{}{}?{}>", self.origin, uri.path(), pairs.join("&"))
+        };
+        let mut links = Vec::new();
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", url_for(page + 1)));
+            links.push(format!("{}; rel=\"last\"", url_for(last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", url_for(page - 1)));
+            links.push(format!("{}; rel=\"first\"", url_for(1)));
+        }
+        (!links.is_empty()).then(|| links.join(", "))
+    }
+}
+
+pub(crate) async fn handle(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> Response {
+    let _in_flight = InFlight::enter(&state);
+    let faults = lock(&state.faults).clone();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if !headers.contains_key("x-github-api-version") {
+        state.missing_version_header.fetch_add(1, Ordering::Relaxed);
+    }
+    let query = parse_query(uri.query());
+    let prefix = state.config.path_prefix.trim_end_matches('/');
+    let Some(api_path) = uri.path().strip_prefix(prefix) else {
+        state.count("unknown", false);
+        return message(StatusCode::NOT_FOUND, "Not Found", Vec::new());
+    };
+    let segments: Vec<String> = api_path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let generations = lock(&state.generations).clone();
+    let generation = move |repo: usize| generations.get(&repo).copied().unwrap_or(0);
+    let request = Request {
+        method: method.as_str(),
+        segments,
+        query: &query,
+        generation: &generation,
+        installation_id: state.config.installation_id,
+    };
+    let Some(routed) = route(&state.data, &request) else {
+        state.count("unknown", false);
+        return message(StatusCode::NOT_FOUND, "Not Found", Vec::new());
+    };
+    state.count(&routed.endpoint, false);
+
+    // Authentication.
+    let Some(credential) = bearer(&headers) else {
+        return message(
+            StatusCode::UNAUTHORIZED,
+            "Requires authentication",
+            Vec::new(),
+        );
+    };
+    let identity = match routed.needs {
+        Needs::AppJwt => {
+            if !state.verify_jwt(credential) {
+                return message(
+                    StatusCode::UNAUTHORIZED,
+                    "A JSON web token could not be decoded",
+                    Vec::new(),
+                );
+            }
+            "app"
+        }
+        Needs::Token => match state.check_token(credential) {
+            Ok(identity) => identity,
+            Err(reason) => return message(StatusCode::UNAUTHORIZED, reason, Vec::new()),
+        },
+    };
+
+    // Injected faults.
+    {
+        let mut live = lock(&state.faults);
+        if live.status_next > 0 {
+            live.status_next -= 1;
+            let status = StatusCode::from_u16(live.status_of_next)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return message(status, "Injected failure", Vec::new());
+        }
+        if live.bad_gateway_next > 0 {
+            live.bad_gateway_next -= 1;
+            return message(StatusCode::BAD_GATEWAY, "Server Error", Vec::new());
+        }
+        if live.secondary_next > 0 {
+            live.secondary_next -= 1;
+            let (_, mut limit_headers) = state.budget(identity, false);
+            if let Some(seconds) = live.secondary_retry_after {
+                limit_headers.push(("retry-after", seconds.to_string()));
+            }
+            return message(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                limit_headers,
+            );
+        }
+    }
+
+    // Primary budget.
+    let (remaining, _) = state.budget(identity, false);
+    if remaining == 0 && identity != "app" {
+        let (_, limit_headers) = state.budget(identity, false);
+        return message(
+            StatusCode::FORBIDDEN,
+            "API rate limit exceeded for installation.",
+            limit_headers,
+        );
+    }
+
+    if let Some(_installation) = routed.mint_for {
+        let body = state.mint();
+        return reply(
+            StatusCode::CREATED,
+            Vec::new(),
+            Some(body.to_string().into_bytes()),
+        );
+    }
+
+    let (status, body, link) = match routed.answer {
+        Answer::Object(object) => (StatusCode::OK, object, None),
+        Answer::NotFound(text) => {
+            let (_, limit_headers) = state.budget(identity, true);
+            return message(StatusCode::NOT_FOUND, text, limit_headers);
+        }
+        Answer::Forbidden(text) => {
+            let (_, limit_headers) = state.budget(identity, true);
+            return message(StatusCode::FORBIDDEN, text, limit_headers);
+        }
+        Answer::List { items, wrapper } => {
+            let per_page = query
+                .iter()
+                .find(|(k, _)| k == "per_page")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(30)
+                .clamp(1, 100);
+            let page = query
+                .iter()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(1)
+                .max(1);
+            let total = items.len();
+            let last = total.div_ceil(per_page).max(1);
+            let slice: Vec<Value> = items
+                .into_iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .collect();
+            let body = match wrapper {
+                Some(field) => json!({"total_count": total, field: slice}),
+                None => Value::Array(slice),
+            };
+            (
+                StatusCode::OK,
+                body,
+                state.link_header(&uri, &query, page, last),
+            )
+        }
+    };
+    let bytes = body.to_string().into_bytes();
+    let mut digest = Sha256::new();
+    digest.update(&bytes);
+    digest.update(link.as_deref().unwrap_or("").as_bytes());
+    let etag = format!("W/\"{}\"", hex::encode(&digest.finalize()[..16]));
+    let matches = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sent| sent == etag);
+    if matches {
+        let mut counts = lock(&state.counts);
+        if let Some(entry) = counts.get_mut(&routed.endpoint) {
+            entry.not_modified += 1;
+        }
+        drop(counts);
+        let (_, mut extra) = state.budget(identity, false);
+        extra.push(("etag", etag));
+        return reply(StatusCode::NOT_MODIFIED, extra, None);
+    }
+    let (_, mut extra) = state.budget(identity, identity != "app");
+    extra.push(("etag", etag));
+    if let Some(link) = link {
+        extra.push(("link", link));
+    }
+    reply(status, extra, Some(bytes))
+}
