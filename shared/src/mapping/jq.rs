@@ -77,6 +77,8 @@ pub struct JqProgram {
     env_allow_list: BTreeMap<String, String>,
     /// Whether the program mentions `$ENV` or `$__loc__` (only then are they bound per run).
     uses_global_vars: bool,
+    /// The value of a program that is a JSON scalar literal (`"githubUser"`, `true`, `3`).
+    constant: Option<serde_json::Value>,
 }
 
 thread_local! {
@@ -222,11 +224,22 @@ impl JqProgram {
                     None => JqCompileError::Prelude,
                 }
             })?;
+        let constant = serde_json::from_str::<serde_json::Value>(code.trim())
+            .ok()
+            .filter(|value| !value.is_array() && !value.is_object())
+            // Printed as jq prints it (e.g. `1.0` as `1`).
+            .map(|value| super::value::val_to_json(&super::value::json_to_val(&value)));
         Ok(Self {
             filter,
             env_allow_list: options.env_allow_list.clone(),
             uses_global_vars,
+            constant,
         })
+    }
+
+    /// The program's only output when it is a JSON scalar literal: no need to run it.
+    pub fn constant(&self) -> Option<&serde_json::Value> {
+        self.constant.as_ref()
     }
 
     fn context(&self) -> Ctx<'_, MappingData> {
@@ -328,6 +341,31 @@ mod tests {
         assert_eq!(
             run("$__loc__", json!(null)),
             Ok(vec![json!({"file": "<top-level>", "line": 1})])
+        );
+    }
+
+    #[test]
+    fn scalar_literals_are_constants() {
+        let options = JqOptions::default();
+        let literal = JqProgram::compile(" \"githubUser\" ", &options).expect("compiles");
+        assert_eq!(literal.constant(), Some(&json!("githubUser")));
+        assert_eq!(
+            JqProgram::compile("true", &options)
+                .expect("compiles")
+                .constant(),
+            Some(&json!(true))
+        );
+        assert_eq!(
+            JqProgram::compile(".a", &options)
+                .expect("compiles")
+                .constant(),
+            None
+        );
+        assert_eq!(
+            JqProgram::compile("[1]", &options)
+                .expect("compiles")
+                .constant(),
+            None
         );
     }
 
