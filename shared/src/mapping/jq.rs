@@ -63,6 +63,17 @@ pub enum JqCompileError {
         /// The name as written (with its arity for filters).
         name: String,
     },
+    /// The expression defines a function that calls itself (deep recursion would overflow the
+    /// native stack and abort the process).
+    #[error(
+        "recursive definition `{name}/{arity}` is not allowed in a mapping (use recurse, walk or paths)"
+    )]
+    Recursive {
+        /// Name of the function.
+        name: String,
+        /// Its number of arguments.
+        arity: usize,
+    },
     /// The engine's own prelude failed to load: a bug in this crate, not in the mapping.
     #[error("internal error: the jq prelude does not parse")]
     Prelude,
@@ -205,6 +216,14 @@ impl JqProgram {
                     _ => syntax("valid jq".to_owned(), ""),
                 }
             })?;
+        if let Some(term) = load::parse(code, |p| p.term())
+            && let Some((name, arity)) = super::recursion::first_recursive_definition(&term)
+        {
+            return Err(JqCompileError::Recursive {
+                name: name.to_owned(),
+                arity,
+            });
+        }
         let uses_global_vars = GLOBAL_VARS.iter().any(|name| code.contains(name));
         let global_vars: &[&str] = if uses_global_vars { &GLOBAL_VARS } else { &[] };
         let filter = Compiler::default()
@@ -338,6 +357,14 @@ mod tests {
         assert_eq!(run("[inputs]", json!(1)), Ok(vec![json!([])]));
         assert!(JqProgram::compile("import \"x\" as x; .", &JqOptions::default()).is_err());
         assert!(JqProgram::compile("$__prog_args", &JqOptions::default()).is_err());
+        // Endless recursion would overflow the native stack and abort the process.
+        assert_eq!(
+            JqProgram::compile("def f: 1 + f; f", &JqOptions::default()).map(|_| ()),
+            Err(JqCompileError::Recursive {
+                name: "f".to_owned(),
+                arity: 0
+            })
+        );
         assert_eq!(
             run("$__loc__", json!(null)),
             Ok(vec![json!({"file": "<top-level>", "line": 1})])
