@@ -2,10 +2,11 @@
 //! item. Owns the prelude (which standard definitions and natives a mapping sees) and the
 //! sandbox: no process environment, no exit, no input, no files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jaq_core::compile::Undefined;
 use jaq_core::data::HasLut;
+use jaq_core::load::parse::Term;
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, DataT, Vars};
 use jaq_json::{Map, Val};
@@ -110,7 +111,46 @@ fn compat_defs() -> Option<Vec<load::parse::Def<&'static str>>> {
     load::parse(include_str!("compat.jq"), |p| p.defs())
 }
 
-fn prelude() -> Result<Vec<load::parse::Def<&'static str>>, JqCompileError> {
+type PreludeDef = load::parse::Def<&'static str>;
+
+/// The standard definitions plus ours, parsed once per process.
+static PRELUDE: std::sync::OnceLock<Option<Vec<PreludeDef>>> = std::sync::OnceLock::new();
+
+fn full_prelude() -> Result<&'static [PreludeDef], JqCompileError> {
+    PRELUDE
+        .get_or_init(|| build_prelude().ok())
+        .as_deref()
+        .ok_or(JqCompileError::Prelude)
+}
+
+/// The prelude definitions a program can reach from the filters it calls: compiling only those
+/// keeps compilation (cold starts) fast. Without a syntax tree, the whole prelude.
+fn prelude_for(term: Option<&Term<&str>>) -> Result<Vec<PreludeDef>, JqCompileError> {
+    let full = full_prelude()?;
+    let Some(term) = term else {
+        return Ok(full.to_vec());
+    };
+    let mut needed = BTreeSet::new();
+    super::recursion::called_names(term, &mut needed);
+    loop {
+        let before = needed.len();
+        let mut reached = BTreeSet::new();
+        for def in full.iter().filter(|def| needed.contains(def.name)) {
+            super::recursion::called_names(&def.body, &mut reached);
+        }
+        needed.extend(reached);
+        if needed.len() == before {
+            break;
+        }
+    }
+    Ok(full
+        .iter()
+        .filter(|def| needed.contains(def.name))
+        .cloned()
+        .collect())
+}
+
+fn build_prelude() -> Result<Vec<PreludeDef>, JqCompileError> {
     let compat = compat_defs().ok_or(JqCompileError::Prelude)?;
     let native_signatures: Vec<(&str, usize)> = natives::natives()
         .iter()
@@ -190,8 +230,18 @@ fn describe_lex(expect: &load::lex::Expect<&str>) -> String {
 impl JqProgram {
     /// Compiles `code` once; the result is `Send + Sync` and runs on any number of inputs.
     pub fn compile(code: &str, options: &JqOptions) -> Result<Self, JqCompileError> {
+        let term = load::parse(code, |p| p.term());
+        if let Some((name, arity)) = term
+            .as_ref()
+            .and_then(super::recursion::first_recursive_definition)
+        {
+            return Err(JqCompileError::Recursive {
+                name: name.to_owned(),
+                arity,
+            });
+        }
         let arena = Arena::default();
-        let loader = Loader::new(prelude()?);
+        let loader = Loader::new(prelude_for(term.as_ref())?);
         let modules = loader
             .load(&arena, File { code, path: () })
             .map_err(|errors| {
@@ -216,14 +266,6 @@ impl JqProgram {
                     _ => syntax("valid jq".to_owned(), ""),
                 }
             })?;
-        if let Some(term) = load::parse(code, |p| p.term())
-            && let Some((name, arity)) = super::recursion::first_recursive_definition(&term)
-        {
-            return Err(JqCompileError::Recursive {
-                name: name.to_owned(),
-                arity,
-            });
-        }
         let uses_global_vars = GLOBAL_VARS.iter().any(|name| code.contains(name));
         let global_vars: &[&str] = if uses_global_vars { &GLOBAL_VARS } else { &[] };
         let filter = Compiler::default()
@@ -325,7 +367,27 @@ mod tests {
     #[test]
     fn the_prelude_parses() {
         assert!(compat_defs().is_some());
-        assert!(prelude().is_ok());
+        assert!(full_prelude().is_ok());
+    }
+
+    #[test]
+    fn the_prelude_holds_only_what_a_program_reaches() {
+        let parse = |code| load::parse(code, |p| p.term()).expect("parses");
+        assert!(prelude_for(Some(&parse(".a"))).expect("prelude").is_empty());
+        let names: Vec<_> = prelude_for(Some(&parse("to_entries | map(.key)")))
+            .expect("prelude")
+            .iter()
+            .map(|d| d.name)
+            .collect();
+        assert!(
+            names.contains(&"to_entries") && names.contains(&"map"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"walk"), "{names:?}");
+        assert_eq!(
+            run("@base64 \"x\\(.)\"", json!("hi")),
+            Ok(vec![json!("xaGk=")])
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Rejects mappings that define recursive functions. jaq evaluates recursion on the native
+//! Walks jq syntax trees: rejects mappings that define recursive functions, and lists the
+//! filters a program calls (so its prelude holds only those). On recursion: jaq evaluates recursion on the native
 //! stack, so a deep or endless recursion would overflow it and abort the whole process (one
 //! user's mapping taking down the worker); mappings have no need for their own recursion
 //! (`recurse`, `walk`, `paths`, `..` cover tree walks).
@@ -59,6 +60,21 @@ fn for_each_pattern_child<'a, 's: 'a>(
             for_each_pattern_child(p, f);
         }),
     }
+}
+
+/// Every filter name `term` calls (format names such as `@base64` included), for trimming the
+/// prelude to what a program uses.
+pub fn called_names<'s>(term: &Term<&'s str>, names: &mut std::collections::BTreeSet<&'s str>) {
+    match term {
+        Term::Call(name, _) => {
+            names.insert(name);
+        }
+        Term::Str(Some(format), _) => {
+            names.insert(format);
+        }
+        _ => {}
+    }
+    for_each_child(term, &mut |child| called_names(child, names));
 }
 
 /// Calls `f` on every direct sub-term of `term` (definition bodies included).
