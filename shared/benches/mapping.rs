@@ -122,11 +122,26 @@ fn main() {
     let port_text = std::fs::read_to_string(format!("{FIXTURES}/ocean/port-app-config.yml"))
         .expect("Port's default mapping");
     let port = PortAppConfig::from_yaml_or_json(&port_text).expect("loads");
+    let started = Instant::now();
     let port = CompiledMapping::compile(&port, &JqOptions::default()).expect("compiles");
+    println!(
+        "compiling Port's default mapping: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     report("Port's default mapping", &port, python.as_deref());
     let builtin =
         PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG).expect("built-in loads");
+    let started = Instant::now();
     let builtin =
         CompiledMapping::compile(&builtin, &JqOptions::default()).expect("built-in compiles");
+    println!(
+        "\ncompiling the built-in mapping ({} expressions): {:.1} ms",
+        builtin
+            .resources()
+            .iter()
+            .map(|r| 1 + r.config().mappings.expressions().len())
+            .sum::<usize>(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
     report("Built-in mapping", &builtin, python.as_deref());
 }

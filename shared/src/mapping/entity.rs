@@ -166,8 +166,10 @@ pub struct CompiledResource {
     blueprint: JqProgram,
     icon: Option<JqProgram>,
     team: Option<JqProgram>,
-    properties: Vec<(String, JqProgram)>,
-    relations: Vec<(String, CompiledValue)>,
+    /// (name, field label for reports, program)
+    properties: Vec<(String, String, JqProgram)>,
+    /// (name, field label for reports, value)
+    relations: Vec<(String, String, CompiledValue)>,
 }
 
 impl CompiledResource {
@@ -245,11 +247,11 @@ impl CompiledResource {
             team: team.map(|p| p.ok_or(())).transpose().ok()?,
             properties: properties
                 .into_iter()
-                .map(|(name, p)| p.map(|p| (name, p)))
+                .map(|(name, p)| p.map(|p| (name.clone(), format!("properties.{name}"), p)))
                 .collect::<Option<_>>()?,
             relations: relations
                 .into_iter()
-                .map(|(name, p)| p.map(|p| (name, p)))
+                .map(|(name, p)| p.map(|p| (name.clone(), format!("relations.{name}"), p)))
                 .collect::<Option<_>>()?,
         })
     }
@@ -321,6 +323,9 @@ impl CompiledResource {
         field: &str,
         outcome: &mut MapOutcome,
     ) -> Value {
+        if let Some(constant) = program.constant() {
+            return constant.clone();
+        }
         match program.first(input.clone()) {
             Ok(Some(value)) => val_to_json(&value),
             Ok(None) => Value::Null,
@@ -377,7 +382,11 @@ impl CompiledResource {
     }
 
     fn map_one(&self, item: Val, outcome: &mut MapOutcome) {
-        match self.query.first(item.clone()) {
+        let selected = match self.query.constant() {
+            Some(Value::Bool(constant)) => Ok(Some(Val::Bool(*constant))),
+            _ => self.query.first(item.clone()),
+        };
+        match selected {
             Ok(Some(Val::Bool(true))) => {}
             Ok(Some(Val::Bool(false))) => return,
             Ok(other) => {
@@ -408,21 +417,15 @@ impl CompiledResource {
         let properties = self
             .properties
             .iter()
-            .map(|(name, p)| {
-                (
-                    name.clone(),
-                    self.evaluate(p, &item, &format!("properties.{name}"), outcome),
-                )
-            })
+            .map(|(name, field, p)| (name.clone(), self.evaluate(p, &item, field, outcome)))
             .collect();
         let relations = self
             .relations
             .iter()
-            .map(|(name, value)| {
-                let field = format!("relations.{name}");
+            .map(|(name, field, value)| {
                 (
                     name.clone(),
-                    self.evaluate_value(value, &item, &field, outcome),
+                    self.evaluate_value(value, &item, field, outcome),
                 )
             })
             .collect();

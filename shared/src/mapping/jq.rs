@@ -2,10 +2,11 @@
 //! item. Owns the prelude (which standard definitions and natives a mapping sees) and the
 //! sandbox: no process environment, no exit, no input, no files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jaq_core::compile::Undefined;
 use jaq_core::data::HasLut;
+use jaq_core::load::parse::Term;
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, DataT, Vars};
 use jaq_json::{Map, Val};
@@ -63,6 +64,17 @@ pub enum JqCompileError {
         /// The name as written (with its arity for filters).
         name: String,
     },
+    /// The expression defines a function that calls itself (deep recursion would overflow the
+    /// native stack and abort the process).
+    #[error(
+        "recursive definition `{name}/{arity}` is not allowed in a mapping (use recurse, walk or paths)"
+    )]
+    Recursive {
+        /// Name of the function.
+        name: String,
+        /// Its number of arguments.
+        arity: usize,
+    },
     /// The engine's own prelude failed to load: a bug in this crate, not in the mapping.
     #[error("internal error: the jq prelude does not parse")]
     Prelude,
@@ -77,6 +89,8 @@ pub struct JqProgram {
     env_allow_list: BTreeMap<String, String>,
     /// Whether the program mentions `$ENV` or `$__loc__` (only then are they bound per run).
     uses_global_vars: bool,
+    /// The value of a program that is a JSON scalar literal (`"githubUser"`, `true`, `3`).
+    constant: Option<serde_json::Value>,
 }
 
 thread_local! {
@@ -97,7 +111,46 @@ fn compat_defs() -> Option<Vec<load::parse::Def<&'static str>>> {
     load::parse(include_str!("compat.jq"), |p| p.defs())
 }
 
-fn prelude() -> Result<Vec<load::parse::Def<&'static str>>, JqCompileError> {
+type PreludeDef = load::parse::Def<&'static str>;
+
+/// The standard definitions plus ours, parsed once per process.
+static PRELUDE: std::sync::OnceLock<Option<Vec<PreludeDef>>> = std::sync::OnceLock::new();
+
+fn full_prelude() -> Result<&'static [PreludeDef], JqCompileError> {
+    PRELUDE
+        .get_or_init(|| build_prelude().ok())
+        .as_deref()
+        .ok_or(JqCompileError::Prelude)
+}
+
+/// The prelude definitions a program can reach from the filters it calls: compiling only those
+/// keeps compilation (cold starts) fast. Without a syntax tree, the whole prelude.
+fn prelude_for(term: Option<&Term<&str>>) -> Result<Vec<PreludeDef>, JqCompileError> {
+    let full = full_prelude()?;
+    let Some(term) = term else {
+        return Ok(full.to_vec());
+    };
+    let mut needed = BTreeSet::new();
+    super::recursion::called_names(term, &mut needed);
+    loop {
+        let before = needed.len();
+        let mut reached = BTreeSet::new();
+        for def in full.iter().filter(|def| needed.contains(def.name)) {
+            super::recursion::called_names(&def.body, &mut reached);
+        }
+        needed.extend(reached);
+        if needed.len() == before {
+            break;
+        }
+    }
+    Ok(full
+        .iter()
+        .filter(|def| needed.contains(def.name))
+        .cloned()
+        .collect())
+}
+
+fn build_prelude() -> Result<Vec<PreludeDef>, JqCompileError> {
     let compat = compat_defs().ok_or(JqCompileError::Prelude)?;
     let native_signatures: Vec<(&str, usize)> = natives::natives()
         .iter()
@@ -177,8 +230,18 @@ fn describe_lex(expect: &load::lex::Expect<&str>) -> String {
 impl JqProgram {
     /// Compiles `code` once; the result is `Send + Sync` and runs on any number of inputs.
     pub fn compile(code: &str, options: &JqOptions) -> Result<Self, JqCompileError> {
+        let term = load::parse(code, |p| p.term());
+        if let Some((name, arity)) = term
+            .as_ref()
+            .and_then(super::recursion::first_recursive_definition)
+        {
+            return Err(JqCompileError::Recursive {
+                name: name.to_owned(),
+                arity,
+            });
+        }
         let arena = Arena::default();
-        let loader = Loader::new(prelude()?);
+        let loader = Loader::new(prelude_for(term.as_ref())?);
         let modules = loader
             .load(&arena, File { code, path: () })
             .map_err(|errors| {
@@ -222,11 +285,22 @@ impl JqProgram {
                     None => JqCompileError::Prelude,
                 }
             })?;
+        let constant = serde_json::from_str::<serde_json::Value>(code.trim())
+            .ok()
+            .filter(|value| !value.is_array() && !value.is_object())
+            // Printed as jq prints it (e.g. `1.0` as `1`).
+            .map(|value| super::value::val_to_json(&super::value::json_to_val(&value)));
         Ok(Self {
             filter,
             env_allow_list: options.env_allow_list.clone(),
             uses_global_vars,
+            constant,
         })
+    }
+
+    /// The program's only output when it is a JSON scalar literal: no need to run it.
+    pub fn constant(&self) -> Option<&serde_json::Value> {
+        self.constant.as_ref()
     }
 
     fn context(&self) -> Ctx<'_, MappingData> {
@@ -293,7 +367,27 @@ mod tests {
     #[test]
     fn the_prelude_parses() {
         assert!(compat_defs().is_some());
-        assert!(prelude().is_ok());
+        assert!(full_prelude().is_ok());
+    }
+
+    #[test]
+    fn the_prelude_holds_only_what_a_program_reaches() {
+        let parse = |code| load::parse(code, |p| p.term()).expect("parses");
+        assert!(prelude_for(Some(&parse(".a"))).expect("prelude").is_empty());
+        let names: Vec<_> = prelude_for(Some(&parse("to_entries | map(.key)")))
+            .expect("prelude")
+            .iter()
+            .map(|d| d.name)
+            .collect();
+        assert!(
+            names.contains(&"to_entries") && names.contains(&"map"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"walk"), "{names:?}");
+        assert_eq!(
+            run("@base64 \"x\\(.)\"", json!("hi")),
+            Ok(vec![json!("xaGk=")])
+        );
     }
 
     #[test]
@@ -325,9 +419,42 @@ mod tests {
         assert_eq!(run("[inputs]", json!(1)), Ok(vec![json!([])]));
         assert!(JqProgram::compile("import \"x\" as x; .", &JqOptions::default()).is_err());
         assert!(JqProgram::compile("$__prog_args", &JqOptions::default()).is_err());
+        // Endless recursion would overflow the native stack and abort the process.
+        assert_eq!(
+            JqProgram::compile("def f: 1 + f; f", &JqOptions::default()).map(|_| ()),
+            Err(JqCompileError::Recursive {
+                name: "f".to_owned(),
+                arity: 0
+            })
+        );
         assert_eq!(
             run("$__loc__", json!(null)),
             Ok(vec![json!({"file": "<top-level>", "line": 1})])
+        );
+    }
+
+    #[test]
+    fn scalar_literals_are_constants() {
+        let options = JqOptions::default();
+        let literal = JqProgram::compile(" \"githubUser\" ", &options).expect("compiles");
+        assert_eq!(literal.constant(), Some(&json!("githubUser")));
+        assert_eq!(
+            JqProgram::compile("true", &options)
+                .expect("compiles")
+                .constant(),
+            Some(&json!(true))
+        );
+        assert_eq!(
+            JqProgram::compile(".a", &options)
+                .expect("compiles")
+                .constant(),
+            None
+        );
+        assert_eq!(
+            JqProgram::compile("[1]", &options)
+                .expect("compiles")
+                .constant(),
+            None
         );
     }
 

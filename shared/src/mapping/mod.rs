@@ -6,11 +6,15 @@
 //!   no `halt`, `input`, module loading, or output to stdout/stderr).
 //! - `jqval`, `natives`, `builtins`, `paths`, `regex`, `dates`, `value`, `compat.jq`: jq 1.7.1
 //!   behaviour where jaq differs (checked against jq 1.7.1 by `tests/jq_differential.rs`).
+//! - `recursion`: rejects recursive definitions (see below).
 //! - `entity`: selector, `itemsToParse`, first output per field, per-field errors, drops.
 //! - `defaults`: our built-in mapping and blueprints for every kind.
 //!
-//! Known limits: jaq's parser does not accept jq's destructuring alternative `?//`; `$__loc__`
-//! always reports line 1; a few jaq builtins that jq 1.7 lacks (`trim`, `abs`, …) are available.
+//! Known limits: recursive definitions are rejected (jaq recurses on the native stack, so an
+//! endless recursion would abort the process); there is no time limit (an endless loop such as
+//! `until(false; .)` runs until the Lambda times out, as in jq); jaq's parser does not accept
+//! `?//`; `$__loc__` always reports line 1; a few jaq builtins that jq 1.7 lacks (`trim`, `abs`,
+//! …) are available.
 //!
 //! ```
 //! use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
@@ -33,6 +37,7 @@ mod jqval;
 pub mod mappings;
 mod natives;
 mod paths;
+mod recursion;
 mod regex;
 pub mod selector;
 pub mod value;
