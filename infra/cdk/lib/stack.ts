@@ -322,6 +322,7 @@ export class PortGithubStack extends Stack {
         environment: { ...common, ...p.environment },
       });
       Tags.of(fn).add(FUNCTION_TAG, name);
+      new CfnOutput(this, `Output${id}LogGroupName`, { value: logGroup.logGroupName }).overrideLogicalId(`${id}LogGroupName`);
       return fn;
     };
     const logStatement = (logGroup: logs.LogGroup) => new iam.PolicyStatement({
