@@ -465,6 +465,27 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
           str(sorted(ids)))
 
 
+def check_same_interface(sam: dict, cdk: dict, checks: Checks) -> None:
+    """The two templates are one product: same parameters (defaults, allowed values) and outputs."""
+    cdk_only = {"BootstrapVersion"}  # the CDK's own bootstrap check
+    sam_params, cdk_params = sam.get("Parameters", {}), cdk.get("Parameters", {})
+    names_ok = set(sam_params) == set(cdk_params) - cdk_only
+    checks.check("[both] the same parameters", names_ok,
+                 f"only SAM: {sorted(set(sam_params) - set(cdk_params))}, "
+                 f"only CDK: {sorted(set(cdk_params) - set(sam_params) - cdk_only)}")
+    differing = []
+    for name in set(sam_params) & set(cdk_params):
+        a, b = sam_params[name], cdk_params[name]
+        for key in ("Type", "Default", "AllowedValues", "AllowedPattern", "MinValue", "MaxValue"):
+            va, vb = a.get(key), b.get(key)
+            norm = (lambda v: [str(x) for x in v] if isinstance(v, list) else (None if v is None else str(v)))
+            if norm(va) != norm(vb):
+                differing.append(f"{name}.{key}: {va!r} vs {vb!r}")
+    checks.check("[both] parameters have the same type, default and constraints", not differing, "; ".join(differing))
+    checks.check("[both] the same outputs", set(sam.get("Outputs", {})) == set(cdk.get("Outputs", {})),
+                 f"{sorted(set(sam.get('Outputs', {})) ^ set(cdk.get('Outputs', {})))}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sam", required=True, help="the SAM template (translated before checking)")
@@ -473,8 +494,11 @@ def main() -> int:
     checks = Checks()
     check_template("sam", translate_sam(args.sam), checks)
     if args.cdk:
+        sam_source = to_plain(__import__("cfnlint.decode", fromlist=["decode"]).decode(args.sam)[0])
         with open(args.cdk) as f:
-            check_template("cdk", json.load(f), checks)
+            cdk = json.load(f)
+        check_template("cdk", cdk, checks)
+        check_same_interface(sam_source, cdk, checks)
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed or not checks.passed else 0
 
