@@ -411,6 +411,11 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
                       for r in res.values())
         c(f"{f}: errors have an alarm", alarmed)
 
+    url_alarmed = any(r.get("Type") == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "Url5xxCount"
+                      and any(functions["webhook"] in names_in(d.get("Value")) for d in r["Properties"].get("Dimensions", []))
+                      for r in res.values())
+    c("webhook: 5xx answers to GitHub have an alarm", url_alarmed)
+
     # Event source mappings.
     for f, queue_id, q in (("worker", events_q, eq), ("resync", resync_q, rq)):
         m = next((r["Properties"] for r in res.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"

@@ -433,6 +433,13 @@ export class PortGithubStack extends Stack {
       eventsQueue.metricApproximateAgeOfOldestMessage(fiveMinutes), eventsOldestMessageAlarmSeconds.valueAsNumber, 2);
     alarm("ResyncJobsOldestMessageAlarm", "Resync jobs wait too long in the resync-jobs queue.",
       resyncJobsQueue.metricApproximateAgeOfOldestMessage(fiveMinutes), resyncJobsOldestMessageAlarmSeconds.valueAsNumber, 2);
+    alarm("WebhookUrl5xxAlarm",
+      "The webhook answered GitHub with a 5xx (usually: the event could not be queued). GitHub does not retry: " +
+      "redeliver the failed deliveries within 3 days.",
+      new cloudwatch.Metric({
+        namespace: "AWS/Lambda", metricName: "Url5xxCount", dimensionsMap: { FunctionName: webhook.functionName },
+        period: Duration.minutes(5), statistic: "Sum",
+      }), 0, 1);
     for (const [id, fn] of [["Webhook", webhook], ["Worker", worker], ["Resync", resync]] as const) {
       alarm(`${id}ErrorsAlarm`, `The ${id.toLowerCase()} function failed whole invocations.`,
         fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }), 0, 1);
