@@ -14,7 +14,10 @@ really be created. Resources are recognised by what points at them, never by log
 - a log group by the function's LoggingConfig.
 
 Each function's role may then grant only the actions listed in ALLOWED on those resources, and must
-grant the ones in REQUIRED. Prints one line per check and `N passed, N failed` at the end; exits 1
+grant the ones in REQUIRED. A self-test then breaks the SAM template in known ways (a '*' resource,
+a foreign secret, a managed policy...) and requires each breakage to be caught, so the checks cannot
+quietly become vacuous. With --cdk, both templates must also expose the same parameters and outputs.
+Prints one line per check and `N passed, N failed` at the end; exits 1
 when any check failed.
 """
 
@@ -491,13 +494,62 @@ def check_same_interface(sam: dict, cdk: dict, checks: Checks) -> None:
                  f"{sorted(set(sam.get('Outputs', {})) ^ set(cdk.get('Outputs', {})))}")
 
 
+def check_the_checks(sam: dict, checks: Checks) -> None:
+    """The checks must fail on a template that breaks the rules: each mutation below must be caught."""
+    def role_statements(t: dict, function: str) -> list:
+        for r in t["Resources"].values():
+            if r.get("Type") == "AWS::Lambda::Function" and {"Key": FUNCTION_TAG, "Value": function} in r["Properties"].get("Tags", []):
+                role_id = names_in(r["Properties"]["Role"]).pop()
+                return t["Resources"][role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        raise AssertionError(f"no {function} function")
+
+    def grant(function: str, action: str, resource: Any) -> Callable[[dict], None]:
+        return lambda t: role_statements(t, function).append({"Effect": "Allow", "Action": action, "Resource": resource})
+
+    def managed(t: dict) -> None:
+        t["Resources"]["WebhookRole"]["Properties"]["ManagedPolicyArns"] = [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+
+    def longer_worker(t: dict) -> None:
+        for r in t["Resources"].values():
+            if {"Key": FUNCTION_TAG, "Value": "worker"} in r.get("Properties", {}).get("Tags", []):
+                r["Properties"]["Timeout"] = 900
+
+    mutations = {
+        "a '*' resource on sqs:SendMessage": grant("webhook", "sqs:SendMessage", "*"),
+        "a wildcard ARN on DynamoDB": grant("resync", "dynamodb:Query", {"Fn::Sub": "arn:aws:dynamodb:*:*:table/*"}),
+        "the webhook reading the state table": grant("webhook", "dynamodb:GetItem", {"Fn::GetAtt": ["StateTable", "Arn"]}),
+        "the webhook reading the Port secret": grant("webhook", "secretsmanager:GetSecretValue", {"Ref": "PortCredentialsSecret"}),
+        "the worker reading the webhook secret": grant("worker", "secretsmanager:GetSecretValue", {"Ref": "WebhookSecret"}),
+        "the worker querying the table": grant("worker", "dynamodb:Query", {"Fn::GetAtt": ["StateTable", "Arn"]}),
+        "a wildcard action": grant("resync", "sqs:*", {"Fn::GetAtt": ["ResyncJobsQueue", "Arn"]}),
+        "another service": grant("worker", "s3:GetObject", "arn:aws:s3:::bucket/key"),
+        "a managed policy": managed,
+        "a worker timeout longer than its queue's visibility allows": longer_worker,
+    }
+    for label, mutate in mutations.items():
+        mutated = copy.deepcopy(sam)
+        mutate(mutated)
+        quiet = Checks()
+        stdout = sys.stdout
+        try:
+            sys.stdout = open(os.devnull, "w")
+            check_template("mutated", mutated, quiet)
+        finally:
+            sys.stdout.close()
+            sys.stdout = stdout
+        checks.check(f"[self-test] catches {label}", quiet.failed > 0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sam", required=True, help="the SAM template (translated before checking)")
     parser.add_argument("--cdk", help="a CloudFormation JSON template synthesized by the CDK app")
     args = parser.parse_args()
     checks = Checks()
-    check_template("sam", translate_sam(args.sam), checks)
+    sam = translate_sam(args.sam)
+    check_template("sam", sam, checks)
+    check_the_checks(sam, checks)
     if args.cdk:
         sam_source = to_plain(__import__("cfnlint.decode", fromlist=["decode"]).decode(args.sam)[0])
         with open(args.cdk) as f:
