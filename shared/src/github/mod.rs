@@ -29,6 +29,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod etag;
+pub mod etag_dynamodb;
 pub mod kinds;
 pub mod pages;
 pub mod rate_limit;
@@ -41,5 +42,6 @@ pub use client::{API_VERSION, ClientConfig, Feature, Fetched, GitHubClient, PER_
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{GitHubError, LimitKind};
 pub use etag::{CachedPage, EtagStore, EtagStoreError, InMemoryEtagStore, NoEtagStore};
+pub use etag_dynamodb::DynamoDbEtagStore;
 pub use pages::{Page, Pages};
 pub use rate_limit::RateBudget;
