@@ -172,9 +172,10 @@ mod tests {
 
     #[test]
     fn bodies_round_trip_through_compression() {
-        let body = serde_json::to_vec(
-            &serde_json::json!([{"name": "repo", "description": "x".repeat(5000)}; 100]),
-        )
+        let body = serde_json::to_vec(&vec![
+            serde_json::json!({"name": "repo", "description": "x".repeat(5000)});
+            100
+        ])
         .unwrap();
         let compressed = compress(&body).unwrap();
         assert!(
