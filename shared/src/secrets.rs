@@ -3,7 +3,9 @@
 //! live in `SecretString`s; nothing here logs a value.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -111,7 +113,7 @@ pub struct CachedSecret<T> {
     source: Box<dyn SecretSource>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    state: Mutex<Option<(Instant, Arc<T>)>>,
+    state: Mutex<Option<(DateTime<Utc>, Arc<T>)>>,
 }
 
 impl<T: ParseSecret> CachedSecret<T> {
@@ -133,7 +135,7 @@ impl<T: ParseSecret> CachedSecret<T> {
         let mut state = self.state.lock().await;
         let now = self.clock.now();
         if let Some((read_at, value)) = state.as_ref()
-            && now.duration_since(*read_at) < self.ttl
+            && (now - *read_at).to_std().unwrap_or(Duration::ZERO) < self.ttl
         {
             return Ok(Arc::clone(value));
         }
@@ -152,9 +154,11 @@ impl<T: ParseSecret> CachedSecret<T> {
                 Some((read_at, value)) => {
                     tracing::warn!(secret = self.source.id(), error = %error, "secret refresh failed; keeping the last value");
                     // Try again after a short pause rather than on every request.
-                    *read_at = now
-                        .checked_sub(self.ttl.saturating_sub(Duration::from_secs(10)))
-                        .unwrap_or(now);
+                    let back = chrono::TimeDelta::from_std(
+                        self.ttl.saturating_sub(Duration::from_secs(10)),
+                    )
+                    .unwrap_or(chrono::TimeDelta::zero());
+                    *read_at = now.checked_sub_signed(back).unwrap_or(now);
                     Ok(Arc::clone(value))
                 }
                 None => Err(error),
@@ -259,7 +263,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_once_then_refreshes_after_ttl_and_survives_a_failed_refresh() {
-        let clock = Arc::new(ManualClock::default());
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let reads = Arc::new(AtomicUsize::new(0));
         let source = Arc::new(Rotatable {
             value: std::sync::Mutex::new(Some("one".into())),

@@ -57,7 +57,7 @@ async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> 
 async fn secret_from_secrets_manager_and_rotation_after_ttl() {
     let client = secrets_client().await;
     let arn = create_secret(&client, "first").await;
-    let clock = Arc::new(ManualClock::default());
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let source = SecretsManagerSecret::new(client.clone(), arn.clone());
     let cache = CachedSecret::with_clock(Box::new(source), Duration::from_secs(300), clock.clone());
     let limits = WebhookLimits {

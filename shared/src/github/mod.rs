@@ -26,7 +26,7 @@
 pub mod app;
 pub mod auth;
 pub mod client;
-pub mod clock;
+pub use crate::clock;
 pub mod error;
 pub mod etag;
 pub mod etag_dynamodb;
