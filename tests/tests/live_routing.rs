@@ -4,34 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use port_github_core::live::{Operation, Target, WorkItem, route};
+use port_github_core::mapping::config::KNOWN_KINDS;
 use port_github_core::webhook::envelope::Envelope;
 use port_github_core::webhook::events::{self, Routing};
 use port_github_tests::fixtures::webhook_examples;
 use serde_json::Value;
-
-/// Port's kind names (GITHUB.md's table).
-const KINDS: &[&str] = &[
-    "organization",
-    "repository",
-    "pull-request",
-    "issue",
-    "release",
-    "tag",
-    "branch",
-    "environment",
-    "deployment",
-    "deployment-status",
-    "workflow",
-    "workflow-run",
-    "dependabot-alert",
-    "code-scanning-alerts",
-    "secret-scanning-alerts",
-    "team",
-    "user",
-    "collaborator",
-    "file",
-    "folder",
-];
 
 fn envelope(event: &str, payload: Value) -> Envelope {
     Envelope {
@@ -82,7 +59,7 @@ fn every_handled_example_routes_to_known_kinds_with_its_ids() {
         assert!(!items.is_empty(), "{event}/{file}: no work");
         for item in &items {
             assert!(
-                KINDS.contains(&item.kind),
+                KNOWN_KINDS.contains(&item.kind),
                 "{event}/{file}: unknown kind {}",
                 item.kind
             );
