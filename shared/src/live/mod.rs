@@ -1,6 +1,11 @@
-//! Live events: from a queued webhook envelope to the work on each affected kind. Today this holds
-//! the routing (`routing`); the processor that re-fetches, maps and writes to Port builds on it.
+//! Live events: from a queued webhook envelope to the catalog. `routing` says which kinds an event
+//! touches and how; `processor` re-fetches, maps and writes to Port; `clients` picks the GitHub
+//! client (installation) for an event.
 
+pub mod clients;
+pub mod processor;
 pub mod routing;
 
+pub use clients::{AppClients, GitHubClients, TokenClients};
+pub use processor::{LiveError, LiveProcessor, LiveReport};
 pub use routing::{Operation, RoutingError, Target, WorkItem, route};

@@ -273,10 +273,22 @@ impl CompiledResource {
         outcome
     }
 
+    /// Maps one raw object as if it passed `selector.query`: what entities it stands for, so that
+    /// a live event can delete them when the object is gone or no longer selected.
+    pub fn map_item_ignoring_selector(&self, raw: &Value) -> MapOutcome {
+        let mut outcome = MapOutcome::default();
+        self.map_value_with(json_to_val(raw), &mut outcome, false);
+        outcome
+    }
+
     /// Maps an object already converted to jq's value type, adding to `outcome`.
     pub(crate) fn map_value(&self, input: Val, outcome: &mut MapOutcome) {
+        self.map_value_with(input, outcome, true);
+    }
+
+    fn map_value_with(&self, input: Val, outcome: &mut MapOutcome, apply_selector: bool) {
         match &self.items_to_parse {
-            None => self.map_one(input, outcome),
+            None => self.map_one(input, outcome, apply_selector),
             Some(program) => {
                 let items = match program.first(input.clone()) {
                     Ok(Some(Val::Arr(items))) => items,
@@ -301,7 +313,7 @@ impl CompiledResource {
                         _ => Map::default(),
                     };
                     parent.insert(name.clone(), element.clone());
-                    self.map_one(Val::obj(parent), outcome);
+                    self.map_one(Val::obj(parent), outcome, apply_selector);
                 }
             }
         }
@@ -381,8 +393,9 @@ impl CompiledResource {
         serde_json::json!({"combinator": search.combinator, "rules": rules})
     }
 
-    fn map_one(&self, item: Val, outcome: &mut MapOutcome) {
+    fn map_one(&self, item: Val, outcome: &mut MapOutcome, apply_selector: bool) {
         let selected = match self.query.constant() {
+            _ if !apply_selector => Ok(Some(Val::Bool(true))),
             Some(Value::Bool(constant)) => Ok(Some(Val::Bool(*constant))),
             _ => self.query.first(item.clone()),
         };

@@ -89,6 +89,41 @@ impl PortClient {
         Ok(parsed.entities)
     }
 
+    /// Whether this integration owns the entity `identifier` of `blueprint` (a live delete only
+    /// removes what this integration wrote).
+    pub async fn owns_entity(&self, blueprint: &str, identifier: &str) -> Result<bool, PortError> {
+        const ENDPOINT: &str = "search";
+        let config = self.config();
+        let mut rules = vec![
+            serde_json::json!({"property": "$blueprint", "operator": "=", "value": blueprint}),
+            serde_json::json!({"property": "$identifier", "operator": "=", "value": identifier}),
+        ];
+        for value in [
+            datasource_prefix(&config.integration_type),
+            datasource_suffix(&config.integration_id),
+        ] {
+            rules.push(serde_json::json!({"property": "$datasource", "operator": "contains", "value": value}));
+        }
+        let body = serde_json::to_vec(&serde_json::json!({"combinator": "and", "rules": rules}))
+            .map_err(|e| PortError::decode(ENDPOINT, e))?;
+        let query = [
+            ("exclude_calculated_properties", "true"),
+            ("include", "blueprint"),
+            ("include", "identifier"),
+        ];
+        let url = self.inner.url(&["entities", "search"], &query)?;
+        let answer = self
+            .inner
+            .call(ENDPOINT, Method::POST, url, Some(body))
+            .await?;
+        let parsed: SearchAnswer =
+            serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
+        Ok(parsed
+            .entities
+            .iter()
+            .any(|e| e.identifier == identifier && e.blueprint == blueprint))
+    }
+
     /// Every entity this integration owns, across blueprints, through the paged
     /// datasource-entities endpoint (the stale sweep).
     pub async fn sweep_owned_entities(&self) -> Result<Vec<EntityRef>, PortError> {

@@ -1,0 +1,460 @@
+//! One live event, end to end: route it, re-fetch the current objects from GitHub (so duplicate
+//! and out-of-order deliveries converge on the truth), map them with every resource of their kind,
+//! then upsert what is selected and delete, only where this integration owns it, what is gone or
+//! no longer selected. Errors say whether SQS should retry the message.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::clients::GitHubClients;
+use super::routing::{Operation, Target, WorkItem, route};
+use crate::github::kinds::{self, Repo};
+use crate::github::{GitHubClient, GitHubError};
+use crate::mapping::{CompiledMapping, CompiledResource, Entity as MappedEntity};
+use crate::port::{Entity, PortClient, PortError, UpsertOptions, UpsertResult};
+use crate::webhook::envelope::Envelope;
+
+/// What one event did to the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveReport {
+    /// `(blueprint, identifier)` upserted.
+    pub upserted: Vec<(String, String)>,
+    /// `(blueprint, identifier)` deleted (or already gone).
+    pub deleted: Vec<(String, String)>,
+    /// Deletions skipped because another integration (or nobody) owns the entity.
+    pub not_owned: Vec<(String, String)>,
+    /// Mapping fields that failed (the entity was still written with `null` there).
+    pub field_errors: usize,
+    /// Kinds of the event that no mapping resource asks for.
+    pub unmapped_kinds: Vec<&'static str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// May pass: SQS should deliver the message again.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// Will not pass: log with the delivery id and acknowledge.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl From<GitHubError> for LiveError {
+    fn from(error: GitHubError) -> Self {
+        if error.is_retryable() {
+            Self::Transient(error.to_string())
+        } else {
+            Self::Permanent(error.to_string())
+        }
+    }
+}
+
+impl From<PortError> for LiveError {
+    fn from(error: PortError) -> Self {
+        if error.is_transient() {
+            Self::Transient(error.to_string())
+        } else {
+            Self::Permanent(error.to_string())
+        }
+    }
+}
+
+pub struct LiveProcessor {
+    clients: Arc<dyn GitHubClients>,
+    port: PortClient,
+    mapping: Arc<CompiledMapping>,
+}
+
+impl LiveProcessor {
+    pub fn new(
+        clients: Arc<dyn GitHubClients>,
+        port: PortClient,
+        mapping: Arc<CompiledMapping>,
+    ) -> Self {
+        Self {
+            clients,
+            port,
+            mapping,
+        }
+    }
+
+    pub async fn process(&self, envelope: &Envelope) -> Result<LiveReport, LiveError> {
+        let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
+        let mut report = LiveReport::default();
+        let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) = items
+            .into_iter()
+            .partition(|item| self.mapping.resources_for_kind(item.kind).next().is_some());
+        report.unmapped_kinds = unmapped.iter().map(|item| item.kind).collect();
+        if mapped.is_empty() {
+            return Ok(report);
+        }
+        let client = self.clients.for_event(envelope).await?;
+        let mut repo: Option<Option<Repo>> = None;
+        for item in mapped {
+            match item.operation {
+                Operation::Refetch(target) => {
+                    let current = if target_needs_repo(&target) {
+                        if repo.is_none() {
+                            repo = Some(self.fetch_repo(&client, envelope).await?);
+                        }
+                        match repo.as_ref().and_then(Option::as_ref) {
+                            Some(repo) => {
+                                self.fetch(&client, envelope, repo, item.kind, &target)
+                                    .await?
+                            }
+                            None => None, // the repository itself is gone
+                        }
+                    } else {
+                        self.fetch_org_scoped(&client, envelope, item.kind, &target)
+                            .await?
+                    };
+                    match current {
+                        Some(raw) => self.apply(item.kind, &raw, &mut report).await?,
+                        None => {
+                            let Some(raw) = payload_object(envelope, &target) else {
+                                continue;
+                            };
+                            self.delete_mapped(item.kind, &raw, &[], &mut report)
+                                .await?;
+                        }
+                    }
+                }
+                Operation::Delete { raw } => {
+                    self.delete_mapped(item.kind, &raw, &[], &mut report)
+                        .await?
+                }
+                Operation::DeleteRenamed { raw } => {
+                    let keep = report.upserted.clone();
+                    self.delete_mapped(item.kind, &raw, &keep, &mut report)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn fetch_repo(
+        &self,
+        client: &GitHubClient,
+        envelope: &Envelope,
+    ) -> Result<Option<Repo>, LiveError> {
+        let payload = &envelope.payload;
+        let owner = payload
+            .pointer("/repository/owner/login")
+            .and_then(Value::as_str);
+        let name = payload.pointer("/repository/name").and_then(Value::as_str);
+        let (Some(owner), Some(name)) = (owner, name) else {
+            return Err(LiveError::Permanent(
+                "the event has no repository owner and name".into(),
+            ));
+        };
+        match kinds::organization::get_repository(client, owner, name).await? {
+            Some(object) => Ok(Some(Repo::from_object(object)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch(
+        &self,
+        client: &GitHubClient,
+        envelope: &Envelope,
+        repo: &Repo,
+        kind: &str,
+        target: &Target,
+    ) -> Result<Option<Value>, LiveError> {
+        use kinds::{actions, deployments, people, pulls, refs, security};
+        let found = match target {
+            Target::Repository => {
+                let mut object = repo.object.clone();
+                if let Some(fields) = object.as_object_mut()
+                    && let Some(org) = envelope.organization.as_deref()
+                {
+                    fields
+                        .entry("__organization")
+                        .or_insert_with(|| Value::String(org.to_owned()));
+                }
+                Some(object)
+            }
+            Target::PullRequest { number } => {
+                pulls::get_pull_request(client, repo, *number).await?
+            }
+            Target::Issue { number } => pulls::get_issue(client, repo, *number).await?,
+            Target::Release { id } => refs::get_release(client, repo, *id).await?,
+            Target::Tag { name } => refs::get_tag(client, repo, name).await?,
+            Target::Branch { name } => {
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                refs::get_branch(client, repo, name, &selector).await?
+            }
+            Target::Environment { name } => {
+                deployments::get_environment(client, repo, name).await?
+            }
+            Target::Deployment { id } => deployments::get_deployment(client, repo, *id).await?,
+            Target::DeploymentStatus { deployment_id, id } => {
+                deployments::get_deployment_status(client, repo, *deployment_id, *id).await?
+            }
+            Target::Workflow { id } => actions::get_workflow(client, repo, &id.to_string()).await?,
+            Target::WorkflowRun { id } => actions::get_workflow_run(client, repo, *id).await?,
+            Target::DependabotAlert { number } => {
+                security::get_dependabot_alert(client, repo, *number).await?
+            }
+            Target::CodeScanningAlert { number } => {
+                security::get_code_scanning_alert(client, repo, *number).await?
+            }
+            Target::SecretScanningAlert { number } => {
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                security::get_secret_scanning_alert(client, repo, *number, &selector).await?
+            }
+            Target::Collaborator { login } => people::get_collaborator(client, repo, login).await?,
+            Target::Paths { .. } => {
+                // Files, folders and workflows changed by a push are re-read by the next resync;
+                // the branch itself is updated live.
+                tracing::info!(kind, "changed paths are left to the next resync");
+                return Ok(None);
+            }
+            Target::Team { .. } | Target::User { .. } => None,
+        };
+        Ok(found)
+    }
+
+    async fn fetch_org_scoped(
+        &self,
+        client: &GitHubClient,
+        envelope: &Envelope,
+        kind: &str,
+        target: &Target,
+    ) -> Result<Option<Value>, LiveError> {
+        use kinds::people;
+        let org = envelope.organization.as_deref().unwrap_or_default();
+        match target {
+            Target::Team { slug } => {
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                Ok(people::get_team(client, org, slug, &selector).await?)
+            }
+            Target::User { login } => Ok(people::get_user(client, login).await?),
+            _ => Ok(None),
+        }
+    }
+
+    /// The first resource's selector of `kind` as JSON, for the GitHub kind functions.
+    fn raw_selector(&self, kind: &str) -> Option<Value> {
+        let resource = self.mapping.resources_for_kind(kind).next()?;
+        let mut selector = resource.config().selector.other.clone();
+        let options = &resource.config().selector.options;
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                selector.insert(key.to_owned(), value);
+            }
+        };
+        put("members", options.members.map(Value::Bool));
+        put("detailed", options.detailed.map(Value::Bool));
+        put("protectionRules", options.protection_rules.map(Value::Bool));
+        put("hideSecret", options.hide_secret.map(Value::Bool));
+        put("state", options.state.clone().map(Value::String));
+        Some(Value::Object(selector))
+    }
+
+    /// Upserts what every resource of `kind` selects from `raw`; deletes (if owned) what a
+    /// resource no longer selects.
+    async fn apply(
+        &self,
+        kind: &str,
+        raw: &Value,
+        report: &mut LiveReport,
+    ) -> Result<(), LiveError> {
+        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        let mut upserts = Vec::new();
+        for resource in resources {
+            let outcome = resource.map_item(raw);
+            report.field_errors += outcome.field_errors.len();
+            if outcome.selected && passes_selector_options(resource, raw) {
+                upserts.extend(outcome.entities.iter().filter_map(to_port_entity));
+            } else {
+                let gone = resource.map_item_ignoring_selector(raw);
+                for entity in gone.entities.iter().filter_map(to_port_entity) {
+                    self.delete_if_owned(&entity.blueprint, &entity.identifier, report)
+                        .await?;
+                }
+            }
+        }
+        if upserts.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self
+            .port
+            .upsert_entities(&upserts, self.upsert_options())
+            .await;
+        for (entity, outcome) in upserts.iter().zip(outcomes) {
+            match outcome.result {
+                UpsertResult::Upserted { .. } => report
+                    .upserted
+                    .push((entity.blueprint.clone(), entity.identifier.clone())),
+                UpsertResult::Failed(failure) if failure.transient => {
+                    return Err(LiveError::Transient(format!(
+                        "Port: {} {}",
+                        failure.code, failure.message
+                    )));
+                }
+                UpsertResult::Failed(failure) => {
+                    tracing::warn!(blueprint = %entity.blueprint, identifier = %entity.identifier,
+                        code = %failure.code, "Port refused the entity");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_mapped(
+        &self,
+        kind: &str,
+        raw: &Value,
+        keep: &[(String, String)],
+        report: &mut LiveReport,
+    ) -> Result<(), LiveError> {
+        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        for resource in resources {
+            for entity in resource
+                .map_item_ignoring_selector(raw)
+                .entities
+                .iter()
+                .filter_map(to_port_entity)
+            {
+                let key = (entity.blueprint.clone(), entity.identifier.clone());
+                if !keep.contains(&key) {
+                    self.delete_if_owned(&entity.blueprint, &entity.identifier, report)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_if_owned(
+        &self,
+        blueprint: &str,
+        identifier: &str,
+        report: &mut LiveReport,
+    ) -> Result<(), LiveError> {
+        let key = (blueprint.to_owned(), identifier.to_owned());
+        if !self.port.owns_entity(blueprint, identifier).await? {
+            report.not_owned.push(key);
+            return Ok(());
+        }
+        let dependents = self.mapping.config().delete_dependent_entities;
+        self.port
+            .delete_entity(blueprint, identifier, dependents)
+            .await?;
+        report.deleted.push(key);
+        Ok(())
+    }
+
+    fn upsert_options(&self) -> UpsertOptions {
+        let config = self.mapping.config();
+        UpsertOptions {
+            merge: config.enable_merge_entity,
+            create_missing_related_entities: config.create_missing_related_entities,
+        }
+    }
+}
+
+fn target_needs_repo(target: &Target) -> bool {
+    !matches!(target, Target::Team { .. } | Target::User { .. })
+}
+
+/// The selector options a single object can be checked against: the states a resource syncs.
+fn passes_selector_options(resource: &CompiledResource, raw: &Value) -> bool {
+    let options = &resource.config().selector.options;
+    let state = raw.get("state").and_then(Value::as_str);
+    let kind = resource.config().kind.as_str();
+    match kind {
+        "pull-request" | "dependabot-alert" => {
+            let wanted = options
+                .states
+                .clone()
+                .unwrap_or_else(|| default_states(kind));
+            state.is_none_or(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(s)))
+        }
+        "issue" | "code-scanning-alerts" | "secret-scanning-alerts" => {
+            match options.state.as_deref() {
+                None | Some("all") => kind != "issue" || state.is_none_or(|s| s == "open"),
+                Some(wanted) => state.is_none_or(|s| s.eq_ignore_ascii_case(wanted)),
+            }
+        }
+        _ => true,
+    }
+}
+
+fn default_states(kind: &str) -> Vec<String> {
+    match kind {
+        "pull-request" => vec!["open".into()],
+        _ => vec![
+            "auto_dismissed".into(),
+            "dismissed".into(),
+            "fixed".into(),
+            "open".into(),
+        ],
+    }
+}
+
+/// The payload's own object for a target whose current object is gone.
+fn payload_object(envelope: &Envelope, target: &Target) -> Option<Value> {
+    let p = &envelope.payload;
+    let pointer = match target {
+        Target::Repository => "/repository",
+        Target::PullRequest { .. } => "/pull_request",
+        Target::Issue { .. } => "/issue",
+        Target::Release { .. } => "/release",
+        Target::Deployment { .. } => "/deployment",
+        Target::DeploymentStatus { .. } => "/deployment_status",
+        Target::WorkflowRun { .. } => "/workflow_run",
+        Target::DependabotAlert { .. }
+        | Target::CodeScanningAlert { .. }
+        | Target::SecretScanningAlert { .. } => "/alert",
+        Target::Team { .. } => "/team",
+        Target::User { .. } => "/membership/user",
+        Target::Collaborator { .. } => "/member",
+        Target::Tag { name } | Target::Branch { name } | Target::Environment { name } => {
+            return Some(with_repository(p, serde_json::json!({ "name": name })));
+        }
+        Target::Workflow { .. } | Target::Paths { .. } => return None,
+    };
+    p.pointer(pointer)
+        .cloned()
+        .map(|object| with_repository(p, object))
+}
+
+fn with_repository(payload: &Value, mut object: Value) -> Value {
+    if let Some(fields) = object.as_object_mut() {
+        if let Some(name) = payload.pointer("/repository/name") {
+            fields.entry("__repository").or_insert_with(|| name.clone());
+        }
+        if let Some(org) = payload
+            .pointer("/organization/login")
+            .or_else(|| payload.pointer("/repository/owner/login"))
+        {
+            fields
+                .entry("__organization")
+                .or_insert_with(|| org.clone());
+        }
+    }
+    object
+}
+
+/// Port takes string identifiers; a mapped identifier that is a number is written as text, and
+/// anything else (a search query, null) cannot be written or deleted by identifier.
+fn to_port_entity(mapped: &MappedEntity) -> Option<Entity> {
+    let text = |value: &Value| match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(Entity {
+        identifier: text(&mapped.identifier)?,
+        title: mapped.title.as_ref().and_then(text),
+        blueprint: mapped.blueprint.clone(),
+        icon: mapped.icon.as_ref().and_then(text),
+        team: mapped.team.clone().unwrap_or(Value::Null),
+        properties: mapped.properties.clone(),
+        relations: mapped.relations.clone(),
+    })
+}

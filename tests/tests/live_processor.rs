@@ -1,0 +1,271 @@
+//! The live-event processor against both simulators: GitHub (re-fetch) and Port (catalog),
+//! with Port's own default mapping, unchanged.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use port_github_core::github::{Feature, GitHubClient};
+use port_github_core::live::{LiveError, LiveProcessor, TokenClients};
+use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use port_github_core::webhook::envelope::Envelope;
+use port_github_tests::fixtures::fixtures_dir;
+use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_tests::port_sim::PortSim;
+use port_github_tests::port_sim::harness::{
+    INTEGRATION_ID, INTEGRATION_TYPE, INTEGRATION_VERSION, spawn,
+};
+use serde_json::{Value, json};
+
+struct World {
+    github: SimHarness,
+    client: GitHubClient,
+    port: PortSim,
+    processor: LiveProcessor,
+}
+
+async fn world() -> World {
+    let github = SimHarness::start(OrgSpec::default()).await.unwrap();
+    let client = github.pat_client(github.client_config()).unwrap();
+    let (port, port_client, _) = spawn().await.unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    let config = PortAppConfig::from_yaml_or_json(&text).unwrap();
+    let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
+    let processor =
+        LiveProcessor::new(Arc::new(TokenClients(client.clone())), port_client, mapping);
+    World {
+        github,
+        client,
+        port,
+        processor,
+    }
+}
+
+fn ours() -> String {
+    format!("port-ocean/{INTEGRATION_TYPE}/{INTEGRATION_VERSION}/{INTEGRATION_ID}/exporter")
+}
+
+fn envelope(event: &str, payload: Value) -> Envelope {
+    Envelope {
+        version: 1,
+        event: event.into(),
+        action: payload["action"].as_str().map(str::to_owned),
+        delivery_id: "d-1".into(),
+        hook_id: None,
+        installation_id: None,
+        organization: Some("sim-org".into()),
+        repository: payload["repository"]["full_name"]
+            .as_str()
+            .map(str::to_owned),
+        received_at: "2026-11-24T00:00:00Z".into(),
+        payload_reduced: false,
+        payload,
+    }
+}
+
+/// The first repository of the simulated org and one of its pull requests in `state`.
+async fn repo_and_pr(client: &GitHubClient, state: &str) -> (Value, Value) {
+    let repos = client
+        .get("/orgs/sim-org/repos?per_page=100", Feature::Required)
+        .await
+        .unwrap();
+    let repo = repos[0].clone();
+    let name = repo["name"].as_str().unwrap();
+    let prs = client
+        .get(
+            &format!("/repos/sim-org/{name}/pulls?state={state}&per_page=100"),
+            Feature::Required,
+        )
+        .await
+        .unwrap();
+    (repo, prs[0].clone())
+}
+
+fn pr_event(action: &str, repo: &Value, pr: &Value) -> Envelope {
+    envelope(
+        "pull_request",
+        json!({"action": action, "number": pr["number"], "pull_request": pr, "repository": repo,
+               "organization": {"login": "sim-org"}}),
+    )
+}
+
+fn pr_identifier(pr: &Value) -> String {
+    format!(
+        "{}{}",
+        pr["head"]["repo"]["name"].as_str().unwrap(),
+        pr["id"]
+    )
+}
+
+#[tokio::test]
+async fn an_opened_pull_request_is_refetched_mapped_and_upserted() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+    // The payload is stale on purpose: the processor must use GitHub's current object.
+    let mut stale = pr.clone();
+    stale["title"] = json!("an old title");
+    let report = w
+        .processor
+        .process(&pr_event("opened", &repo, &stale))
+        .await
+        .unwrap();
+    let identifier = pr_identifier(&pr);
+    assert_eq!(
+        report.upserted,
+        [("githubPullRequest".to_owned(), identifier.clone())]
+    );
+    let stored = w
+        .port
+        .entity("githubPullRequest", &identifier)
+        .expect("in the catalog");
+    assert_eq!(
+        stored.title.as_deref(),
+        pr["title"].as_str(),
+        "the current title, not the payload's"
+    );
+    assert_eq!(stored.properties["status"], "open");
+    assert_eq!(stored.datasource.as_deref(), Some(ours().as_str()));
+
+    // The same delivery again changes nothing.
+    let again = w
+        .processor
+        .process(&pr_event("opened", &repo, &stale))
+        .await
+        .unwrap();
+    assert_eq!(again.upserted, report.upserted);
+    assert_eq!(w.port.entities_of("githubPullRequest").len(), 1);
+}
+
+#[tokio::test]
+async fn a_closed_pull_request_the_selector_does_not_want_is_deleted_if_ours() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "closed").await;
+    let identifier = pr_identifier(&pr);
+    w.port
+        .seed_entity(
+            "githubPullRequest",
+            json!({"identifier": identifier, "properties": {}}),
+            Some(&ours()),
+        )
+        .unwrap();
+    let report = w
+        .processor
+        .process(&pr_event("closed", &repo, &pr))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.deleted,
+        [("githubPullRequest".to_owned(), identifier.clone())]
+    );
+    assert!(w.port.entity("githubPullRequest", &identifier).is_none());
+}
+
+#[tokio::test]
+async fn an_entity_another_integration_owns_is_never_deleted() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "closed").await;
+    let identifier = pr_identifier(&pr);
+    w.port
+        .seed_entity(
+            "githubPullRequest",
+            json!({"identifier": identifier, "properties": {}}),
+            Some("port-ocean/github/1.0/other/exporter"),
+        )
+        .unwrap();
+    let report = w
+        .processor
+        .process(&pr_event("closed", &repo, &pr))
+        .await
+        .unwrap();
+    assert!(report.deleted.is_empty());
+    assert_eq!(
+        report.not_owned,
+        [("githubPullRequest".to_owned(), identifier.clone())]
+    );
+    assert!(w.port.entity("githubPullRequest", &identifier).is_some());
+}
+
+#[tokio::test]
+async fn out_of_order_closed_then_edited_leaves_the_current_state() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+    let mut closed = pr.clone();
+    closed["state"] = json!("closed");
+    // `closed` (stale: the PR is open again now) arrives, then an older `edited`.
+    w.processor
+        .process(&pr_event("closed", &repo, &closed))
+        .await
+        .unwrap();
+    w.processor
+        .process(&pr_event("edited", &repo, &pr))
+        .await
+        .unwrap();
+    let stored = w
+        .port
+        .entity("githubPullRequest", &pr_identifier(&pr))
+        .expect("present: GitHub says open");
+    assert_eq!(stored.properties["status"], "open");
+}
+
+#[tokio::test]
+async fn a_deleted_repository_is_removed_and_kinds_nobody_maps_cost_no_github_call() {
+    let w = world().await;
+    let (repo, _) = repo_and_pr(&w.client, "open").await;
+    let name = repo["name"].as_str().unwrap().to_owned();
+    w.port
+        .seed_entity(
+            "githubRepository",
+            json!({"identifier": name, "properties": {}}),
+            Some(&ours()),
+        )
+        .unwrap();
+    let report = w
+        .processor
+        .process(&envelope(
+            "repository",
+            json!({"action": "deleted", "repository": repo}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.deleted,
+        [("githubRepository".to_owned(), name.clone())]
+    );
+
+    // Port's default mapping has no `collaborator` resource: a `member` event needs no GitHub call.
+    let before = w.github.sim.total().total;
+    let member =
+        json!({"action": "added", "member": {"login": "someone", "id": 9}, "repository": repo});
+    let report = w
+        .processor
+        .process(&envelope("member", member))
+        .await
+        .unwrap();
+    assert_eq!(report.unmapped_kinds, ["collaborator"]);
+    assert_eq!(w.github.sim.total().total, before);
+}
+
+#[tokio::test]
+async fn failures_are_sorted_into_retry_and_give_up() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+    // GitHub keeps failing: SQS should retry the message.
+    w.github.sim.faults(|f| f.bad_gateway_next = 50);
+    let error = w
+        .processor
+        .process(&pr_event("opened", &repo, &pr))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LiveError::Transient(_)), "{error}");
+    w.github.sim.faults(|f| f.bad_gateway_next = 0);
+    // A payload without the ids the event needs is permanent.
+    let error = w
+        .processor
+        .process(&envelope(
+            "pull_request",
+            json!({"action": "opened", "repository": repo}),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LiveError::Permanent(_)), "{error}");
+}
