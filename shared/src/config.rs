@@ -169,6 +169,189 @@ impl WebhookConfig {
     }
 }
 
+/// How the worker and the resync authenticate to GitHub.
+#[derive(Debug)]
+pub enum GitHubAuthSetting {
+    /// A GitHub App: its ID (or client ID) and private key (PEM or base64 of the PEM).
+    App {
+        app_id: String,
+        private_key: SecretSetting,
+    },
+    /// A personal or fine-grained token.
+    Token(SecretSetting),
+}
+
+/// Port credentials: plain values, or a Secrets Manager secret `{"clientId","clientSecret"}`.
+pub enum PortCredentialsSetting {
+    Plain {
+        client_id: String,
+        client_secret: SecretString,
+    },
+    SecretsManager {
+        arn: String,
+    },
+}
+
+impl std::fmt::Debug for PortCredentialsSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plain { client_id, .. } => f
+                .debug_struct("Plain")
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+            Self::SecretsManager { arn } => {
+                f.debug_struct("SecretsManager").field("arn", arn).finish()
+            }
+        }
+    }
+}
+
+/// The product's own name: the `<type>` of the ownership User-Agent unless configured.
+pub const DEFAULT_INTEGRATION_TYPE: &str = "github-serverless";
+
+/// What the worker needs, checked at start (`INTERFACES.md`).
+#[derive(Debug)]
+pub struct WorkerConfig {
+    pub github_api_url: String,
+    pub github_auth: GitHubAuthSetting,
+    pub organizations: Option<Vec<String>>,
+    pub port_api_url: String,
+    pub port_credentials: PortCredentialsSetting,
+    pub port_integration_id: String,
+    pub port_integration_type: String,
+    /// A `port-app-config` file; when unset the mapping comes from Port, else the built-in one.
+    pub port_app_config: Option<String>,
+    /// The DynamoDB state table (ETag cache); in-memory caching without it.
+    pub state_table: Option<String>,
+}
+
+fn secret_setting(
+    env: &Env,
+    plain: &'static str,
+    arn: &'static str,
+) -> Result<Option<SecretSetting>, ConfigError> {
+    match (env.get(plain), env.get(arn)) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            name: plain,
+            reason: format!("set either {plain} or {arn}, not both"),
+        }),
+        (Some(value), None) => Ok(Some(SecretSetting::Plain(SecretString::from(
+            value.to_owned(),
+        )))),
+        (None, Some(value)) => Ok(Some(SecretSetting::SecretsManager {
+            arn: value.to_owned(),
+        })),
+        (None, None) => Ok(None),
+    }
+}
+
+fn url(env: &Env, name: &'static str, default: &str) -> Result<String, ConfigError> {
+    let value = env
+        .get(name)
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_owned();
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected an http(s) URL, got {value:?}"),
+        })
+    }
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let app_key = secret_setting(env, "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_ARN")?;
+        let token = secret_setting(env, "GITHUB_TOKEN", "GITHUB_TOKEN_ARN")?;
+        let github_auth = match (env.get("GITHUB_APP_ID"), app_key, token) {
+            (Some(app_id), Some(private_key), None) => GitHubAuthSetting::App {
+                app_id: app_id.to_owned(),
+                private_key,
+            },
+            (None, None, Some(token)) => GitHubAuthSetting::Token(token),
+            (Some(_), None, _) => {
+                return Err(ConfigError::Missing {
+                    name: "GITHUB_APP_PRIVATE_KEY",
+                    hint: "GITHUB_APP_ID is set: also set GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_ARN",
+                });
+            }
+            (None, Some(_), _) => {
+                return Err(ConfigError::Missing {
+                    name: "GITHUB_APP_ID",
+                    hint: "the App's ID or client ID, to go with its private key",
+                });
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "GITHUB_TOKEN",
+                    reason:
+                        "set either a GitHub App (GITHUB_APP_ID + key) or GITHUB_TOKEN, not both"
+                            .into(),
+                });
+            }
+            (None, None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "GITHUB_APP_ID",
+                    hint: "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_ARN), or GITHUB_TOKEN(_ARN)",
+                });
+            }
+        };
+        let organizations = env.get("GITHUB_ORGANIZATIONS").map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        let port_credentials = match (
+            env.get("PORT_CLIENT_ID"),
+            env.get("PORT_CLIENT_SECRET"),
+            env.get("PORT_CREDENTIALS_ARN"),
+        ) {
+            (Some(id), Some(secret), None) => PortCredentialsSetting::Plain {
+                client_id: id.to_owned(),
+                client_secret: SecretString::from(secret.to_owned()),
+            },
+            (None, None, Some(arn)) => PortCredentialsSetting::SecretsManager {
+                arn: arn.to_owned(),
+            },
+            (None, None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "PORT_CREDENTIALS_ARN",
+                    hint: "set PORT_CREDENTIALS_ARN, or PORT_CLIENT_ID and PORT_CLIENT_SECRET",
+                });
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "PORT_CLIENT_ID",
+                    reason: "set PORT_CLIENT_ID and PORT_CLIENT_SECRET together, or PORT_CREDENTIALS_ARN alone".into(),
+                });
+            }
+        };
+        Ok(Self {
+            github_api_url: url(env, "GITHUB_API_URL", "https://api.github.com")?,
+            github_auth,
+            organizations,
+            port_api_url: url(env, "PORT_API_URL", "https://api.port.io")?,
+            port_credentials,
+            port_integration_id: env
+                .require(
+                    "PORT_INTEGRATION_ID",
+                    "the integration's identifier in Port (ownership, mapping, resync state)",
+                )?
+                .to_owned(),
+            port_integration_type: env
+                .get("PORT_INTEGRATION_TYPE")
+                .unwrap_or(DEFAULT_INTEGRATION_TYPE)
+                .to_owned(),
+            port_app_config: env.get("PORT_APP_CONFIG").map(str::to_owned),
+            state_table: env.get("STATE_TABLE").map(str::to_owned),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +438,76 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("EVENTS_QUEUE_URL")
+        );
+    }
+
+    fn worker_env(extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![
+            ("PORT_INTEGRATION_ID", "gh"),
+            ("PORT_CLIENT_ID", "id"),
+            ("PORT_CLIENT_SECRET", "s3cret"),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    #[test]
+    fn worker_settings_are_checked_with_one_clear_line() {
+        let app = WorkerConfig::from_env(&worker_env(&[
+            ("GITHUB_APP_ID", "12"),
+            ("GITHUB_APP_PRIVATE_KEY", "pem"),
+        ]))
+        .unwrap();
+        assert!(matches!(app.github_auth, GitHubAuthSetting::App { .. }));
+        assert_eq!(app.github_api_url, "https://api.github.com");
+        assert_eq!(app.port_integration_type, DEFAULT_INTEGRATION_TYPE);
+        assert!(!format!("{app:?}").contains("s3cret") && !format!("{app:?}").contains("pem"));
+        let token = WorkerConfig::from_env(&worker_env(&[
+            ("GITHUB_TOKEN_ARN", "arn:x"),
+            ("GITHUB_ORGANIZATIONS", "a, b,"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            token.github_auth,
+            GitHubAuthSetting::Token(SecretSetting::SecretsManager { .. })
+        ));
+        assert_eq!(
+            token.organizations,
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "GITHUB_APP_ID"),
+            (&[("GITHUB_APP_ID", "12")], "GITHUB_APP_PRIVATE_KEY"),
+            (&[("GITHUB_APP_PRIVATE_KEY", "pem")], "GITHUB_APP_ID"),
+            (
+                &[("GITHUB_TOKEN", "t"), ("GITHUB_API_URL", "api.github.com")],
+                "GITHUB_API_URL",
+            ),
+            (
+                &[("GITHUB_TOKEN", "t"), ("GITHUB_TOKEN_ARN", "arn")],
+                "GITHUB_TOKEN",
+            ),
+        ];
+        for (extra, named) in cases {
+            let error = WorkerConfig::from_env(&worker_env(extra))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(named), "{extra:?}: {error}");
+        }
+        let no_port = Env::from_pairs([("GITHUB_TOKEN", "t"), ("PORT_INTEGRATION_ID", "gh")]);
+        assert!(
+            WorkerConfig::from_env(&no_port)
+                .unwrap_err()
+                .to_string()
+                .contains("PORT_CREDENTIALS_ARN")
+        );
+        let no_id = Env::from_pairs([("GITHUB_TOKEN", "t"), ("PORT_CREDENTIALS_ARN", "arn")]);
+        assert!(
+            WorkerConfig::from_env(&no_id)
+                .unwrap_err()
+                .to_string()
+                .contains("PORT_INTEGRATION_ID")
         );
     }
 }

@@ -2,10 +2,13 @@
 //! touches and how; `processor` re-fetches, maps and writes to Port; `clients` picks the GitHub
 //! client (installation) for an event.
 
+pub mod batch;
 pub mod clients;
 pub mod processor;
 pub mod routing;
+pub mod setup;
 
+pub use batch::{QueuedEvent, process_batch};
 pub use clients::{AppClients, GitHubClients, TokenClients};
 pub use processor::{LiveError, LiveProcessor, LiveReport};
 pub use routing::{Operation, RoutingError, Target, WorkItem, route};

@@ -239,6 +239,11 @@ impl PortSim {
         }
     }
 
+    /// Drops every pending fault: the simulator answers normally again.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     /// The next `times` requests (any but the token one) are held for `delay` before they are
     /// served, so a client with a shorter timeout gives up on them.
     pub fn stall_next(&self, delay: Duration, times: u32) {

@@ -1,0 +1,154 @@
+//! The real `worker` binary under a Lambda Runtime API emulator: an SQS batch event in, the Port
+//! simulator's catalog updated from the GitHub simulator, `batchItemFailures` out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use port_github_core::github::Feature;
+use port_github_tests::fixtures::fixtures_dir;
+use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
+use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
+use serde_json::{Value, json};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn worker(runtime: &RuntimeApi, env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_worker"));
+    command
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in runtime.lambda_env("worker") {
+        command.env(key, value);
+    }
+    command
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+fn record(id: &str, group: &str, body: String) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000", "SequenceNumber": "1",
+            "MessageGroupId": group, "SenderId": "AROAEXAMPLE", "MessageDeduplicationId": id,
+            "ApproximateFirstReceiveTimestamp": "1795536000001"},
+        "messageAttributes": {},
+        "md5OfBody": "0",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events.fifo",
+        "awsRegion": "us-east-1"
+    })
+}
+
+#[tokio::test]
+async fn applies_an_sqs_batch_and_reports_no_failures() {
+    let github = SimHarness::start(OrgSpec::default()).await.unwrap();
+    let client = github.pat_client(github.client_config()).unwrap();
+    let (port, _, _) = spawn().await.unwrap();
+    let repos = client
+        .get("/orgs/sim-org/repos?per_page=100", Feature::Required)
+        .await
+        .unwrap();
+    let repo = repos[0].clone();
+    let prs = client
+        .get(
+            &format!(
+                "/repos/sim-org/{}/pulls?state=open",
+                repo["name"].as_str().unwrap()
+            ),
+            Feature::Required,
+        )
+        .await
+        .unwrap();
+    let pr = prs[0].clone();
+
+    let runtime = RuntimeApi::start().await.unwrap();
+    let env = [
+        ("GITHUB_API_URL", github.sim.base_url().to_owned()),
+        (
+            "GITHUB_TOKEN",
+            github.sim.personal_token().unwrap().to_owned(),
+        ),
+        ("PORT_API_URL", port.base_url().to_owned()),
+        ("PORT_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("PORT_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("PORT_INTEGRATION_ID", INTEGRATION_ID.to_owned()),
+        ("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE.to_owned()),
+        (
+            "PORT_APP_CONFIG",
+            fixtures_dir()
+                .join("ocean/port-app-config.yml")
+                .display()
+                .to_string(),
+        ),
+    ];
+    let _worker = Running(
+        worker(&runtime, &env)
+            .spawn()
+            .expect("spawn the worker binary"),
+    );
+
+    let envelope = json!({"version": 1, "event": "pull_request", "action": "opened", "delivery_id": "d-1",
+        "received_at": "2026-11-24T00:00:00Z", "organization": "sim-org",
+        "payload": {"action": "opened", "pull_request": pr, "repository": repo, "organization": {"login": "sim-org"}}});
+    let event = json!({"Records": [
+        record("m-1", "repo-1-pr-1", envelope.to_string()),
+        record("m-2", "repo-1-pr-2", "not an envelope".to_owned()),
+    ]});
+    let answer = match runtime
+        .invoke(&event, Duration::from_secs(60))
+        .await
+        .unwrap()
+    {
+        Outcome::Response(answer) => answer,
+        Outcome::Error(error) => panic!("the worker reported an error: {error}"),
+    };
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let identifier = format!(
+        "{}{}",
+        pr["head"]["repo"]["name"].as_str().unwrap(),
+        pr["id"]
+    );
+    assert!(
+        port.entity("githubPullRequest", &identifier).is_some(),
+        "the PR is in the catalog"
+    );
+}
+
+#[tokio::test]
+async fn refuses_to_start_without_github_credentials() {
+    let runtime = RuntimeApi::start().await.unwrap();
+    let env = [
+        (
+            "PORT_CREDENTIALS_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:p".to_owned(),
+        ),
+        ("PORT_INTEGRATION_ID", "gh".to_owned()),
+    ];
+    let output = worker(&runtime, &env).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("GITHUB_APP_ID") && stderr.contains("GITHUB_TOKEN"),
+        "{stderr}"
+    );
+    assert!(runtime.first_poll().is_none());
+}

@@ -1,0 +1,214 @@
+//! Building the live processor from the worker's settings, once per container: secrets from the
+//! environment or Secrets Manager, the GitHub client (App or token) with its ETag cache, the Port
+//! client, and the mapping (`PORT_APP_CONFIG`, else Port's integration config, else built-in).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::clients::{AppClients, GitHubClients, TokenClients};
+use super::processor::LiveProcessor;
+use crate::clock::SystemClock;
+use crate::config::{GitHubAuthSetting, PortCredentialsSetting, SecretSetting, WorkerConfig};
+use crate::github::{
+    ClientConfig, DynamoDbEtagStore, EtagStore, GitHubApp, GitHubClient, GitHubError,
+    InMemoryEtagStore, TokenCacheSettings,
+};
+use crate::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
+use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use crate::port::{PortClient, PortClientConfig, PortError};
+use crate::secrets::{SecretError, SecretSource, SecretsManagerSecret};
+
+/// How long a cached page stays in the DynamoDB ETag cache after its last write.
+const ETAG_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("GitHub client: {0}")]
+    GitHub(#[from] GitHubError),
+    #[error("Port client: {0}")]
+    Port(#[from] PortError),
+    #[error("mapping from {source_name}: {reason}")]
+    Mapping { source_name: String, reason: String },
+}
+
+/// Where the mapping came from (logged at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingSource {
+    File(String),
+    Port,
+    BuiltIn,
+}
+
+pub async fn read_secret(
+    setting: &SecretSetting,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+) -> Result<SecretString, SecretError> {
+    match setting {
+        SecretSetting::Plain(value) => Ok(value.clone()),
+        SecretSetting::SecretsManager { arn } => {
+            let Some(client) = secrets_manager else {
+                return Err(SecretError::Empty { id: arn.clone() });
+            };
+            SecretsManagerSecret::new(client.clone(), arn.clone())
+                .fetch()
+                .await
+        }
+    }
+}
+
+async fn port_credentials(
+    setting: &PortCredentialsSetting,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+) -> Result<(String, SecretString), SecretError> {
+    match setting {
+        PortCredentialsSetting::Plain {
+            client_id,
+            client_secret,
+        } => Ok((client_id.clone(), client_secret.clone())),
+        PortCredentialsSetting::SecretsManager { arn } => {
+            let raw = read_secret(
+                &SecretSetting::SecretsManager { arn: arn.clone() },
+                secrets_manager,
+            )
+            .await?;
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Credentials {
+                client_id: String,
+                client_secret: String,
+            }
+            let parsed: Credentials =
+                serde_json::from_str(raw.expose_secret()).map_err(|_| SecretError::Malformed {
+                    id: arn.clone(),
+                    reason: "expected {\"clientId\": \"...\", \"clientSecret\": \"...\"}".into(),
+                })?;
+            Ok((parsed.client_id, SecretString::from(parsed.client_secret)))
+        }
+    }
+}
+
+/// The GitHub side: an App (per-installation clients) or one token client.
+pub async fn github_clients(
+    config: &WorkerConfig,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+    etags: Arc<dyn EtagStore>,
+) -> Result<Arc<dyn GitHubClients>, SetupError> {
+    let client_config = ClientConfig {
+        base_url: config.github_api_url.clone(),
+        ..ClientConfig::default()
+    };
+    let clock = Arc::new(SystemClock);
+    Ok(match &config.github_auth {
+        GitHubAuthSetting::App {
+            app_id,
+            private_key,
+        } => {
+            let key = read_secret(private_key, secrets_manager).await?;
+            let app = GitHubApp::new(
+                client_config,
+                TokenCacheSettings::default(),
+                app_id,
+                &key,
+                clock,
+                etags,
+            )?;
+            Arc::new(AppClients::new(app))
+        }
+        GitHubAuthSetting::Token(token) => {
+            let token = read_secret(token, secrets_manager).await?;
+            Arc::new(TokenClients(GitHubClient::with_token(
+                client_config,
+                token,
+                clock,
+                etags,
+            )?))
+        }
+    })
+}
+
+pub async fn port_client(
+    config: &WorkerConfig,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+) -> Result<PortClient, SetupError> {
+    let (client_id, client_secret) =
+        port_credentials(&config.port_credentials, secrets_manager).await?;
+    Ok(PortClient::new(PortClientConfig::new(
+        config.port_api_url.clone(),
+        client_id,
+        client_secret,
+        config.port_integration_id.clone(),
+        config.port_integration_type.clone(),
+    ))?)
+}
+
+/// The mapping: the file when given, else the one users edit in Port, else the built-in default.
+pub async fn load_mapping(
+    file: Option<&str>,
+    port: &PortClient,
+) -> Result<(CompiledMapping, MappingSource), SetupError> {
+    let (config, source) =
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SetupError::Mapping {
+                    source_name: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                let config =
+                    PortAppConfig::from_yaml_or_json(&text).map_err(|e| SetupError::Mapping {
+                        source_name: path.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                (config, MappingSource::File(path.to_owned()))
+            }
+            None => match port.integration_config().await? {
+                Some(value) if value.get("resources").is_some() => {
+                    let config =
+                        PortAppConfig::from_value(&value).map_err(|e| SetupError::Mapping {
+                            source_name: "Port".into(),
+                            reason: e.to_string(),
+                        })?;
+                    (config, MappingSource::Port)
+                }
+                _ => {
+                    let config = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG)
+                        .map_err(|e| SetupError::Mapping {
+                            source_name: "built-in".into(),
+                            reason: e.to_string(),
+                        })?;
+                    (config, MappingSource::BuiltIn)
+                }
+            },
+        };
+    let name = format!("{source:?}");
+    let compiled = CompiledMapping::compile(&config, &JqOptions::default()).map_err(|e| {
+        SetupError::Mapping {
+            source_name: name,
+            reason: e.to_string(),
+        }
+    })?;
+    Ok((compiled, source))
+}
+
+/// Everything the worker needs, built from its settings.
+pub async fn build_processor(
+    config: &WorkerConfig,
+    aws: &aws_config::SdkConfig,
+) -> Result<(LiveProcessor, MappingSource), SetupError> {
+    let secrets_manager = aws_sdk_secretsmanager::Client::new(aws);
+    let etags: Arc<dyn EtagStore> = match &config.state_table {
+        Some(table) => Arc::new(DynamoDbEtagStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table.clone(),
+            ETAG_TTL,
+        )),
+        None => Arc::new(InMemoryEtagStore::new()),
+    };
+    let clients = github_clients(config, Some(&secrets_manager), etags).await?;
+    let port = port_client(config, Some(&secrets_manager)).await?;
+    let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
+    Ok((LiveProcessor::new(clients, port, Arc::new(mapping)), source))
+}

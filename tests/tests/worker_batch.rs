@@ -1,0 +1,282 @@
+//! The live path end to end: signed deliveries through the webhook handler into a moto SQS FIFO
+//! queue, received as SQS hands them to the worker, processed against the GitHub and Port
+//! simulators.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue};
+use port_github_core::github::{Feature, GitHubClient};
+use port_github_core::live::{LiveProcessor, QueuedEvent, TokenClients, process_batch};
+use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use port_github_core::queue::SqsEventQueue;
+use port_github_core::webhook::{
+    WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
+};
+use port_github_tests::fixtures::{fixtures_dir, webhook_examples};
+use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_tests::moto::{create_fifo_queue, moto};
+use port_github_tests::port_sim::PortSim;
+use port_github_tests::port_sim::harness::spawn;
+use serde_json::{Value, json};
+
+const SECRET: &str = "worker-secret";
+
+struct Pipeline {
+    _github: SimHarness,
+    client: GitHubClient,
+    port: PortSim,
+    processor: LiveProcessor,
+    webhook: WebhookHandler,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+async fn pipeline() -> Pipeline {
+    let github = SimHarness::start(OrgSpec::default()).await.unwrap();
+    let client = github.pat_client(github.client_config()).unwrap();
+    let (port, port_client, _) = spawn().await.unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    let mapping = CompiledMapping::compile(
+        &PortAppConfig::from_yaml_or_json(&text).unwrap(),
+        &JqOptions::default(),
+    )
+    .unwrap();
+    let processor = LiveProcessor::new(
+        Arc::new(TokenClients(client.clone())),
+        port_client,
+        Arc::new(mapping),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&moto().sdk_config().await);
+    let queue_url = create_fifo_queue(&sqs, "worker").await.unwrap();
+    let limits = WebhookLimits {
+        max_body_bytes: 25 << 20,
+        max_message_bytes: 256 * 1024,
+    };
+    let webhook = WebhookHandler::new(
+        fixed_secrets(SECRET, None),
+        Arc::new(SqsEventQueue::new(sqs.clone(), queue_url.clone())),
+        limits,
+    );
+    Pipeline {
+        _github: github,
+        client,
+        port,
+        processor,
+        webhook,
+        sqs,
+        queue_url,
+    }
+}
+
+impl Pipeline {
+    async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> u16 {
+        let body = serde_json::to_vec(payload).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", HeaderValue::from_str(event).unwrap());
+        headers.insert(
+            "x-github-delivery",
+            HeaderValue::from_str(delivery).unwrap(),
+        );
+        headers.insert("x-github-hook-id", HeaderValue::from_static("1"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert(
+            "x-hub-signature-256",
+            HeaderValue::from_str(&sign(SECRET, &body)).unwrap(),
+        );
+        self.webhook
+            .handle(WebhookRequest {
+                method: "POST",
+                headers: &headers,
+                body: &body,
+            })
+            .await
+            .status
+    }
+
+    /// Receives everything queued, in batches of up to 10 as Lambda would, runs the worker on each
+    /// batch, deletes what it acknowledged; returns the ids it handed back.
+    async fn run_worker(&self) -> Vec<String> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let mut handed_back = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .visibility_timeout(30)
+                .send()
+                .await
+                .unwrap();
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return handed_back;
+            }
+            let batch: Vec<QueuedEvent> = messages
+                .iter()
+                .map(|m| QueuedEvent {
+                    message_id: m.message_id.clone().unwrap(),
+                    group_id: m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                        .cloned(),
+                    body: m.body.clone().unwrap(),
+                })
+                .collect();
+            let failed = process_batch(&self.processor, &batch).await;
+            for message in &messages {
+                let id = message.message_id.clone().unwrap();
+                if failed.contains(&id) {
+                    handed_back.push(id);
+                } else {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(message.receipt_handle.clone().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+            if !failed.is_empty() {
+                return handed_back;
+            }
+        }
+    }
+}
+
+async fn open_prs(client: &GitHubClient) -> (Value, Vec<Value>) {
+    let repos = client
+        .get("/orgs/sim-org/repos?per_page=100", Feature::Required)
+        .await
+        .unwrap();
+    let repo = repos[0].clone();
+    let prs = client
+        .get(
+            &format!(
+                "/repos/sim-org/{}/pulls?state=open&per_page=100",
+                repo["name"].as_str().unwrap()
+            ),
+            Feature::Required,
+        )
+        .await
+        .unwrap();
+    (repo, prs.as_array().unwrap().clone())
+}
+
+#[tokio::test]
+async fn deliveries_flow_from_the_webhook_through_sqs_to_the_catalog() {
+    let p = pipeline().await;
+    let (repo, prs) = open_prs(&p.client).await;
+    assert!(prs.len() >= 2);
+    for (i, pr) in prs.iter().enumerate() {
+        let payload = json!({"action": "opened", "pull_request": pr, "repository": repo, "organization": {"login": "sim-org"}});
+        assert_eq!(
+            p.deliver("pull_request", &format!("pr-{i}"), &payload)
+                .await,
+            202
+        );
+        // A redelivery of the same event: deduplicated by the queue, harmless if not.
+        assert_eq!(
+            p.deliver("pull_request", &format!("pr-{i}"), &payload)
+                .await,
+            202
+        );
+    }
+    assert!(p.run_worker().await.is_empty(), "nothing to retry");
+    let stored = p.port.entities_of("githubPullRequest");
+    assert_eq!(stored.len(), prs.len(), "each PR once");
+}
+
+#[tokio::test]
+async fn every_example_payload_is_acknowledged_without_touching_others_entities() {
+    let p = pipeline().await;
+    // Someone else's entity with the identifier a fixture repository maps to.
+    p.port
+        .seed_entity(
+            "githubRepository",
+            json!({"identifier": "Hello-World", "properties": {}}),
+            Some("port-ocean/github/1/other/exporter"),
+        )
+        .unwrap();
+    let mut queued = 0;
+    for (i, (event, _file, body)) in webhook_examples().into_iter().enumerate() {
+        let payload: Value = serde_json::from_slice(&body).unwrap();
+        let body_json: Value = payload.clone();
+        if p.deliver(&event, &format!("fixture-{i}"), &body_json).await == 202 {
+            queued += 1;
+        }
+    }
+    assert!(queued > 80);
+    // The fixtures name repositories the simulated GitHub does not have: every event is decided
+    // (re-fetch finds nothing, deletion finds nothing owned) and acknowledged; nothing is retried.
+    assert!(p.run_worker().await.is_empty());
+    assert!(
+        p.port.entity("githubRepository", "Hello-World").is_some(),
+        "another integration's entity survives"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
+    let p = pipeline().await;
+    let (repo, prs) = open_prs(&p.client).await;
+    let event = |pr: &Value, delivery: &str| {
+        QueuedEvent {
+        message_id: delivery.to_owned(),
+        group_id: Some(format!("repo-{}-pr-{}", repo["id"], pr["number"])),
+        body: json!({"version": 1, "event": "pull_request", "action": "edited", "delivery_id": delivery,
+            "received_at": "2026-11-24T00:00:00Z", "organization": "sim-org",
+            "payload": {"action": "edited", "pull_request": pr, "repository": repo}})
+        .to_string(),
+    }
+    };
+    let malformed = QueuedEvent {
+        message_id: "junk".into(),
+        group_id: Some("g".into()),
+        body: "{not json".into(),
+    };
+    let future = QueuedEvent {
+        message_id: "v9".into(),
+        group_id: Some("g".into()),
+        body: json!({"version": 9, "event": "x", "delivery_id": "v9", "received_at": "t", "payload": {}}).to_string(),
+    };
+    // Port is down for the first PR's upsert: it and the later message of its group come back.
+    p.port
+        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 1000);
+    let batch = vec![event(&prs[0], "a1"), malformed.clone(), future.clone()];
+    let failed = process_batch(&p.processor, &batch).await;
+    assert_eq!(
+        failed,
+        ["a1"],
+        "malformed and unknown-version messages are dropped, not retried"
+    );
+    p.port.clear_faults();
+
+    // Port still down: the PR's group is held back whole (a2 is not even tried), while another
+    // group whose event needs no Port write (no resource maps collaborators) goes through.
+    p.port
+        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 1000);
+    let member = QueuedEvent {
+        message_id: "b1".into(),
+        group_id: Some("repo-x-collaborator-9".into()),
+        body: json!({"version": 1, "event": "member", "action": "added", "delivery_id": "b1",
+            "received_at": "2026-11-24T00:00:00Z", "organization": "sim-org",
+            "payload": {"action": "added", "member": {"login": "someone", "id": 9}, "repository": repo}})
+        .to_string(),
+    };
+    let batch = vec![event(&prs[0], "a1"), member, event(&prs[0], "a2")];
+    let failed = process_batch(&p.processor, &batch).await;
+    assert_eq!(failed, ["a1", "a2"]);
+    p.port.clear_faults();
+    assert!(
+        process_batch(&p.processor, &[event(&prs[0], "a1")])
+            .await
+            .is_empty(),
+        "recovers once Port is back"
+    );
+}
