@@ -269,3 +269,97 @@ async fn failures_are_sorted_into_retry_and_give_up() {
         .unwrap_err();
     assert!(matches!(error, LiveError::Permanent(_)), "{error}");
 }
+
+/// The built-in mapping (every kind) and its blueprints in the Port simulator.
+async fn builtin_world() -> World {
+    use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
+    use port_github_tests::port_sim::Blueprint;
+    let github = SimHarness::start(OrgSpec::default()).await.unwrap();
+    let client = github.pat_client(github.client_config()).unwrap();
+    let blueprints: Value = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
+    let port = PortSim::start(
+        blueprints
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Blueprint::from_port_json)
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let port_client = port_github_core::port::PortClient::new(
+        port_github_tests::port_sim::harness::client_config(port.base_url()),
+    )
+    .unwrap();
+    let config = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG).unwrap();
+    let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
+    let processor =
+        LiveProcessor::new(Arc::new(TokenClients(client.clone())), port_client, mapping);
+    World {
+        github,
+        client,
+        port,
+        processor,
+    }
+}
+
+#[tokio::test]
+async fn a_push_to_the_default_branch_refreshes_the_workflows_it_changed() {
+    let w = builtin_world().await;
+    let (repo, _) = repo_and_pr(&w.client, "open").await;
+    let branch = repo["default_branch"].as_str().unwrap().to_owned();
+    let push = json!({"ref": format!("refs/heads/{branch}"), "before": "a", "after": "b", "deleted": false,
+        "repository": repo, "organization": {"login": "sim-org"},
+        "commits": [{"added": [], "modified": [".github/workflows/w0.yml", "src/main.rs"], "removed": []}]});
+    let report = w
+        .processor
+        .process(&envelope("push", push.clone()))
+        .await
+        .unwrap();
+    let workflows: Vec<&(String, String)> = report
+        .upserted
+        .iter()
+        .filter(|(bp, _)| bp == "githubWorkflow")
+        .collect();
+    assert_eq!(workflows.len(), 1, "{report:?}");
+    assert!(
+        report.upserted.iter().any(|(bp, _)| bp == "githubBranch"),
+        "the branch too: {report:?}"
+    );
+    assert_eq!(w.port.entities_of("githubWorkflow").len(), 1);
+
+    // The same push to another branch touches the branch only.
+    let mut other = push;
+    other["ref"] = json!("refs/heads/feature");
+    let report = w.processor.process(&envelope("push", other)).await.unwrap();
+    assert!(
+        report.upserted.iter().all(|(bp, _)| bp != "githubWorkflow"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_entity_port_refuses_is_reported_not_retried() {
+    let w = world().await;
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+    // A mapping whose `leadTimeHours` is text where the blueprint wants a number: Port answers 422.
+    let config = PortAppConfig::from_yaml_or_json(
+        "resources:\n- kind: pull-request\n  selector: {query: 'true'}\n  port: {entity: {mappings: {identifier: '.head.repo.name + (.id|tostring)', blueprint: '\"githubPullRequest\"', properties: {leadTimeHours: '\"not a number\"'}}}}",
+    )
+    .unwrap();
+    let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
+    let port_client = port_github_core::port::PortClient::new(
+        port_github_tests::port_sim::harness::client_config(w.port.base_url()),
+    )
+    .unwrap();
+    let processor = LiveProcessor::new(
+        Arc::new(TokenClients(w.client.clone())),
+        port_client,
+        mapping,
+    );
+    let report = processor.process(&pr_event("edited", &repo, &pr)).await;
+    let report =
+        report.expect("a refused entity is permanent: acknowledged with a log line, not retried");
+    assert!(report.upserted.is_empty());
+    assert!(w.port.entities_of("githubPullRequest").is_empty());
+}

@@ -93,6 +93,28 @@ impl LiveProcessor {
         let mut repo: Option<Option<Repo>> = None;
         for item in mapped {
             match item.operation {
+                Operation::Refetch(Target::Paths {
+                    branch,
+                    paths,
+                    truncated,
+                }) => {
+                    if repo.is_none() {
+                        repo = Some(self.fetch_repo(&client, envelope).await?);
+                    }
+                    let Some(repo) = repo.as_ref().and_then(Option::as_ref) else {
+                        continue;
+                    };
+                    self.refresh_paths(
+                        &client,
+                        repo,
+                        item.kind,
+                        &branch,
+                        &paths,
+                        truncated,
+                        &mut report,
+                    )
+                    .await?;
+                }
                 Operation::Refetch(target) => {
                     let current = if target_needs_repo(&target) {
                         if repo.is_none() {
@@ -132,6 +154,44 @@ impl LiveProcessor {
             }
         }
         Ok(report)
+    }
+
+    /// A push changed these paths: workflows defined by them are re-read and upserted (GitHub
+    /// only knows workflows on the default branch). Files and folders are left to the next resync.
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_paths(
+        &self,
+        client: &GitHubClient,
+        repo: &Repo,
+        kind: &str,
+        branch: &str,
+        paths: &[String],
+        truncated: bool,
+        report: &mut LiveReport,
+    ) -> Result<(), LiveError> {
+        if kind != "workflow" {
+            tracing::info!(
+                kind,
+                changed = paths.len(),
+                "changed files and folders are left to the next resync"
+            );
+            return Ok(());
+        }
+        if branch != repo.default_branch {
+            return Ok(());
+        }
+        if truncated {
+            tracing::info!("the push's path list was cut: workflows are left to the next resync");
+        }
+        for path in paths {
+            let Some(file) = workflow_file(path) else {
+                continue;
+            };
+            if let Some(raw) = kinds::actions::get_workflow(client, repo, file).await? {
+                self.apply(kind, &raw, report).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn fetch_repo(
@@ -206,12 +266,8 @@ impl LiveProcessor {
                 security::get_secret_scanning_alert(client, repo, *number, &selector).await?
             }
             Target::Collaborator { login } => people::get_collaborator(client, repo, login).await?,
-            Target::Paths { .. } => {
-                // Files, folders and workflows changed by a push are re-read by the next resync;
-                // the branch itself is updated live.
-                tracing::info!(kind, "changed paths are left to the next resync");
-                return Ok(None);
-            }
+            // Handled by `refresh_paths`.
+            Target::Paths { .. } => None,
             Target::Team { .. } | Target::User { .. } => None,
         };
         Ok(found)
@@ -355,6 +411,12 @@ impl LiveProcessor {
             create_missing_related_entities: config.create_missing_related_entities,
         }
     }
+}
+
+/// `.github/workflows/ci.yml` → `ci.yml` (a workflow definition directly in that folder).
+fn workflow_file(path: &str) -> Option<&str> {
+    let file = path.strip_prefix(".github/workflows/")?;
+    (!file.contains('/') && (file.ends_with(".yml") || file.ends_with(".yaml"))).then_some(file)
 }
 
 fn target_needs_repo(target: &Target) -> bool {
