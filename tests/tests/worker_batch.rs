@@ -24,13 +24,14 @@ use serde_json::{Value, json};
 const SECRET: &str = "worker-secret";
 
 struct Pipeline {
-    _github: SimHarness,
+    github: SimHarness,
     client: GitHubClient,
     port: PortSim,
     processor: LiveProcessor,
     webhook: WebhookHandler,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    redeliver_at_once: bool,
 }
 
 async fn pipeline() -> Pipeline {
@@ -60,13 +61,14 @@ async fn pipeline() -> Pipeline {
         limits,
     );
     Pipeline {
-        _github: github,
+        github,
         client,
         port,
         processor,
         webhook,
         sqs,
         queue_url,
+        redeliver_at_once: false,
     }
 }
 
@@ -132,6 +134,17 @@ impl Pipeline {
                 let id = message.message_id.clone().unwrap();
                 if failed.contains(&id) {
                     handed_back.push(id);
+                    if self.redeliver_at_once {
+                        // As if the visibility timeout had passed: SQS delivers it again.
+                        self.sqs
+                            .change_message_visibility()
+                            .queue_url(&self.queue_url)
+                            .receipt_handle(message.receipt_handle.clone().unwrap())
+                            .visibility_timeout(0)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
                 } else {
                     self.sqs
                         .delete_message()
@@ -142,7 +155,7 @@ impl Pipeline {
                         .unwrap();
                 }
             }
-            if !failed.is_empty() {
+            if !failed.is_empty() && !self.redeliver_at_once {
                 return handed_back;
             }
         }
@@ -279,4 +292,61 @@ async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
             .is_empty(),
         "recovers once Port is back"
     );
+}
+
+#[tokio::test]
+async fn bursts_of_port_and_github_failures_lose_and_duplicate_nothing() {
+    let mut p = pipeline().await;
+    p.redeliver_at_once = true;
+    let (repo, prs) = open_prs(&p.client).await;
+    for (i, pr) in prs.iter().enumerate() {
+        for action in ["opened", "edited", "synchronize"] {
+            let payload = json!({"action": action, "pull_request": pr, "repository": repo, "organization": {"login": "sim-org"}});
+            assert_eq!(
+                p.deliver("pull_request", &format!("burst-{i}-{action}"), &payload)
+                    .await,
+                202
+            );
+        }
+    }
+    // Port: a burst of 502s and 429s (with retry-after); GitHub: a secondary limit, then 502s.
+    p.port
+        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 9);
+    p.port.fail_next(
+        None,
+        port_github_tests::port_sim::Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        5,
+    );
+    p.github.sim.faults(|f| {
+        f.secondary_next = 2;
+        f.secondary_retry_after = Some(1);
+        f.bad_gateway_next = 4;
+    });
+    let handed_back = p.run_worker().await;
+    // Some messages may have been handed back and redelivered; in the end the queue is empty ...
+    let left = p
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&p.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let left = left.attributes.unwrap()
+        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+        .clone();
+    assert_eq!(
+        left,
+        "0",
+        "every event applied (handed back on the way: {})",
+        handed_back.len()
+    );
+    // ... and the catalog has each PR exactly once, in GitHub's current state.
+    let stored = p.port.entities_of("githubPullRequest");
+    assert_eq!(stored.len(), prs.len());
+    for entity in stored {
+        assert_eq!(entity.properties["status"], "open");
+    }
 }
