@@ -363,3 +363,87 @@ async fn an_entity_port_refuses_is_reported_not_retried() {
     assert!(report.upserted.is_empty());
     assert!(w.port.entities_of("githubPullRequest").is_empty());
 }
+
+#[tokio::test]
+async fn a_push_refreshes_the_files_and_folders_it_touched_and_deletes_removed_files() {
+    let mut w = builtin_world().await;
+    let config = PortAppConfig::from_yaml_or_json(
+        r#"
+resources:
+  - kind: file
+    selector: {query: "true", files: [{path: "apps/*/package.json"}]}
+    port: {entity: {mappings: {identifier: '.repository.name + "-" + .path', title: .name, blueprint: '"githubFile"', properties: {path: .path}}}}
+  - kind: folder
+    selector: {query: "true", folders: [{path: "apps/*"}]}
+    port: {entity: {mappings: {identifier: '.__repository.name + "-" + .folder.path', blueprint: '"githubFolder"'}}}
+"#,
+    )
+    .unwrap();
+    let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
+    let port_client = port_github_core::port::PortClient::new(
+        port_github_tests::port_sim::harness::client_config(w.port.base_url()),
+    )
+    .unwrap();
+    w.processor = LiveProcessor::new(
+        Arc::new(TokenClients(w.client.clone())),
+        port_client,
+        mapping,
+    );
+    let (repo, _) = repo_and_pr(&w.client, "open").await;
+    let name = repo["name"].as_str().unwrap().to_owned();
+    let push = |changes: Value| {
+        let mut payload = json!({"ref": format!("refs/heads/{}", repo["default_branch"].as_str().unwrap()), "deleted": false,
+            "repository": repo, "organization": {"login": "sim-org"}});
+        payload["commits"] = json!([changes]);
+        envelope("push", payload)
+    };
+
+    // Only README changed: no file or folder is read.
+    let report = w
+        .processor
+        .process(&push(
+            json!({"added": [], "modified": ["README.md"], "removed": []}),
+        ))
+        .await
+        .unwrap();
+    assert!(report.upserted.is_empty(), "{report:?}");
+
+    let report = w
+        .processor
+        .process(&push(
+            json!({"added": [], "modified": ["apps/app-0/package.json"], "removed": []}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        report.upserted.contains(&(
+            "githubFile".to_owned(),
+            format!("{name}-apps/app-0/package.json")
+        )),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .upserted
+            .contains(&("githubFolder".to_owned(), format!("{name}-apps/app-0"))),
+        "{report:?}"
+    );
+
+    // A removed file's entity goes, if it is ours.
+    let gone = format!("{name}-apps/app-7/package.json");
+    w.port
+        .seed_entity(
+            "githubFile",
+            json!({"identifier": gone, "properties": {}}),
+            Some(&ours()),
+        )
+        .unwrap();
+    let report = w
+        .processor
+        .process(&push(
+            json!({"added": [], "modified": [], "removed": ["apps/app-7/package.json"]}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, [("githubFile".to_owned(), gone)]);
+}

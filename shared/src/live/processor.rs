@@ -157,7 +157,8 @@ impl LiveProcessor {
     }
 
     /// A push changed these paths: workflows defined by them are re-read and upserted (GitHub
-    /// only knows workflows on the default branch). Files and folders are left to the next resync.
+    /// only knows workflows on the default branch); files and folders matching a resource's
+    /// patterns on the pushed branch are re-read, and removed files deleted.
     #[allow(clippy::too_many_arguments)]
     async fn refresh_paths(
         &self,
@@ -169,13 +170,10 @@ impl LiveProcessor {
         truncated: bool,
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
-        if kind != "workflow" {
-            tracing::info!(
-                kind,
-                changed = paths.len(),
-                "changed files and folders are left to the next resync"
-            );
-            return Ok(());
+        if kind == "file" || kind == "folder" {
+            return self
+                .refresh_files(client, repo, kind, branch, paths, truncated, report)
+                .await;
         }
         if branch != repo.default_branch {
             return Ok(());
@@ -189,6 +187,108 @@ impl LiveProcessor {
             };
             if let Some(raw) = kinds::actions::get_workflow(client, repo, file).await? {
                 self.apply(kind, &raw, report).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Files and folders of each resource whose patterns read `branch` and match a changed path.
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_files(
+        &self,
+        client: &GitHubClient,
+        repo: &Repo,
+        kind: &str,
+        branch: &str,
+        paths: &[String],
+        truncated: bool,
+        report: &mut LiveReport,
+    ) -> Result<(), LiveError> {
+        use kinds::files::{self, glob_matches};
+        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        for resource in resources {
+            let options = &resource.config().selector.options;
+            let configured = if kind == "file" {
+                &options.files
+            } else {
+                &options.folders
+            };
+            let patterns: Vec<files::PathPattern> = configured
+                .iter()
+                .flatten()
+                .map(|p| files::PathPattern {
+                    path: p.path.clone(),
+                    repos: p
+                        .repos
+                        .iter()
+                        .map(|r| files::RepoBranch {
+                            name: r.name.clone(),
+                            branch: r.branch.clone(),
+                        })
+                        .collect(),
+                    skip_parsing: p.skip_parsing,
+                })
+                .filter(|p| p.branch_for(repo).as_deref() == Some(branch))
+                .collect();
+            // A folder is touched when a changed path lies under it.
+            let touched = |pattern: &files::PathPattern| {
+                truncated
+                    || paths.iter().any(|path| {
+                        if kind == "file" {
+                            glob_matches(&pattern.path, path)
+                        } else {
+                            ancestors(path).any(|folder| glob_matches(&pattern.path, folder))
+                        }
+                    })
+            };
+            let relevant: Vec<files::PathPattern> =
+                patterns.into_iter().filter(|p| touched(p)).collect();
+            if relevant.is_empty() {
+                continue;
+            }
+            let current = if kind == "file" {
+                files::list_files(client, repo, &relevant).await?
+            } else {
+                files::list_folders(client, repo, &relevant).await?
+            };
+            let present: Vec<&str> = current
+                .iter()
+                .filter_map(|raw| {
+                    raw.get("path")
+                        .or_else(|| raw.pointer("/folder/path"))
+                        .and_then(Value::as_str)
+                })
+                .collect();
+            for raw in &current {
+                let touched_now = raw
+                    .get("path")
+                    .or_else(|| raw.pointer("/folder/path"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| {
+                        truncated
+                            || paths
+                                .iter()
+                                .any(|c| c == p || c.starts_with(&format!("{p}/")))
+                    });
+                if touched_now {
+                    self.apply(kind, raw, report).await?;
+                }
+            }
+            if kind == "file" {
+                for gone in paths.iter().filter(|p| !present.contains(&p.as_str())) {
+                    if !relevant
+                        .iter()
+                        .any(|pattern| glob_matches(&pattern.path, gone))
+                    {
+                        continue;
+                    }
+                    let name = gone.rsplit('/').next().unwrap_or(gone);
+                    let raw = serde_json::json!({
+                        "organization": repo.owner, "repository": repo.object, "branch": branch,
+                        "path": gone, "name": name, "content": null, "metadata": {"path": gone},
+                    });
+                    self.delete_mapped(kind, &raw, &[], report).await?;
+                }
             }
         }
         Ok(())
@@ -411,6 +511,13 @@ impl LiveProcessor {
             create_missing_related_entities: config.create_missing_related_entities,
         }
     }
+}
+
+/// The folders above `path`: `a/b/c.txt` → `a/b`, `a`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(at, _)| &path[..at])
+        .rev()
 }
 
 /// `.github/workflows/ci.yml` → `ci.yml` (a workflow definition directly in that folder).
