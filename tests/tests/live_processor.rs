@@ -447,3 +447,66 @@ resources:
         .unwrap();
     assert_eq!(report.deleted, [("githubFile".to_owned(), gone)]);
 }
+
+#[tokio::test]
+async fn as_an_app_the_delivery_installation_or_the_organizations_one_is_used() {
+    use port_github_core::live::AppClients;
+    let w = world().await;
+    let app = w.github.app(w.github.client_config()).unwrap();
+    let (port_sim, port_client, _) = spawn().await.unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    let mapping = Arc::new(
+        CompiledMapping::compile(
+            &PortAppConfig::from_yaml_or_json(&text).unwrap(),
+            &JqOptions::default(),
+        )
+        .unwrap(),
+    );
+    let processor = LiveProcessor::new(Arc::new(AppClients::new(app)), port_client, mapping);
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+
+    // The delivery names its installation.
+    let mut event = pr_event("opened", &repo, &pr);
+    event.installation_id = Some(w.github.sim.installation_id());
+    assert_eq!(processor.process(&event).await.unwrap().upserted.len(), 1);
+    // No installation in the delivery: the one installed on the organization.
+    let mut event = pr_event("edited", &repo, &pr);
+    event.installation_id = None;
+    assert_eq!(processor.process(&event).await.unwrap().upserted.len(), 1);
+    // An organization the App is not installed on: permanent, not retried forever.
+    event.organization = Some("elsewhere".into());
+    assert!(matches!(
+        processor.process(&event).await,
+        Err(LiveError::Permanent(_))
+    ));
+    assert_eq!(port_sim.entities_of("githubPullRequest").len(), 1);
+}
+
+#[tokio::test]
+async fn events_of_organizations_outside_the_allow_list_are_left_alone() {
+    let w = world().await;
+    let (port_sim, port_client, _) = spawn().await.unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    let mapping = Arc::new(
+        CompiledMapping::compile(
+            &PortAppConfig::from_yaml_or_json(&text).unwrap(),
+            &JqOptions::default(),
+        )
+        .unwrap(),
+    );
+    let processor = LiveProcessor::new(
+        Arc::new(TokenClients(w.client.clone())),
+        port_client,
+        mapping,
+    )
+    .with_organizations(Some(vec!["Other-Org".into()]));
+    let (repo, pr) = repo_and_pr(&w.client, "open").await;
+    let before = w.github.sim.total().total;
+    let report = processor
+        .process(&pr_event("opened", &repo, &pr))
+        .await
+        .unwrap();
+    assert!(report.outside_organizations && report.upserted.is_empty());
+    assert_eq!(w.github.sim.total().total, before, "no GitHub call");
+    assert!(port_sim.entities_of("githubPullRequest").is_empty());
+}

@@ -28,6 +28,8 @@ pub struct LiveReport {
     pub field_errors: usize,
     /// Kinds of the event that no mapping resource asks for.
     pub unmapped_kinds: Vec<&'static str>,
+    /// The event's organization is not in `GITHUB_ORGANIZATIONS`: nothing was done.
+    pub outside_organizations: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ pub struct LiveProcessor {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
     mapping: Arc<CompiledMapping>,
+    /// `GITHUB_ORGANIZATIONS`: when set, events of other organizations are left alone.
+    organizations: Option<Vec<String>>,
 }
 
 impl LiveProcessor {
@@ -76,12 +80,26 @@ impl LiveProcessor {
             clients,
             port,
             mapping,
+            organizations: None,
         }
     }
 
+    /// Only events of these organizations (case-insensitive) are applied.
+    pub fn with_organizations(mut self, organizations: Option<Vec<String>>) -> Self {
+        self.organizations = organizations;
+        self
+    }
+
     pub async fn process(&self, envelope: &Envelope) -> Result<LiveReport, LiveError> {
-        let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
         let mut report = LiveReport::default();
+        if let Some(allowed) = &self.organizations {
+            let org = envelope.organization.as_deref().unwrap_or_default();
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(org)) {
+                report.outside_organizations = true;
+                return Ok(report);
+            }
+        }
+        let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
         let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) = items
             .into_iter()
             .partition(|item| self.mapping.resources_for_kind(item.kind).next().is_some());

@@ -210,5 +210,7 @@ pub async fn build_processor(
     let clients = github_clients(config, Some(&secrets_manager), etags).await?;
     let port = port_client(config, Some(&secrets_manager)).await?;
     let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
-    Ok((LiveProcessor::new(clients, port, Arc::new(mapping)), source))
+    let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
+        .with_organizations(config.organizations.clone());
+    Ok((processor, source))
 }
