@@ -91,6 +91,28 @@ pub struct JqProgram {
     uses_global_vars: bool,
     /// The value of a program that is a JSON scalar literal (`"githubUser"`, `true`, `3`).
     constant: Option<serde_json::Value>,
+    /// The keys of a program that is a plain path (`.`, `.name`, `.commit.sha`): looked up
+    /// directly, without running the interpreter.
+    path: Option<Vec<String>>,
+}
+
+/// `.a.b_c` → `["a", "b_c"]`; `.` → `[]`; anything else (brackets, `?`, quoting, pipes) → `None`.
+fn plain_path(code: &str) -> Option<Vec<String>> {
+    let code = code.trim();
+    if code == "." {
+        return Some(Vec::new());
+    }
+    let rest = code.strip_prefix('.')?;
+    rest.split('.')
+        .map(|key| {
+            let mut chars = key.chars();
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            (first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .then(|| key.to_owned())
+        })
+        .collect()
 }
 
 thread_local! {
@@ -295,6 +317,7 @@ impl JqProgram {
             env_allow_list: options.env_allow_list.clone(),
             uses_global_vars,
             constant,
+            path: plain_path(code),
         })
     }
 
@@ -322,6 +345,27 @@ impl JqProgram {
     /// Runs the program and returns its first output (`None` when it yields nothing), or the
     /// error jq would report.
     pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
+        if let Some(keys) = &self.path {
+            // jq: a key of an object, or null through null; indexing anything else is an error,
+            // whose exact message the interpreter below gives.
+            let mut current = &input;
+            let mut found = true;
+            for key in keys {
+                current = match current {
+                    Val::Obj(fields) => fields
+                        .get(&Val::utf8_str(key.as_bytes().to_vec()))
+                        .unwrap_or(&Val::Null),
+                    Val::Null => &Val::Null,
+                    _ => {
+                        found = false;
+                        break;
+                    }
+                };
+            }
+            if found {
+                return Ok(Some(current.clone()));
+            }
+        }
         let ctx = self.context();
         match self.filter.id.run((ctx, JqVal(input))).next() {
             None => Ok(None),
@@ -350,6 +394,50 @@ mod tests {
     use super::*;
     use crate::mapping::value::{json_to_val, val_to_json};
     use serde_json::{Value, json};
+
+    #[test]
+    fn plain_paths_take_the_fast_path_and_agree_with_the_interpreter() {
+        assert!(plain_path(".").is_some_and(|p| p.is_empty()));
+        assert_eq!(plain_path(".commit.sha").map(|p| p.len()), Some(2));
+        for not_plain in [
+            ".a[0]",
+            ".a?",
+            ".\"a b\"",
+            ".a | .b",
+            "..",
+            ".a.",
+            ".1a",
+            ".a-b",
+            "$x",
+            ".a.b // 1",
+        ] {
+            assert!(plain_path(not_plain).is_none(), "{not_plain}");
+        }
+        let inputs = [
+            json!({"a": {"b": 1}}),
+            json!({"a": null}),
+            json!({"a": 5}),
+            json!({}),
+            json!(null),
+            json!([1]),
+            json!({"a": {"b": [1, {"c": 2}]}}),
+        ];
+        for code in [".", ".a", ".a.b", ".a.b.c", ".__repository"] {
+            let fast = JqProgram::compile(code, &JqOptions::default()).unwrap();
+            // The same expression, forced through the interpreter.
+            let slow = JqProgram::compile(&format!("({code})"), &JqOptions::default()).unwrap();
+            assert!(fast.path.is_some() && slow.path.is_none());
+            for input in &inputs {
+                let a = fast
+                    .first(json_to_val(input))
+                    .map(|v| v.map(|v| val_to_json(&v)));
+                let b = slow
+                    .first(json_to_val(input))
+                    .map(|v| v.map(|v| val_to_json(&v)));
+                assert_eq!(a, b, "{code} on {input}");
+            }
+        }
+    }
 
     fn run(code: &str, input: Value) -> Result<Vec<Value>, String> {
         let program = JqProgram::compile(code, &JqOptions::default()).map_err(|e| e.to_string())?;
