@@ -94,6 +94,92 @@ pub struct JqProgram {
     /// The keys of a program that is a plain path (`.`, `.name`, `.commit.sha`): looked up
     /// directly, without running the interpreter.
     path: Option<Vec<String>>,
+    /// A program that adds plain paths and string literals (`.__repository + "-" + .name`):
+    /// computed directly while every operand is a string or null.
+    concat: Option<Vec<ConcatPart>>,
+}
+
+/// One operand of a [`JqProgram::concat`] program.
+#[derive(Debug, Clone, PartialEq)]
+enum ConcatPart {
+    Path(Vec<String>),
+    Text(String),
+}
+
+/// `.a + "-" + .b` → its operands; `None` unless every operand is a plain path or a string
+/// literal without escapes, and there are at least two.
+fn concat_form(code: &str) -> Option<Vec<ConcatPart>> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut in_string = false;
+    for c in code.chars() {
+        match c {
+            '\\' => return None,
+            '"' => {
+                in_string = !in_string;
+                current.push(c);
+            }
+            '+' if !in_string => pieces.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    if in_string {
+        return None;
+    }
+    pieces.push(current);
+    if pieces.len() < 2 {
+        return None;
+    }
+    pieces
+        .iter()
+        .map(|piece| {
+            let piece = piece.trim();
+            match piece
+                .strip_prefix('"')
+                .and_then(|rest| rest.strip_suffix('"'))
+            {
+                Some(text) if !text.contains('"') => Some(ConcatPart::Text(text.to_owned())),
+                Some(_) => None,
+                None => plain_path(piece).map(ConcatPart::Path),
+            }
+        })
+        .collect()
+}
+
+/// The value at `keys` as jq's `.a.b` gives it, or `None` when a step indexes something that is
+/// neither an object nor null (the interpreter then reports jq's error).
+fn lookup<'v>(input: &'v Val, keys: &[String]) -> Option<&'v Val> {
+    let mut current = input;
+    for key in keys {
+        current = match current {
+            Val::Obj(fields) => fields
+                .get(&Val::utf8_str(key.as_bytes().to_vec()))
+                .unwrap_or(&Val::Null),
+            Val::Null => &Val::Null,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// jq's `a + b + …` over strings and nulls (null is the identity of `+`); `None` for any other
+/// operand type, which the interpreter then handles.
+fn concat(parts: &[ConcatPart], input: &Val) -> Option<Val> {
+    let mut out: Option<Vec<u8>> = None;
+    for part in parts {
+        let bytes: Option<&[u8]> = match part {
+            ConcatPart::Text(text) => Some(text.as_bytes()),
+            ConcatPart::Path(keys) => match lookup(input, keys)? {
+                Val::TStr(bytes) => Some(bytes),
+                Val::Null => None,
+                _ => return None,
+            },
+        };
+        if let Some(bytes) = bytes {
+            out.get_or_insert_with(Vec::new).extend_from_slice(bytes);
+        }
+    }
+    Some(out.map_or(Val::Null, Val::utf8_str))
 }
 
 /// `.a.b_c` → `["a", "b_c"]`; `.` → `[]`; anything else (brackets, `?`, quoting, pipes) → `None`.
@@ -318,6 +404,7 @@ impl JqProgram {
             uses_global_vars,
             constant,
             path: plain_path(code),
+            concat: concat_form(code),
         })
     }
 
@@ -345,26 +432,15 @@ impl JqProgram {
     /// Runs the program and returns its first output (`None` when it yields nothing), or the
     /// error jq would report.
     pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
-        if let Some(keys) = &self.path {
-            // jq: a key of an object, or null through null; indexing anything else is an error,
-            // whose exact message the interpreter below gives.
-            let mut current = &input;
-            let mut found = true;
-            for key in keys {
-                current = match current {
-                    Val::Obj(fields) => fields
-                        .get(&Val::utf8_str(key.as_bytes().to_vec()))
-                        .unwrap_or(&Val::Null),
-                    Val::Null => &Val::Null,
-                    _ => {
-                        found = false;
-                        break;
-                    }
-                };
-            }
-            if found {
-                return Ok(Some(current.clone()));
-            }
+        if let Some(keys) = &self.path
+            && let Some(found) = lookup(&input, keys)
+        {
+            return Ok(Some(found.clone()));
+        }
+        if let Some(parts) = &self.concat
+            && let Some(joined) = concat(parts, &input)
+        {
+            return Ok(Some(joined));
         }
         let ctx = self.context();
         match self.filter.id.run((ctx, JqVal(input))).next() {
@@ -422,11 +498,48 @@ mod tests {
             json!([1]),
             json!({"a": {"b": [1, {"c": 2}]}}),
         ];
-        for code in [".", ".a", ".a.b", ".a.b.c", ".__repository"] {
+        assert_eq!(concat_form(r#".a + "-" + .b"#).map(|p| p.len()), Some(3));
+        for not_concat in [
+            ".a",
+            r#".a + "\\n""#,
+            r#".a + "x"#,
+            ".a - .b",
+            ".a + .b[0]",
+            r#""a+b""#,
+        ] {
+            assert!(concat_form(not_concat).is_none(), "{not_concat}");
+        }
+        let inputs = [
+            inputs.as_slice(),
+            &[
+                json!({"a": "x", "b": "y"}),
+                json!({"a": null, "b": "y"}),
+                json!({"a": null, "b": null}),
+                json!({"a": 1, "b": "y"}),
+                json!({"a": "x", "b": [1]}),
+                json!({"a": {"b": "ü+"}, "b": "y"}),
+            ],
+        ]
+        .concat();
+        for code in [
+            ".",
+            ".a",
+            ".a.b",
+            ".a.b.c",
+            ".__repository",
+            r#".a + "-" + .b"#,
+            ".a + .b",
+            r#""p/" + .a.b"#,
+            r#".a+"+""#,
+        ] {
             let fast = JqProgram::compile(code, &JqOptions::default()).unwrap();
             // The same expression, forced through the interpreter.
             let slow = JqProgram::compile(&format!("({code})"), &JqOptions::default()).unwrap();
-            assert!(fast.path.is_some() && slow.path.is_none());
+            assert!(
+                (fast.path.is_some() || fast.concat.is_some())
+                    && slow.path.is_none()
+                    && slow.concat.is_none()
+            );
             for input in &inputs {
                 let a = fast
                     .first(json_to_val(input))
