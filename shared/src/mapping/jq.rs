@@ -104,6 +104,17 @@ pub struct JqProgram {
 enum ConcatPart {
     Path(Vec<String>),
     Text(String),
+    /// `(.path | tostring)`, computed for strings and exact integers only.
+    ToString(Vec<String>),
+}
+
+/// `(.a.b | tostring)` → the path.
+fn tostring_of_path(piece: &str) -> Option<Vec<String>> {
+    let inner = piece.strip_prefix('(')?.strip_suffix(')')?;
+    let (path, call) = inner.split_once('|')?;
+    (call.trim() == "tostring")
+        .then(|| plain_path(path))
+        .flatten()
 }
 
 /// `.a + "-" + .b` → its operands; `None` unless every operand is a plain path or a string
@@ -140,7 +151,9 @@ fn concat_form(code: &str) -> Option<Vec<ConcatPart>> {
             {
                 Some(text) if !text.contains('"') => Some(ConcatPart::Text(text.to_owned())),
                 Some(_) => None,
-                None => plain_path(piece).map(ConcatPart::Path),
+                None => plain_path(piece)
+                    .map(ConcatPart::Path)
+                    .or_else(|| tostring_of_path(piece).map(ConcatPart::ToString)),
             }
         })
         .collect()
@@ -167,7 +180,18 @@ fn lookup<'v>(input: &'v Val, keys: &[String]) -> Option<&'v Val> {
 fn concat(parts: &[ConcatPart], input: &Val) -> Option<Val> {
     let mut out: Option<Vec<u8>> = None;
     for part in parts {
+        let number_text;
         let bytes: Option<&[u8]> = match part {
+            ConcatPart::ToString(keys) => match lookup(input, keys)? {
+                Val::TStr(bytes) => Some(bytes),
+                // jq prints integers below 2^53 as plain digits; anything else (floats, huge
+                // integers, null, containers) goes to the interpreter's own `tostring`.
+                Val::Num(jaq_json::Num::Int(i)) if i.unsigned_abs() <= (1 << 53) => {
+                    number_text = i.to_string();
+                    Some(number_text.as_bytes())
+                }
+                _ => return None,
+            },
             ConcatPart::Text(text) => Some(text.as_bytes()),
             ConcatPart::Path(keys) => match lookup(input, keys)? {
                 Val::TStr(bytes) => Some(bytes),
@@ -518,6 +542,13 @@ mod tests {
                 json!({"a": 1, "b": "y"}),
                 json!({"a": "x", "b": [1]}),
                 json!({"a": {"b": "ü+"}, "b": "y"}),
+                json!({"b": "r", "n": 42}),
+                json!({"b": "r", "n": -7}),
+                json!({"b": "r", "n": 1.5}),
+                json!({"b": "r", "n": 1e21}),
+                json!({"b": "r", "n": 9007199254740993u64}),
+                json!({"b": "r", "n": null}),
+                json!({"a": {"b": 3}, "n": [1]}),
             ],
         ]
         .concat();
