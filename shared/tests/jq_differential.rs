@@ -151,6 +151,14 @@ fn ours(case: &Case) -> Result<Vec<Value>, String> {
         .map(|values| values.iter().map(val_to_json).collect())
 }
 
+fn ours_first(case: &Case) -> Result<Option<Value>, String> {
+    let program =
+        JqProgram::compile(&case.expr, &JqOptions::default()).map_err(|e| e.to_string())?;
+    program
+        .first(json_to_val(&case.input))
+        .map(|value| value.as_ref().map(val_to_json))
+}
+
 #[test]
 fn mapping_engine_matches_jq_1_7() {
     let python = reference_python();
@@ -174,6 +182,17 @@ fn mapping_engine_matches_jq_1_7() {
             (Err(_), None) => true,
             _ => false,
         };
+        // Mappings take the first output (`first`, with its shortcuts for plain paths and string
+        // additions): it must be jq's first output too.
+        let first_same = match expected.get("outputs") {
+            Some(Value::Array(outputs)) => match (ours_first(case), outputs.first()) {
+                (Ok(Some(value)), Some(wanted)) => numbers_equal(&value, wanted),
+                (Ok(None), None) => true,
+                _ => false,
+            },
+            _ => true,
+        };
+        let same = same && first_same;
         if same {
             continue;
         }
