@@ -97,6 +97,8 @@ pub struct JqProgram {
     /// A program that adds plain paths and string literals (`.__repository + "-" + .name`):
     /// computed directly while every operand is a string or null.
     concat: Option<Vec<ConcatPart>>,
+    /// A program that is a `//` chain of plain paths and string literals (`.name // .login`).
+    alternatives: Option<Vec<ConcatPart>>,
 }
 
 /// One operand of a [`JqProgram::concat`] program.
@@ -106,6 +108,56 @@ enum ConcatPart {
     Text(String),
     /// `(.path | tostring)`, computed for strings and exact integers only.
     ToString(Vec<String>),
+    /// `(.a // .b // "x")`: the first operand that is neither null nor false.
+    Alternative(Vec<ConcatPart>),
+}
+
+/// `.a // .b // "x"` → its operands (plain paths or string literals), at least two.
+fn alternative_form(code: &str) -> Option<Vec<ConcatPart>> {
+    if code.contains('\\') || code.contains('|') || code.contains('+') {
+        return None;
+    }
+    let pieces: Vec<&str> = code.split("//").collect();
+    if pieces.len() < 2 {
+        return None;
+    }
+    pieces
+        .iter()
+        .map(|piece| simple_operand(piece.trim()))
+        .collect()
+}
+
+/// A plain path or a string literal without escapes or quotes inside.
+fn simple_operand(piece: &str) -> Option<ConcatPart> {
+    match piece
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        Some(text) if !text.contains('"') => Some(ConcatPart::Text(text.to_owned())),
+        Some(_) => None,
+        None => plain_path(piece).map(ConcatPart::Path),
+    }
+}
+
+/// The value of a `//` chain, or `None` to let the interpreter decide (a step that errors: jq's
+/// `//` would swallow the error, which only the interpreter reproduces exactly).
+fn alternative<'v>(parts: &'v [ConcatPart], input: &'v Val) -> Option<Val> {
+    let (last, rest) = parts.split_last()?;
+    for part in rest {
+        let value = match part {
+            ConcatPart::Path(keys) => lookup(input, keys)?.clone(),
+            ConcatPart::Text(text) => Val::utf8_str(text.as_bytes().to_vec()),
+            _ => return None,
+        };
+        if !matches!(value, Val::Null | Val::Bool(false)) {
+            return Some(value);
+        }
+    }
+    match last {
+        ConcatPart::Path(keys) => lookup(input, keys).cloned(),
+        ConcatPart::Text(text) => Some(Val::utf8_str(text.as_bytes().to_vec())),
+        _ => None,
+    }
 }
 
 /// `(.a.b | tostring)` → the path.
@@ -153,7 +205,11 @@ fn concat_form(code: &str) -> Option<Vec<ConcatPart>> {
                 Some(_) => None,
                 None => plain_path(piece)
                     .map(ConcatPart::Path)
-                    .or_else(|| tostring_of_path(piece).map(ConcatPart::ToString)),
+                    .or_else(|| tostring_of_path(piece).map(ConcatPart::ToString))
+                    .or_else(|| {
+                        let inner = piece.strip_prefix('(')?.strip_suffix(')')?;
+                        alternative_form(inner).map(ConcatPart::Alternative)
+                    }),
             }
         })
         .collect()
@@ -181,6 +237,7 @@ fn concat(parts: &[ConcatPart], input: &Val) -> Option<Val> {
     let mut out: Option<Vec<u8>> = None;
     for part in parts {
         let number_text;
+        let alternative_value;
         let bytes: Option<&[u8]> = match part {
             ConcatPart::ToString(keys) => match lookup(input, keys)? {
                 Val::TStr(bytes) => Some(bytes),
@@ -192,6 +249,14 @@ fn concat(parts: &[ConcatPart], input: &Val) -> Option<Val> {
                 }
                 _ => return None,
             },
+            ConcatPart::Alternative(options) => {
+                alternative_value = alternative(options, input)?;
+                match &alternative_value {
+                    Val::TStr(bytes) => Some(bytes),
+                    Val::Null => None,
+                    _ => return None,
+                }
+            }
             ConcatPart::Text(text) => Some(text.as_bytes()),
             ConcatPart::Path(keys) => match lookup(input, keys)? {
                 Val::TStr(bytes) => Some(bytes),
@@ -429,6 +494,7 @@ impl JqProgram {
             constant,
             path: plain_path(code),
             concat: concat_form(code),
+            alternatives: alternative_form(code.trim()),
         })
     }
 
@@ -465,6 +531,11 @@ impl JqProgram {
             && let Some(joined) = concat(parts, &input)
         {
             return Ok(Some(joined));
+        }
+        if let Some(options) = &self.alternatives
+            && let Some(chosen) = alternative(options, &input)
+        {
+            return Ok(Some(chosen));
         }
         let ctx = self.context();
         match self.filter.id.run((ctx, JqVal(input))).next() {
@@ -549,6 +620,9 @@ mod tests {
                 json!({"b": "r", "n": 9007199254740993u64}),
                 json!({"b": "r", "n": null}),
                 json!({"a": {"b": 3}, "n": [1]}),
+                json!({"a": false, "b": "y", "x": false}),
+                json!({"a": "", "b": "y", "x": null}),
+                json!({"a": {"b": false}, "n": false}),
             ],
         ]
         .concat();
