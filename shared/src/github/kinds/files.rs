@@ -171,11 +171,7 @@ pub async fn list_files(
             let Some(text) = file_text(client, repo, &path, &branch).await? else {
                 continue;
             };
-            let content = if pattern.skip_parsing {
-                Value::from(text)
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::from(text))
-            };
+            let content = file_content(&path, text, pattern.skip_parsing);
             let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
             let mut metadata = Map::new();
             metadata.insert("path".to_owned(), Value::from(path.clone()));
@@ -200,6 +196,22 @@ pub async fn list_files(
         }
     }
     Ok(found)
+}
+
+/// A file's content as Port's integration gives it to mappings: YAML (`.yaml`, `.yml`) and JSON
+/// parsed into values, anything else (or what does not parse, or `skipParsing`) as text.
+pub fn file_content(path: &str, text: String, skip_parsing: bool) -> Value {
+    if skip_parsing {
+        return Value::from(text);
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        return match serde_norway::from_str::<Value>(&text) {
+            Ok(value) => value,
+            Err(_) => Value::from(text),
+        };
+    }
+    serde_json::from_str(&text).unwrap_or(Value::from(text))
 }
 
 fn matches_entry(pattern: &str, entry: &Value) -> bool {
@@ -236,4 +248,40 @@ async fn trees_for<'p>(
         out.push((branch, pairs));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod content_tests {
+    use super::file_content;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_and_json_files_are_parsed_like_ports_integration_does() {
+        assert_eq!(
+            file_content("port.yml", "item: name\nlist: [1, 2]\n".into(), false),
+            json!({"item": "name", "list": [1, 2]})
+        );
+        assert_eq!(
+            file_content("a/B.YAML", "- x\n".into(), false),
+            json!(["x"])
+        );
+        assert_eq!(
+            file_content("package.json", r#"{"name": "app"}"#.into(), false),
+            json!({"name": "app"})
+        );
+        assert_eq!(
+            file_content("README.md", "# Title".into(), false),
+            json!("# Title")
+        );
+        assert_eq!(
+            file_content("bad.yaml", "a: [unclosed".into(), false),
+            json!("a: [unclosed"),
+            "unparsable stays text"
+        );
+        assert_eq!(
+            file_content("port.yml", "item: name".into(), true),
+            json!("item: name"),
+            "skipParsing"
+        );
+    }
 }
