@@ -350,3 +350,102 @@ async fn bursts_of_port_and_github_failures_lose_and_duplicate_nothing() {
         assert_eq!(entity.properties["status"], "open");
     }
 }
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
+    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    let p = pipeline().await;
+    // The deployed shape: the events queue redrives to a FIFO DLQ after 3 receives.
+    let dlq_url = create_fifo_queue(&p.sqs, "worker-dlq").await.unwrap();
+    let dlq_arn = p
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let policy = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
+    p.sqs
+        .set_queue_attributes()
+        .queue_url(&p.queue_url)
+        .attributes(QueueAttributeName::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap();
+
+    let (repo, prs) = open_prs(&p.client).await;
+    let payload = json!({"action": "opened", "pull_request": prs[0], "repository": repo, "organization": {"login": "sim-org"}});
+    assert_eq!(p.deliver("pull_request", "doomed", &payload).await, 202);
+    // GitHub is down for good: every attempt is transient and handed back.
+    p.github.sim.faults(|f| f.bad_gateway_next = 10_000);
+    for attempt in 1..=3 {
+        let received = p
+            .sqs
+            .receive_message()
+            .queue_url(&p.queue_url)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let message = received
+            .messages
+            .unwrap_or_default()
+            .pop()
+            .unwrap_or_else(|| panic!("attempt {attempt}: delivered"));
+        let event = QueuedEvent {
+            message_id: message.message_id.clone().unwrap(),
+            group_id: message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned(),
+            body: message.body.clone().unwrap(),
+        };
+        assert_eq!(
+            process_batch(&p.processor, &[event]).await.len(),
+            1,
+            "attempt {attempt}: handed back"
+        );
+        // Lambda leaves a handed-back message in the queue; it is visible again after the timeout.
+        p.sqs
+            .change_message_visibility()
+            .queue_url(&p.queue_url)
+            .receipt_handle(message.receipt_handle.unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = p
+        .sqs
+        .receive_message()
+        .queue_url(&p.queue_url)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        after.messages.unwrap_or_default().is_empty(),
+        "no fourth delivery"
+    );
+    let dead = p
+        .sqs
+        .receive_message()
+        .queue_url(&dlq_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(
+        dead.len(),
+        1,
+        "the message is in the DLQ, with its envelope intact"
+    );
+    let envelope: port_github_core::webhook::envelope::Envelope =
+        serde_json::from_str(dead[0].body().unwrap()).unwrap();
+    assert_eq!(envelope.delivery_id, "doomed");
+}
