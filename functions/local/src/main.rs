@@ -1,6 +1,8 @@
-//! `port-github`: the local host. For now only `map`, Port's mapping tester: applies a
-//! `port-app-config` to raw objects and prints the entities (one JSON object per line), with the
-//! per-field errors on standard error.
+//! `port-github`: the local host. `demo` runs the product offline against simulators; `map` is
+//! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
+//! JSON object per line), with the per-field errors on standard error.
+
+mod demo;
 
 use std::io::{BufWriter, Read as _, Write as _};
 use std::path::PathBuf;
@@ -20,6 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Offline: a simulated GitHub organization, an embedded catalog, signed deliveries through
+    /// the webhook, queue and worker code.
+    Demo,
     /// Apply a mapping to raw objects and print the entities, one JSON object per line.
     Map {
         /// The port-app-config file (YAML or JSON).
@@ -40,6 +45,22 @@ const EXIT_BAD_INPUT: u8 = 3;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Demo => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("port-github: cannot start: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(demo::run()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("port-github demo: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Map {
             config,
             kind,
