@@ -563,7 +563,9 @@ fn passes_selector_options(resource: &CompiledResource, raw: &Value) -> bool {
         }
         "issue" | "code-scanning-alerts" | "secret-scanning-alerts" => {
             match options.state.as_deref() {
-                None | Some("all") => kind != "issue" || state.is_none_or(|s| s == "open"),
+                Some("all") => true,
+                // Port's integration syncs open issues unless told otherwise; alerts of any state.
+                None => kind != "issue" || state.is_none_or(|s| s == "open"),
                 Some(wanted) => state.is_none_or(|s| s.eq_ignore_ascii_case(wanted)),
             }
         }
@@ -644,4 +646,66 @@ fn to_port_entity(mapped: &MappedEntity) -> Option<Entity> {
         properties: mapped.properties.clone(),
         relations: mapped.relations.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{JqOptions, PortAppConfig};
+    use serde_json::json;
+
+    fn resource_passes(kind: &str, selector: &str, raw: Value) -> bool {
+        let yaml = format!(
+            "resources:\n- kind: {kind}\n  selector: {{query: 'true'{selector}}}\n  port: {{entity: {{mappings: {{identifier: .id, blueprint: '\"b\"'}}}}}}"
+        );
+        let config = PortAppConfig::from_yaml_or_json(&yaml).unwrap();
+        let mapping = CompiledMapping::compile(&config, &JqOptions::default()).unwrap();
+        let resource = mapping.resources_for_kind(kind).next().unwrap();
+        passes_selector_options(resource, &raw)
+    }
+
+    #[test]
+    fn selector_states_decide_what_a_live_event_keeps() {
+        let closed = json!({"id": 1, "state": "closed"});
+        let open = json!({"id": 1, "state": "open"});
+        assert!(
+            !resource_passes("pull-request", "", closed.clone()),
+            "pull requests: open by default"
+        );
+        assert!(resource_passes(
+            "pull-request",
+            ", states: [open, closed]",
+            closed.clone()
+        ));
+        assert!(
+            !resource_passes("issue", "", closed.clone()),
+            "issues: open by default"
+        );
+        assert!(
+            resource_passes("issue", ", state: all", closed.clone()),
+            "state: all keeps closed issues"
+        );
+        assert!(resource_passes("issue", ", state: closed", closed.clone()));
+        assert!(!resource_passes("issue", ", state: closed", open.clone()));
+        let fixed = json!({"id": 1, "state": "fixed"});
+        assert!(
+            resource_passes("dependabot-alert", "", fixed.clone()),
+            "alerts: the four usual states by default"
+        );
+        assert!(!resource_passes(
+            "dependabot-alert",
+            ", states: [open]",
+            fixed.clone()
+        ));
+        assert!(resource_passes("code-scanning-alerts", "", fixed.clone()));
+        assert!(!resource_passes(
+            "secret-scanning-alerts",
+            ", state: open",
+            json!({"id": 1, "state": "resolved"})
+        ));
+        assert!(
+            resource_passes("release", "", closed),
+            "kinds without states always pass"
+        );
+    }
 }
