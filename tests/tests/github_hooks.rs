@@ -410,3 +410,43 @@ async fn redelivery_without_permission_is_reported() {
         .and_then(port_github_core::github::hooks::permission_denied);
     assert_eq!(status, Some(403));
 }
+
+#[tokio::test]
+async fn no_double_redelivery_with_the_dynamodb_store() {
+    let sdk = port_github_tests::moto::moto().sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = port_github_tests::moto::create_state_table(&dynamodb, "hooks")
+        .await
+        .expect("state table in moto");
+    let state = port_github_core::state::DynamoDbStateStore::new(dynamodb, table);
+    let (harness, client) = setup().await;
+    let hook = ensure(&harness, &client, &state, URL, "s3cret")
+        .await
+        .hook_id()
+        .expect("a hook");
+    // The fingerprint lives in DynamoDB: a second ensure leaves the secret alone.
+    let again = ensure(&harness, &client, &state, URL, "s3cret").await;
+    assert_eq!(again, HookOutcome::Unchanged { hook_id: hook });
+    let now = harness.clock.now();
+    harness.sim.set_redelivery_status(500);
+    harness.sim.add_delivery(
+        hook,
+        delivery("dropped", 503, now - TimeDelta::hours(2), false),
+    );
+    let first = redeliver_failed(&client, harness.sim.org(), hook, &state, now)
+        .await
+        .expect("first run");
+    assert_eq!(first.redelivered, vec!["dropped".to_owned()]);
+    harness.clock.advance(std::time::Duration::from_secs(300));
+    let second = redeliver_failed(
+        &client,
+        harness.sim.org(),
+        hook,
+        &state,
+        harness.clock.now(),
+    )
+    .await
+    .expect("second run");
+    assert!(second.redelivered.is_empty(), "{second:?}");
+    assert_eq!(harness.sim.redeliveries().len(), 1);
+}
