@@ -450,3 +450,37 @@ async fn no_double_redelivery_with_the_dynamodb_store() {
     assert!(second.redelivered.is_empty(), "{second:?}");
     assert_eq!(harness.sim.redeliveries().len(), 1);
 }
+
+#[tokio::test]
+async fn resync_upkeep_ensures_then_redelivers_and_survives_a_missing_permission() {
+    use port_github_core::github::upkeep::upkeep_org_webhook;
+    let (harness, client) = setup().await;
+    let state = InMemoryStateStore::default();
+    let secret = secret("s3cret");
+    let desired = DesiredHook::handled_events(URL, &secret);
+    let org = harness.sim.org().to_owned();
+    let now = harness.clock.now();
+    let first = upkeep_org_webhook(&client, &org, &desired, &state, now)
+        .await
+        .expect("upkeep runs");
+    let hook = first.hook.hook_id().expect("created");
+    assert!(matches!(first.hook, HookOutcome::Created { .. }));
+    assert_eq!(first.redelivery.map(|r| r.deliveries_seen), Some(0));
+    harness
+        .sim
+        .add_delivery(hook, delivery("missed", 500, now, false));
+    let second = upkeep_org_webhook(&client, &org, &desired, &state, now)
+        .await
+        .expect("upkeep runs");
+    assert_eq!(second.hook, HookOutcome::Unchanged { hook_id: hook });
+    assert_eq!(
+        second.redelivery.map(|r| r.redelivered),
+        Some(vec!["missed".to_owned()])
+    );
+    harness.sim.set_hooks_access(HooksAccess::NotFound);
+    let refused = upkeep_org_webhook(&client, &org, &desired, &state, now)
+        .await
+        .expect("a missing permission is not an error");
+    assert_eq!(refused.hook, HookOutcome::NotPermitted { status: 404 });
+    assert_eq!(refused.redelivery, None);
+}

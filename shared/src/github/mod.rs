@@ -35,6 +35,7 @@ pub mod kinds;
 pub mod pages;
 pub mod rate_limit;
 pub mod redelivery;
+pub mod upkeep;
 mod writes;
 
 pub use app::{GitHubApp, Installation, InstallationAccount};
