@@ -484,3 +484,33 @@ async fn resync_upkeep_ensures_then_redelivers_and_survives_a_missing_permission
     assert_eq!(refused.hook, HookOutcome::NotPermitted { status: 404 });
     assert_eq!(refused.redelivery, None);
 }
+
+#[tokio::test]
+async fn an_events_only_drift_patches_the_events_alone() {
+    let (harness, client) = setup().await;
+    let state = InMemoryStateStore::default();
+    let hook = ensure(&harness, &client, &state, URL, "s3cret")
+        .await
+        .hook_id()
+        .expect("a hook");
+    // Someone narrows the events by hand.
+    client
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/orgs/{}/hooks/{hook}", harness.sim.org()),
+            &serde_json::json!({"events": ["push"]}),
+        )
+        .await
+        .expect("patch");
+    let outcome = ensure(&harness, &client, &state, URL, "s3cret").await;
+    let HookOutcome::Updated { changed, .. } = outcome else {
+        panic!("expected Updated, got {outcome:?}");
+    };
+    assert!(
+        matches!(changed.as_slice(), [HookChange::Events { removed, .. }] if removed.is_empty()),
+        "{changed:?}"
+    );
+    let hooks = harness.sim.hooks();
+    assert_eq!(hooks[0].events, handled());
+    assert_eq!(hooks[0].secret.as_deref(), Some("s3cret"));
+}
