@@ -1,8 +1,10 @@
 //! `port-github`: the local host. `demo` runs the product offline against simulators; `map` is
 //! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
-//! JSON object per line), with the per-field errors on standard error.
+//! JSON object per line), with the per-field errors on standard error; `webhooks ensure|redeliver`:
+//! the organization webhook (see `webhooks`).
 
 mod demo;
+mod webhooks;
 
 use std::io::{BufWriter, Read as _, Write as _};
 use std::path::PathBuf;
@@ -36,6 +38,27 @@ enum Command {
         /// Files holding one raw object or an array of them; standard input when none is given.
         inputs: Vec<PathBuf>,
     },
+    /// Manage the organization webhook.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Create or reconcile each organization's webhook for URL.
+    Ensure {
+        /// The public webhook URL.
+        #[arg(long)]
+        url: String,
+    },
+    /// Redeliver the failed deliveries of the last 3 days that have not succeeded since.
+    Redeliver {
+        /// The public webhook URL (which hook is ours).
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// Exit status when the configuration is invalid.
@@ -66,6 +89,34 @@ fn main() -> ExitCode {
             kind,
             inputs,
         } => map(&config, &kind, &inputs),
+        Command::Webhooks { command } => {
+            let (job, url) = match command {
+                WebhooksCommand::Ensure { url } => (webhooks::Job::Ensure, url),
+                WebhooksCommand::Redeliver { url } => (webhooks::Job::Redeliver, url),
+            };
+            run_webhooks(job, &url)
+        }
+    }
+}
+
+fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env = port_github_core::config::Env::from_process();
+    match runtime.block_on(webhooks::run(job, url, &env)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

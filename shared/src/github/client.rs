@@ -1,14 +1,14 @@
 //! The GitHub REST client: standard headers, bounded concurrency per token, conditional requests
 //! through the [`EtagStore`], retries on 5xx and timeouts, rate-limit waits bounded by the
-//! caller's limit (past it the call hands back "retry at T"). Pages of a list are in `pages`.
-//! It knows nothing about kinds.
+//! caller's limit (past it the call hands back "retry at T"). Pages of a list are in `pages`,
+//! writes (POST/PATCH/DELETE with a JSON body) in `writes`. It knows nothing about kinds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -167,6 +167,11 @@ impl GitHubClient {
         self.inner.budget.current()
     }
 
+    /// The REST base URL requests are joined to.
+    pub(crate) fn base(&self) -> &reqwest::Url {
+        &self.inner.base
+    }
+
     /// The clock this client runs on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
@@ -261,22 +266,27 @@ impl GitHubClient {
         Ok(())
     }
 
-    /// Sends one GET (within the concurrency limit) and reads the whole answer.
+    /// Sends one request (within the concurrency limit) and reads the whole answer.
     async fn send_once(
         &self,
+        method: &Method,
         url: &reqwest::Url,
         token: &secrecy::SecretString,
         cached: Option<&CachedPage>,
+        body: Option<&Value>,
     ) -> Result<Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error>, GitHubError> {
         let inner = &self.inner;
         let mut request = inner
             .http
-            .get(url.clone())
+            .request(method.clone(), url.clone())
             .bearer_auth(token.expose_secret())
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", API_VERSION);
         if let Some(cached) = cached {
             request = request.header("if-none-match", cached.etag.as_str());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         let _permit = inner
             .permits
@@ -301,15 +311,32 @@ impl GitHubClient {
 
     /// One GET with the conditional-request cache, retries and rate-limit handling.
     pub async fn fetch(&self, url: reqwest::Url, feature: Feature) -> Result<Fetched, GitHubError> {
+        self.execute(Method::GET, url, None, feature).await
+    }
+
+    /// One request with retries and rate-limit handling; only GETs use the ETag store (a write
+    /// is never conditional and its answer is never cached).
+    pub(crate) async fn execute(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        body: Option<&Value>,
+        feature: Feature,
+    ) -> Result<Fetched, GitHubError> {
         let inner = &self.inner;
         let path = url.path().to_owned();
         let key = format!("{} {}", inner.scope, url);
-        let cached = match inner.etags.get(&key).await {
-            Ok(cached) => cached,
-            Err(err) => {
-                tracing::warn!(error = %err, "ETag store read failed; asking unconditionally");
-                None
+        let conditional = method == Method::GET;
+        let cached = if conditional {
+            match inner.etags.get(&key).await {
+                Ok(cached) => cached,
+                Err(err) => {
+                    tracing::warn!(error = %err, "ETag store read failed; asking unconditionally");
+                    None
+                }
             }
+        } else {
+            None
         };
         let mut transient_attempts = 0u32;
         let mut secondary_attempts = 0u32;
@@ -320,7 +347,9 @@ impl GitHubClient {
                 self.wait_or_hand_back(until, kind, &path).await?;
             }
             let bearer = inner.tokens.bearer().await?;
-            let answer = self.send_once(&url, &bearer.token, cached.as_ref()).await?;
+            let answer = self
+                .send_once(&method, &url, &bearer.token, cached.as_ref(), body)
+                .await?;
             let (status, headers, body) = match answer {
                 Ok(answer) => answer,
                 Err(err) => {
@@ -373,7 +402,7 @@ impl GitHubClient {
                         self.same_origin(next)?;
                     }
                     let parsed = parse_body(&path, &body)?;
-                    if let Some(etag) = header_str(&headers, "etag") {
+                    if let Some(etag) = header_str(&headers, "etag").filter(|_| conditional) {
                         let page = CachedPage {
                             etag: etag.to_owned(),
                             next: next.clone(),

@@ -30,9 +30,13 @@ pub use crate::clock;
 pub mod error;
 pub mod etag;
 pub mod etag_dynamodb;
+pub mod hooks;
 pub mod kinds;
 pub mod pages;
 pub mod rate_limit;
+pub mod redelivery;
+pub mod upkeep;
+mod writes;
 
 pub use app::{GitHubApp, Installation, InstallationAccount};
 pub use auth::{

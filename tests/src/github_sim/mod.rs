@@ -4,6 +4,7 @@
 //! public key, expiring installation tokens), switchable faults, and per-endpoint counters.
 
 mod harness;
+mod hooks;
 mod org;
 mod routes;
 mod server;
@@ -18,6 +19,7 @@ use chrono::TimeDelta;
 use port_github_core::github::Clock;
 
 pub use harness::SimHarness;
+pub use hooks::{HooksAccess, SimDelivery, SimHook};
 use org::OrgData;
 pub use org::OrgSpec;
 use server::{SimState, Window, handle, lock};
@@ -108,6 +110,7 @@ impl GitHubSim {
         let base_url = format!("{origin}{}", config.path_prefix.trim_end_matches('/'));
         let state = Arc::new(SimState {
             data: OrgData::new(config.spec.clone()),
+            hooks: hooks::HookStore::default(),
             config,
             clock,
             base_url,
@@ -229,6 +232,41 @@ impl GitHubSim {
     /// Forgets the counters.
     pub fn reset_counts(&self) {
         lock(&self.state.counts).clear();
+    }
+
+    /// The organization's hooks as stored (secrets included, for assertions).
+    pub fn hooks(&self) -> Vec<SimHook> {
+        self.state.hooks.hooks()
+    }
+
+    /// Adds a hook as if someone had made it; its `id` is assigned and returned.
+    pub fn add_hook(&self, hook: SimHook) -> u64 {
+        self.state.hooks.insert(hook)
+    }
+
+    /// Makes the hooks API answer as with or without the "Webhooks" permission.
+    pub fn set_hooks_access(&self, access: HooksAccess) {
+        self.state.hooks.set_access(access);
+    }
+
+    /// Seeds a delivery in a hook's log; returns its delivery id.
+    pub fn add_delivery(&self, hook_id: u64, delivery: SimDelivery) -> u64 {
+        self.state.hooks.add_delivery(hook_id, delivery)
+    }
+
+    /// A hook's delivery log (delivery id, delivery), in insertion order.
+    pub fn deliveries(&self, hook_id: u64) -> Vec<(u64, SimDelivery)> {
+        self.state.hooks.deliveries(hook_id)
+    }
+
+    /// Redelivery requests received, as (hook id, delivery id).
+    pub fn redeliveries(&self) -> Vec<(u64, u64)> {
+        self.state.hooks.redeliveries()
+    }
+
+    /// The status code logged for redeliveries from now on (default 200).
+    pub fn set_redelivery_status(&self, status: u16) {
+        self.state.hooks.set_redelivery_status(status);
     }
 
     /// The simulated organization's size.

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::hooks::HookCall;
 use super::org::OrgData;
 
 /// What an endpoint answers before paging, ETags and rate-limit headers are applied.
@@ -16,6 +17,10 @@ pub(crate) enum Answer {
     },
     NotFound(&'static str),
     Forbidden(&'static str),
+    /// Any status with a body (201, 202, 204, 400, 422…); never paged or cached.
+    Status(u16, Value),
+    /// A hooks call, answered by the mutable hook store once auth and faults have passed.
+    Hooks(HookCall),
 }
 
 /// Whose credentials an endpoint needs.
@@ -132,6 +137,31 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
         ("GET", ["orgs", org, "repos"]) if org_matches(org) => {
             let items = numbered(spec.repos, |i| data.repo(i, (request.generation)(i)));
             routed("GET /orgs/{org}/repos", Needs::Token, list(items))
+        }
+        (method, ["orgs", org, "hooks", rest @ ..]) if org_matches(org) => {
+            let id = |text: &str| text.parse::<u64>().ok();
+            let (endpoint, call) = match (method, rest) {
+                ("GET", []) => ("GET /orgs/{org}/hooks", HookCall::List),
+                ("POST", []) => ("POST /orgs/{org}/hooks", HookCall::Create),
+                ("GET", [hook]) => ("GET /orgs/{org}/hooks/{id}", HookCall::Get(id(hook)?)),
+                ("PATCH", [hook]) => ("PATCH /orgs/{org}/hooks/{id}", HookCall::Patch(id(hook)?)),
+                ("DELETE", [hook]) => {
+                    ("DELETE /orgs/{org}/hooks/{id}", HookCall::Delete(id(hook)?))
+                }
+                ("GET", [hook, "deliveries"]) => (
+                    "GET /orgs/{org}/hooks/{id}/deliveries",
+                    HookCall::Deliveries(id(hook)?),
+                ),
+                ("POST", [hook, "deliveries", delivery, "attempts"]) => (
+                    "POST /orgs/{org}/hooks/{id}/deliveries/{id}/attempts",
+                    HookCall::Redeliver {
+                        hook: id(hook)?,
+                        delivery: id(delivery)?,
+                    },
+                ),
+                _ => return None,
+            };
+            routed(endpoint, Needs::Token, Answer::Hooks(call))
         }
         ("GET", ["orgs", org, "members"]) if org_matches(org) => routed(
             "GET /orgs/{org}/members",

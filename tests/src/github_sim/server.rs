@@ -17,6 +17,7 @@ use port_github_core::github::Clock;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::hooks::HookStore;
 use super::org::OrgData;
 use super::routes::{Answer, Needs, Request, route};
 use super::{EndpointCount, Faults, SimConfig};
@@ -36,6 +37,7 @@ pub(crate) struct Window {
 #[derive(Debug)]
 pub(crate) struct SimState {
     pub(crate) data: OrgData,
+    pub(crate) hooks: HookStore,
     pub(crate) config: SimConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) base_url: String,
@@ -308,7 +310,7 @@ pub(crate) async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    _body: Bytes,
+    body: Bytes,
 ) -> Response {
     let _in_flight = InFlight::enter(&state);
     let faults = lock(&state.faults).clone();
@@ -417,8 +419,31 @@ pub(crate) async fn handle(
         );
     }
 
-    let (status, body, link) = match routed.answer {
+    let answer = match routed.answer {
+        Answer::Hooks(call) => state.hooks.apply(
+            call,
+            &body,
+            &state.base_url,
+            &state.data.spec.org,
+            state.clock.now(),
+        ),
+        answer => answer,
+    };
+    let (status, body, link) = match answer {
         Answer::Object(object) => (StatusCode::OK, object, None),
+        Answer::Status(code, object) => {
+            let (_, limit_headers) = state.budget(identity, true);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+            let bytes = (!object.is_null()).then(|| object.to_string().into_bytes());
+            return reply(status, limit_headers, bytes);
+        }
+        Answer::Hooks(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "hooks call left unanswered",
+                Vec::new(),
+            );
+        }
         Answer::NotFound(text) => {
             let (_, limit_headers) = state.budget(identity, true);
             return message(StatusCode::NOT_FOUND, text, limit_headers);

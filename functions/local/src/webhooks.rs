@@ -1,0 +1,219 @@
+//! `port-github webhooks ensure|redeliver`: the organization webhook from the command line. Reads
+//! the GitHub and webhook settings from the environment, runs the core's reconciliation or
+//! redelivery for each organization, and prints one line per organization. No logic of its own.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use port_github_core::config::Env;
+use port_github_core::github::hooks::{
+    DesiredHook, HookOutcome, PERMISSION_HINT, ensure_org_webhook, find_org_webhooks,
+    permission_denied,
+};
+use port_github_core::github::redelivery::redeliver_failed;
+use port_github_core::github::{
+    ClientConfig, Clock, GitHubApp, GitHubClient, NoEtagStore, SystemClock, TokenCacheSettings,
+};
+use port_github_core::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
+use secrecy::SecretString;
+
+/// Which webhook job to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Job {
+    Ensure,
+    Redeliver,
+}
+
+struct Settings {
+    api_url: String,
+    orgs: Option<Vec<String>>,
+    auth: Auth,
+    state_table: Option<String>,
+}
+
+enum Auth {
+    Token(SecretString),
+    App { id: String, key: SecretString },
+}
+
+fn settings(env: &Env) -> anyhow::Result<Settings> {
+    let auth = match (env.get("GITHUB_TOKEN"), env.get("GITHUB_APP_ID")) {
+        (Some(token), _) => Auth::Token(SecretString::from(token.to_owned())),
+        (None, Some(id)) => Auth::App {
+            id: id.to_owned(),
+            key: SecretString::from(
+                env.require(
+                    "GITHUB_APP_PRIVATE_KEY",
+                    "the App's private key (PEM or base64 of the PEM)",
+                )?
+                .to_owned(),
+            ),
+        },
+        (None, None) => bail!(
+            "missing setting GITHUB_TOKEN: set it, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
+        ),
+    };
+    let orgs = env.get("GITHUB_ORGANIZATIONS").map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|org| !org.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    if matches!(auth, Auth::Token(_)) && orgs.as_ref().is_none_or(Vec::is_empty) {
+        bail!(
+            "missing setting GITHUB_ORGANIZATIONS: with GITHUB_TOKEN, name the organizations (comma-separated)"
+        );
+    }
+    Ok(Settings {
+        api_url: env
+            .get("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .to_owned(),
+        orgs,
+        auth,
+        state_table: env.get("STATE_TABLE").map(str::to_owned),
+    })
+}
+
+/// One client per organization to work on.
+async fn clients(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Vec<(String, GitHubClient)>> {
+    let config = ClientConfig {
+        base_url: settings.api_url.clone(),
+        ..ClientConfig::default()
+    };
+    match &settings.auth {
+        Auth::Token(token) => {
+            let client =
+                GitHubClient::with_token(config, token.clone(), clock, Arc::new(NoEtagStore))?;
+            Ok(settings
+                .orgs
+                .iter()
+                .flatten()
+                .map(|org| (org.clone(), client.clone()))
+                .collect())
+        }
+        Auth::App { id, key } => {
+            let app = GitHubApp::new(
+                config,
+                TokenCacheSettings::default(),
+                id,
+                key,
+                clock,
+                Arc::new(NoEtagStore),
+            )?;
+            let mut clients = Vec::new();
+            for installation in app.installations(settings.orgs.as_deref()).await? {
+                clients.push((
+                    installation.account.login.clone(),
+                    app.installation_client(installation.id)?,
+                ));
+            }
+            Ok(clients)
+        }
+    }
+}
+
+async fn state_store(settings: &Settings) -> Arc<dyn StateStore> {
+    match &settings.state_table {
+        Some(table) => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(DynamoDbStateStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table.clone(),
+            ))
+        }
+        None => Arc::new(InMemoryStateStore::default()),
+    }
+}
+
+/// Runs `job` for every organization; `url` is our public webhook URL.
+pub async fn run(job: Job, url: &str, env: &Env) -> anyhow::Result<()> {
+    let settings = settings(env)?;
+    let secret = match job {
+        Job::Ensure => Some(SecretString::from(
+            env.require("WEBHOOK_SECRET", "the webhook secret the hook must carry")?
+                .to_owned(),
+        )),
+        Job::Redeliver => None,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = state_store(&settings).await;
+    let mut failures = 0usize;
+    for (org, client) in clients(&settings, clock.clone()).await? {
+        let result = match (&job, &secret) {
+            (Job::Ensure, Some(secret)) => {
+                ensure(&client, &org, url, secret, state.as_ref(), clock.as_ref()).await
+            }
+            _ => redeliver(&client, &org, url, state.as_ref(), clock.as_ref()).await,
+        };
+        if let Err(err) = result {
+            failures += 1;
+            eprintln!("{org}: {err:#}");
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} organization(s) failed");
+    }
+    Ok(())
+}
+
+async fn ensure(
+    client: &GitHubClient,
+    org: &str,
+    url: &str,
+    secret: &SecretString,
+    state: &dyn StateStore,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let desired = DesiredHook::handled_events(url, secret);
+    let outcome = ensure_org_webhook(client, org, &desired, state, clock.now()).await?;
+    match outcome {
+        HookOutcome::Created { hook_id } => println!("{org}: created hook {hook_id}"),
+        HookOutcome::Updated { hook_id, changed } => {
+            println!("{org}: updated hook {hook_id}: {changed:?}");
+        }
+        HookOutcome::Unchanged { hook_id } => println!("{org}: hook {hook_id} is up to date"),
+        HookOutcome::NotPermitted { status } => {
+            println!("{org}: not permitted (HTTP {status}); grant {PERMISSION_HINT}");
+        }
+    }
+    Ok(())
+}
+
+async fn redeliver(
+    client: &GitHubClient,
+    org: &str,
+    url: &str,
+    state: &dyn StateStore,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let hooks = match find_org_webhooks(client, org, url).await {
+        Ok(hooks) => hooks,
+        Err(err) => {
+            if let Some(status) = permission_denied(&err) {
+                println!("{org}: not permitted (HTTP {status}); grant {PERMISSION_HINT}");
+                return Ok(());
+            }
+            return Err(err).context("cannot list the organization's hooks");
+        }
+    };
+    let Some(hook) = hooks.first() else {
+        println!("{org}: no hook for {url}; run `port-github webhooks ensure` first");
+        return Ok(());
+    };
+    let report = redeliver_failed(client, org, hook.id, state, clock.now()).await?;
+    println!(
+        "{org}: hook {}: redelivered {}, already handled {}, succeeded since {}, refused {}, deferred {}",
+        hook.id,
+        report.redelivered.len(),
+        report.already_handled,
+        report.succeeded_since,
+        report.refused.len(),
+        report.deferred.len()
+    );
+    Ok(())
+}
