@@ -58,14 +58,35 @@ impl PortClient {
         &self,
         blueprint: Option<&str>,
     ) -> Result<Vec<EntityRef>, PortError> {
+        let rules = blueprint
+            .map(|blueprint| serde_json::json!({"property": "$blueprint", "operator": "=", "value": blueprint}))
+            .into_iter()
+            .collect();
+        self.search_owned(rules).await
+    }
+
+    /// Whether this integration owns the entity `identifier` of `blueprint` (a live delete only
+    /// removes what this integration wrote).
+    pub async fn owns_entity(&self, blueprint: &str, identifier: &str) -> Result<bool, PortError> {
+        let rules = vec![
+            serde_json::json!({"property": "$blueprint", "operator": "=", "value": blueprint}),
+            serde_json::json!({"property": "$identifier", "operator": "=", "value": identifier}),
+        ];
+        Ok(self
+            .search_owned(rules)
+            .await?
+            .iter()
+            .any(|e| e.identifier == identifier && e.blueprint == blueprint))
+    }
+
+    /// The entities matching `rules` and owned by this integration (the two `$datasource`
+    /// `contains` rules are added), through the unpaged search.
+    async fn search_owned(
+        &self,
+        mut rules: Vec<serde_json::Value>,
+    ) -> Result<Vec<EntityRef>, PortError> {
         const ENDPOINT: &str = "search";
         let config = self.config();
-        let mut rules = Vec::new();
-        if let Some(blueprint) = blueprint {
-            rules.push(
-                serde_json::json!({"property": "$blueprint", "operator": "=", "value": blueprint}),
-            );
-        }
         for value in [
             datasource_prefix(&config.integration_type),
             datasource_suffix(&config.integration_id),
@@ -87,41 +108,6 @@ impl PortClient {
         let parsed: SearchAnswer =
             serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
         Ok(parsed.entities)
-    }
-
-    /// Whether this integration owns the entity `identifier` of `blueprint` (a live delete only
-    /// removes what this integration wrote).
-    pub async fn owns_entity(&self, blueprint: &str, identifier: &str) -> Result<bool, PortError> {
-        const ENDPOINT: &str = "search";
-        let config = self.config();
-        let mut rules = vec![
-            serde_json::json!({"property": "$blueprint", "operator": "=", "value": blueprint}),
-            serde_json::json!({"property": "$identifier", "operator": "=", "value": identifier}),
-        ];
-        for value in [
-            datasource_prefix(&config.integration_type),
-            datasource_suffix(&config.integration_id),
-        ] {
-            rules.push(serde_json::json!({"property": "$datasource", "operator": "contains", "value": value}));
-        }
-        let body = serde_json::to_vec(&serde_json::json!({"combinator": "and", "rules": rules}))
-            .map_err(|e| PortError::decode(ENDPOINT, e))?;
-        let query = [
-            ("exclude_calculated_properties", "true"),
-            ("include", "blueprint"),
-            ("include", "identifier"),
-        ];
-        let url = self.inner.url(&["entities", "search"], &query)?;
-        let answer = self
-            .inner
-            .call(ENDPOINT, Method::POST, url, Some(body))
-            .await?;
-        let parsed: SearchAnswer =
-            serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
-        Ok(parsed
-            .entities
-            .iter()
-            .any(|e| e.identifier == identifier && e.blueprint == blueprint))
     }
 
     /// Every entity this integration owns, across blueprints, through the paged
