@@ -28,9 +28,7 @@ async fn world() -> World {
     let github = SimHarness::start(OrgSpec::default()).await.unwrap();
     let client = github.pat_client(github.client_config()).unwrap();
     let (port, port_client, _) = spawn().await.unwrap();
-    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
-    let config = PortAppConfig::from_yaml_or_json(&text).unwrap();
-    let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
+    let mapping = Arc::new(port_default_mapping());
     let processor =
         LiveProcessor::new(Arc::new(TokenClients(client.clone())), port_client, mapping);
     World {
@@ -39,6 +37,16 @@ async fn world() -> World {
         port,
         processor,
     }
+}
+
+/// Port's own default mapping, unchanged.
+fn port_default_mapping() -> CompiledMapping {
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    CompiledMapping::compile(
+        &PortAppConfig::from_yaml_or_json(&text).unwrap(),
+        &JqOptions::default(),
+    )
+    .unwrap()
 }
 
 fn ours() -> String {
@@ -454,14 +462,7 @@ async fn as_an_app_the_delivery_installation_or_the_organizations_one_is_used() 
     let w = world().await;
     let app = w.github.app(w.github.client_config()).unwrap();
     let (port_sim, port_client, _) = spawn().await.unwrap();
-    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
-    let mapping = Arc::new(
-        CompiledMapping::compile(
-            &PortAppConfig::from_yaml_or_json(&text).unwrap(),
-            &JqOptions::default(),
-        )
-        .unwrap(),
-    );
+    let mapping = Arc::new(port_default_mapping());
     let processor = LiveProcessor::new(Arc::new(AppClients::new(app)), port_client, mapping);
     let (repo, pr) = repo_and_pr(&w.client, "open").await;
 
@@ -486,14 +487,7 @@ async fn as_an_app_the_delivery_installation_or_the_organizations_one_is_used() 
 async fn events_of_organizations_outside_the_allow_list_are_left_alone() {
     let w = world().await;
     let (port_sim, port_client, _) = spawn().await.unwrap();
-    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
-    let mapping = Arc::new(
-        CompiledMapping::compile(
-            &PortAppConfig::from_yaml_or_json(&text).unwrap(),
-            &JqOptions::default(),
-        )
-        .unwrap(),
-    );
+    let mapping = Arc::new(port_default_mapping());
     let processor = LiveProcessor::new(
         Arc::new(TokenClients(w.client.clone())),
         port_client,

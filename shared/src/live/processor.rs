@@ -603,30 +603,16 @@ fn payload_object(envelope: &Envelope, target: &Target) -> Option<Value> {
         Target::User { .. } => "/membership/user",
         Target::Collaborator { .. } => "/member",
         Target::Tag { name } | Target::Branch { name } | Target::Environment { name } => {
-            return Some(with_repository(p, serde_json::json!({ "name": name })));
+            return Some(super::routing::enriched(
+                p,
+                serde_json::json!({ "name": name }),
+            ));
         }
         Target::Workflow { .. } | Target::Paths { .. } => return None,
     };
     p.pointer(pointer)
         .cloned()
-        .map(|object| with_repository(p, object))
-}
-
-fn with_repository(payload: &Value, mut object: Value) -> Value {
-    if let Some(fields) = object.as_object_mut() {
-        if let Some(name) = payload.pointer("/repository/name") {
-            fields.entry("__repository").or_insert_with(|| name.clone());
-        }
-        if let Some(org) = payload
-            .pointer("/organization/login")
-            .or_else(|| payload.pointer("/repository/owner/login"))
-        {
-            fields
-                .entry("__organization")
-                .or_insert_with(|| org.clone());
-        }
-    }
-    object
+        .map(|object| super::routing::enriched(p, object))
 }
 
 /// Port takes string identifiers; a mapped identifier that is a number is written as text, and

@@ -393,7 +393,7 @@ fn changed_paths(p: &Value) -> (Vec<String>, bool) {
 
 /// `raw` with the keys the resync adds to repository-scoped objects (`__repository`,
 /// `__organization`), so a mapping identifies it the same way.
-fn enriched(payload: &Value, mut raw: Value) -> Value {
+pub(crate) fn enriched(payload: &Value, mut raw: Value) -> Value {
     if let Some(fields) = raw.as_object_mut() {
         let mut add = |key: &str, value: Option<&Value>| {
             if let Some(value) = value.filter(|v| !v.is_null())

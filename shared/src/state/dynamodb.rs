@@ -54,6 +54,14 @@ where
     }
 }
 
+/// Whether a conditional write was refused because its condition did not hold.
+fn condition_failed<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 fn number(item: &Item, name: &str) -> Option<i64> {
     match item.get(name) {
         Some(AttributeValue::N(text)) => text.parse().ok(),
@@ -145,11 +153,7 @@ impl StateStore for DynamoDbStateStore {
                         expires_at: until,
                     }));
                 }
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
+                Err(error) if condition_failed(&error) => {
                     let current = self
                         .client
                         .get_item()
@@ -197,13 +201,7 @@ impl StateStore for DynamoDbStateStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(error) if condition_failed(&error) => Ok(false),
             Err(error) => Err(unavailable("release lease")(error)),
         }
     }
@@ -282,13 +280,7 @@ impl StateStore for DynamoDbStateStore {
                     .ok_or_else(|| malformed(key, "no ver after write"))?;
                 Ok(PutOutcome::Written { version })
             }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(PutOutcome::Conflict)
-            }
+            Err(error) if condition_failed(&error) => Ok(PutOutcome::Conflict),
             Err(error) => Err(unavailable("put")(error)),
         }
     }
