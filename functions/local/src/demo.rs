@@ -8,12 +8,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{LiveProcessor, TokenClients};
+use port_github_core::live::{LiveProcessor, QueuedEvent, TokenClients, process_batch_reporting};
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
 use port_github_core::queue::InMemoryEventQueue;
-use port_github_core::webhook::envelope::Envelope;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
@@ -78,12 +77,20 @@ pub async fn run() -> anyhow::Result<()> {
         let status = deliver(&webhook, event, &format!("demo-{i:03}"), payload).await;
         let mut upserted = 0;
         let mut deleted = 0;
-        for message in queue.drain(10) {
-            let envelope: Envelope = serde_json::from_str(&message.body)?;
-            let report = processor
-                .process(&envelope)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // The worker's own batch path, as Lambda would hand it the queued messages.
+        let batch: Vec<QueuedEvent> = queue
+            .drain(10)
+            .into_iter()
+            .enumerate()
+            .map(|(n, message)| QueuedEvent {
+                message_id: format!("demo-{i:03}-{n}"),
+                group_id: Some(message.group_id),
+                body: message.body,
+            })
+            .collect();
+        let (failed, reports) = process_batch_reporting(&processor, &batch).await;
+        anyhow::ensure!(failed.is_empty(), "the worker handed back {failed:?}");
+        for (_, report) in &reports {
             upserted += report.upserted.len();
             deleted += report.deleted.len();
         }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use tracing::Instrument;
 
-use super::processor::{LiveError, LiveProcessor};
+use super::processor::{LiveError, LiveProcessor, LiveReport};
 use crate::webhook::envelope::{ENVELOPE_VERSION, Envelope};
 
 /// One message of the batch.
@@ -21,7 +21,16 @@ pub struct QueuedEvent {
 
 /// The message ids to hand back to the queue.
 pub async fn process_batch(processor: &LiveProcessor, messages: &[QueuedEvent]) -> Vec<String> {
+    process_batch_reporting(processor, messages).await.0
+}
+
+/// [`process_batch`], also returning what each applied message did (the local host shows it).
+pub async fn process_batch_reporting(
+    processor: &LiveProcessor,
+    messages: &[QueuedEvent],
+) -> (Vec<String>, Vec<(String, LiveReport)>) {
     let mut failed = Vec::new();
+    let mut reports = Vec::new();
     let mut blocked_groups: HashSet<&str> = HashSet::new();
     for message in messages {
         if let Some(group) = message.group_id.as_deref()
@@ -45,7 +54,8 @@ pub async fn process_batch(processor: &LiveProcessor, messages: &[QueuedEvent]) 
         }
         let span = tracing::info_span!("event", delivery_id = %envelope.delivery_id, event = %envelope.event);
         match processor.process(&envelope).instrument(span.clone()).await {
-            Ok(report) => tracing::info!(
+            Ok(report) => {
+                tracing::info!(
                 parent: &span,
                 action = envelope.action.as_deref().unwrap_or("-"),
                 upserted = report.upserted.len(),
@@ -53,7 +63,9 @@ pub async fn process_batch(processor: &LiveProcessor, messages: &[QueuedEvent]) 
                 not_owned = report.not_owned.len(),
                 field_errors = report.field_errors,
                 "applied"
-            ),
+                );
+                reports.push((message.message_id.clone(), report));
+            }
             Err(LiveError::Transient(reason)) => {
                 tracing::warn!(parent: &span, reason = %reason, "will retry");
                 failed.push(message.message_id.clone());
@@ -66,5 +78,5 @@ pub async fn process_batch(processor: &LiveProcessor, messages: &[QueuedEvent]) 
             }
         }
     }
-    failed
+    (failed, reports)
 }

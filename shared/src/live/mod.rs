@@ -8,7 +8,7 @@ pub mod processor;
 pub mod routing;
 pub mod setup;
 
-pub use batch::{QueuedEvent, process_batch};
+pub use batch::{QueuedEvent, process_batch, process_batch_reporting};
 pub use clients::{AppClients, GitHubClients, TokenClients};
 pub use processor::{LiveError, LiveProcessor, LiveReport};
 pub use routing::{Operation, RoutingError, Target, WorkItem, route};

@@ -68,6 +68,25 @@ pub struct LiveProcessor {
     mapping: Arc<CompiledMapping>,
     /// `GITHUB_ORGANIZATIONS`: when set, events of other organizations are left alone.
     organizations: Option<Vec<String>>,
+    /// Per kind, the first resource's selector as the GitHub kind functions read it.
+    selectors: std::collections::HashMap<String, Value>,
+}
+
+/// The selector options the GitHub kind functions take, in Port's JSON spelling.
+fn selector_json(resource: &CompiledResource) -> Value {
+    let mut selector = resource.config().selector.other.clone();
+    let options = &resource.config().selector.options;
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            selector.insert(key.to_owned(), value);
+        }
+    };
+    put("members", options.members.map(Value::Bool));
+    put("detailed", options.detailed.map(Value::Bool));
+    put("protectionRules", options.protection_rules.map(Value::Bool));
+    put("hideSecret", options.hide_secret.map(Value::Bool));
+    put("state", options.state.clone().map(Value::String));
+    Value::Object(selector)
 }
 
 impl LiveProcessor {
@@ -76,11 +95,18 @@ impl LiveProcessor {
         port: PortClient,
         mapping: Arc<CompiledMapping>,
     ) -> Self {
+        let mut selectors = std::collections::HashMap::new();
+        for resource in mapping.resources() {
+            selectors
+                .entry(resource.config().kind.clone())
+                .or_insert_with(|| selector_json(resource));
+        }
         Self {
             clients,
             port,
             mapping,
             organizations: None,
+            selectors,
         }
     }
 
@@ -361,7 +387,7 @@ impl LiveProcessor {
             Target::Release { id } => refs::get_release(client, repo, *id).await?,
             Target::Tag { name } => refs::get_tag(client, repo, name).await?,
             Target::Branch { name } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                let selector = kinds::selector(self.raw_selector(kind))?;
                 refs::get_branch(client, repo, name, &selector).await?
             }
             Target::Environment { name } => {
@@ -380,7 +406,7 @@ impl LiveProcessor {
                 security::get_code_scanning_alert(client, repo, *number).await?
             }
             Target::SecretScanningAlert { number } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                let selector = kinds::selector(self.raw_selector(kind))?;
                 security::get_secret_scanning_alert(client, repo, *number, &selector).await?
             }
             Target::Collaborator { login } => people::get_collaborator(client, repo, login).await?,
@@ -402,7 +428,7 @@ impl LiveProcessor {
         let org = envelope.organization.as_deref().unwrap_or_default();
         match target {
             Target::Team { slug } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                let selector = kinds::selector(self.raw_selector(kind))?;
                 Ok(people::get_team(client, org, slug, &selector).await?)
             }
             Target::User { login } => Ok(people::get_user(client, login).await?),
@@ -410,22 +436,10 @@ impl LiveProcessor {
         }
     }
 
-    /// The first resource's selector of `kind` as JSON, for the GitHub kind functions.
-    fn raw_selector(&self, kind: &str) -> Option<Value> {
-        let resource = self.mapping.resources_for_kind(kind).next()?;
-        let mut selector = resource.config().selector.other.clone();
-        let options = &resource.config().selector.options;
-        let mut put = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                selector.insert(key.to_owned(), value);
-            }
-        };
-        put("members", options.members.map(Value::Bool));
-        put("detailed", options.detailed.map(Value::Bool));
-        put("protectionRules", options.protection_rules.map(Value::Bool));
-        put("hideSecret", options.hide_secret.map(Value::Bool));
-        put("state", options.state.clone().map(Value::String));
-        Some(Value::Object(selector))
+    /// The first resource's selector of `kind` as JSON, for the GitHub kind functions (built
+    /// once, when the processor is made).
+    fn raw_selector(&self, kind: &str) -> Option<&Value> {
+        self.selectors.get(kind)
     }
 
     /// Upserts what every resource of `kind` selects from `raw`; deletes (if owned) what a
