@@ -1,12 +1,15 @@
-//! `port-github`: the local host. `demo` runs the product offline against simulators; `map` is
-//! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
-//! JSON object per line), with the per-field errors on standard error; `webhooks ensure|redeliver`:
-//! the organization webhook (see `webhooks`).
+//! `port-github`: the local host. `demo` runs the product offline against simulators; `serve` is a
+//! local webhook endpoint with an in-process queue and worker (see `serve`); `map` is Port's
+//! mapping tester: applies a `port-app-config` to raw objects and prints the entities (one JSON
+//! object per line), with the per-field errors on standard error; `webhooks ensure|redeliver`: the
+//! organization webhook (see `webhooks`).
 
 mod demo;
+mod serve;
 mod webhooks;
 
 use std::io::{BufWriter, Read as _, Write as _};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +30,13 @@ enum Command {
     /// Offline: a simulated GitHub organization, an embedded catalog, signed deliveries through
     /// the webhook, queue and worker code.
     Demo,
+    /// A local webhook endpoint (the Lambda's checks) with an in-process queue and worker; settings
+    /// from the environment as for the webhook and worker functions. Stops on Ctrl-C.
+    Serve {
+        /// The address to listen on (port 0: any free port; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
     /// Apply a mapping to raw objects and print the entities, one JSON object per line.
     Map {
         /// The port-app-config file (YAML or JSON).
@@ -84,6 +94,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve { addr } => run_serve(addr),
         Command::Map {
             config,
             kind,
@@ -115,6 +126,35 @@ fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(addr: SocketAddr) -> ExitCode {
+    serve::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Variables that are not UTF-8 are left out (`std::env::vars` would panic on them).
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    match runtime.block_on(serve::run(addr, vars)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is_startup() => {
+            eprintln!("port-github serve: cannot start: {error}");
+            ExitCode::from(EXIT_INVALID_CONFIG)
+        }
+        Err(error) => {
+            eprintln!("port-github serve: {error}");
             ExitCode::FAILURE
         }
     }

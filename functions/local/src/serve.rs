@@ -1,0 +1,347 @@
+//! `port-github serve`: a local webhook endpoint. Every request goes to the Lambda's own
+//! `WebhookHandler` (same secrets, limits and answers); queued events go to an in-process queue
+//! that a background task drains through the worker's batch path (`process_batch_reporting`).
+//! Settings come from the environment, read by the core's `WebhookConfig` and `WorkerConfig`; the
+//! clients come from the core's setup functions. No webhook or worker logic of its own.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, header};
+use port_github_core::config::{
+    ConfigError, Env, GitHubAuthSetting, PortCredentialsSetting, SecretSetting, WebhookConfig,
+    WorkerConfig,
+};
+use port_github_core::github::{EtagStore, InMemoryEtagStore};
+use port_github_core::live::setup::{SetupError, github_clients, load_mapping, port_client};
+use port_github_core::live::{LiveProcessor, LiveReport, QueuedEvent, process_batch_reporting};
+use port_github_core::queue::{InMemoryEventQueue, QueuedMessage};
+use port_github_core::secrets::SecretError;
+use port_github_core::webhook::envelope::Envelope;
+use port_github_core::webhook::{WebhookHandler, WebhookRequest};
+use serde_json::value::RawValue;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How often the worker task looks at the queue.
+const POLL: Duration = Duration::from_millis(200);
+/// Attempts of an event that keeps failing transiently before it is given up.
+const MAX_ATTEMPTS: u32 = 5;
+/// The first retry wait; doubled on each attempt.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+/// What the server reads beyond the handler's own body limit, so the handler answers 413 itself.
+const BODY_MARGIN: usize = 64 * 1024;
+
+/// Why `serve` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A missing or malformed setting: exit status 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The settings are well-formed but a client or the mapping cannot be built: exit status 2.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("webhook secret: {0}")]
+    WebhookSecret(#[from] SecretError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server stopped: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+impl ServeError {
+    /// True when the process should not start at all (exit status 2).
+    pub fn is_startup(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_) | Self::Setup(_) | Self::WebhookSecret(_)
+        )
+    }
+}
+
+/// Human-readable logs on standard error (standard output carries one line per event).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Serves webhooks on `addr` until Ctrl-C, with the settings in `vars` (the environment).
+pub async fn run(addr: SocketAddr, vars: HashMap<String, String>) -> Result<(), ServeError> {
+    let webhook_config = webhook_config(vars.clone())?;
+    let worker_config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
+    let secrets_manager = if uses_secrets_manager(&webhook_config, &worker_config) {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Some(aws_sdk_secretsmanager::Client::new(&aws))
+    } else {
+        None
+    };
+
+    let etags: Arc<dyn EtagStore> = Arc::new(InMemoryEtagStore::new());
+    let clients = github_clients(&worker_config, secrets_manager.as_ref(), etags).await?;
+    let port = port_client(&worker_config, secrets_manager.as_ref()).await?;
+    let (mapping, source) = load_mapping(worker_config.port_app_config.as_deref(), &port).await?;
+    let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
+        .with_organizations(worker_config.organizations.clone());
+
+    let body_limit = webhook_config.max_body_bytes.saturating_add(BODY_MARGIN);
+    let queue = Arc::new(InMemoryEventQueue::default());
+    let handler =
+        WebhookHandler::from_config(webhook_config, secrets_manager, queue.clone()).await?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    println!(
+        "mapping: {source:?}; GitHub at {}",
+        worker_config.github_api_url
+    );
+    println!("listening on http://{bound}");
+
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(drain_queue(queue, processor, stopped));
+    let app = Router::new()
+        .fallback(deliver)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(Arc::new(handler));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    let _ = stop.send(true);
+    if let Ok(left) = worker.await
+        && left > 0
+    {
+        println!("stopped with {left} event(s) not processed");
+    }
+    served.map_err(ServeError::Server)
+}
+
+/// The webhook's settings read from `vars`. The in-process queue stands in for the SQS queue the
+/// Lambda is given, so `EVENTS_QUEUE_URL` is not the operator's concern here.
+fn webhook_config(mut vars: HashMap<String, String>) -> Result<WebhookConfig, ConfigError> {
+    vars.insert("EVENTS_QUEUE_URL".to_owned(), "in-process.fifo".to_owned());
+    WebhookConfig::from_env(&Env::from_pairs(vars))
+}
+
+fn uses_secrets_manager(webhook: &WebhookConfig, worker: &WorkerConfig) -> bool {
+    let arn = |setting: &SecretSetting| matches!(setting, SecretSetting::SecretsManager { .. });
+    arn(&webhook.secret)
+        || match &worker.github_auth {
+            GitHubAuthSetting::App { private_key, .. } => arn(private_key),
+            GitHubAuthSetting::Token(token) => arn(token),
+        }
+        || matches!(
+            worker.port_credentials,
+            PortCredentialsSetting::SecretsManager { .. }
+        )
+}
+
+/// Any method, any path: the handler decides (405 for anything but POST), as in Lambda.
+async fn deliver(
+    State(handler): State<Arc<WebhookHandler>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = handler
+        .handle(WebhookRequest {
+            method: method.as_str(),
+            headers: &headers,
+            body: &body,
+        })
+        .await;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response()
+}
+
+/// One queued event waiting for the worker.
+struct Pending {
+    /// Arrival order; retries keep their place in their group.
+    seq: u64,
+    message: QueuedMessage,
+    /// `delivery-id event action`, for the output line.
+    label: String,
+    attempts: u32,
+    not_before: Instant,
+}
+
+/// The worker: drains the queue until told to stop; returns how many events were left.
+async fn drain_queue(
+    queue: Arc<InMemoryEventQueue>,
+    processor: LiveProcessor,
+    mut stop: watch::Receiver<bool>,
+) -> usize {
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => break,
+        }
+        for message in queue.drain(usize::MAX) {
+            seq += 1;
+            pending.push_back(Pending {
+                seq,
+                label: label(&message.body),
+                message,
+                attempts: 0,
+                not_before: Instant::now(),
+            });
+        }
+        let batch = take_due(&mut pending, Instant::now());
+        if batch.is_empty() {
+            continue;
+        }
+        let events: Vec<QueuedEvent> = batch
+            .iter()
+            .map(|p| QueuedEvent {
+                message_id: p.seq.to_string(),
+                group_id: Some(p.message.group_id.clone()),
+                body: p.message.body.clone(),
+            })
+            .collect();
+        let (failed, reports) = process_batch_reporting(&processor, &events).await;
+        let reports: HashMap<String, LiveReport> = reports.into_iter().collect();
+        let failed: HashSet<String> = failed.into_iter().collect();
+        let mut retried_groups = HashSet::new();
+        for mut event in batch {
+            let id = event.seq.to_string();
+            if let Some(report) = reports.get(&id) {
+                println!("{}: {}", event.label, summary(report));
+            } else if !failed.contains(&id) {
+                println!("{}: dropped (permanent failure, see the log)", event.label);
+            } else if retried_groups.insert(event.message.group_id.clone()) {
+                // The group's first failure was attempted; the later ones wait behind it.
+                event.attempts += 1;
+                if event.attempts >= MAX_ATTEMPTS {
+                    println!("{}: gave up after {} attempts", event.label, event.attempts);
+                    continue;
+                }
+                let wait = FIRST_RETRY.saturating_mul(1 << (event.attempts - 1));
+                println!(
+                    "{}: temporary failure, retry {}/{} in {} ms",
+                    event.label,
+                    event.attempts,
+                    MAX_ATTEMPTS - 1,
+                    wait.as_millis()
+                );
+                event.not_before = Instant::now() + wait;
+                pending.push_back(event);
+            } else {
+                pending.push_back(event);
+            }
+        }
+        pending.make_contiguous().sort_by_key(|p| p.seq);
+    }
+    pending.len() + queue.len()
+}
+
+/// The events that may run now, in order: a group waits as a whole behind its first event that
+/// is not due yet (a retry), so its order holds.
+fn take_due(pending: &mut VecDeque<Pending>, now: Instant) -> Vec<Pending> {
+    let mut waiting_groups = HashSet::new();
+    let mut due = Vec::new();
+    let mut rest = VecDeque::new();
+    for event in pending.drain(..) {
+        if event.not_before > now || waiting_groups.contains(&event.message.group_id) {
+            waiting_groups.insert(event.message.group_id.clone());
+            rest.push_back(event);
+        } else {
+            due.push(event);
+        }
+    }
+    *pending = rest;
+    due
+}
+
+/// `delivery-id event action` from the envelope's head (the payload is not parsed).
+fn label(body: &str) -> String {
+    match serde_json::from_str::<Envelope<Box<RawValue>>>(body) {
+        Ok(envelope) => {
+            let action = envelope.action.map(|a| format!(" {a}")).unwrap_or_default();
+            format!("{} {}{action}", envelope.delivery_id, envelope.event)
+        }
+        Err(_) => "(unreadable envelope)".to_owned(),
+    }
+}
+
+fn summary(report: &LiveReport) -> String {
+    if report.outside_organizations {
+        return "skipped (organization not in GITHUB_ORGANIZATIONS)".to_owned();
+    }
+    let mut line = format!(
+        "upserted {}, deleted {}",
+        report.upserted.len(),
+        report.deleted.len()
+    );
+    if !report.not_owned.is_empty() {
+        line.push_str(&format!(", not owned {}", report.not_owned.len()));
+    }
+    if report.field_errors > 0 {
+        line.push_str(&format!(", field errors {}", report.field_errors));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, group: &str, wait: Duration, now: Instant) -> Pending {
+        Pending {
+            seq,
+            message: QueuedMessage {
+                group_id: group.to_owned(),
+                dedup_id: seq.to_string(),
+                body: String::new(),
+            },
+            label: String::new(),
+            attempts: 0,
+            not_before: now + wait,
+        }
+    }
+
+    #[test]
+    fn a_group_waits_behind_its_retry_and_other_groups_go_on() {
+        let now = Instant::now();
+        let mut pending = VecDeque::from([
+            event(1, "a", Duration::from_secs(1), now),
+            event(2, "b", Duration::ZERO, now),
+            event(3, "a", Duration::ZERO, now),
+        ]);
+        let due: Vec<u64> = take_due(&mut pending, now).iter().map(|p| p.seq).collect();
+        assert_eq!(due, [2]);
+        assert_eq!(pending.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn labels_name_the_delivery_and_event() {
+        let body = r#"{"version":1,"event":"issues","action":"opened","delivery_id":"d-1","received_at":"x","payload":{"a":1}}"#;
+        assert_eq!(label(body), "d-1 issues opened");
+        assert_eq!(label("not json"), "(unreadable envelope)");
+    }
+}
