@@ -352,6 +352,105 @@ impl WorkerConfig {
     }
 }
 
+/// The resync function's settings: the worker's, plus the jobs queue, state table and budgets.
+#[derive(Debug)]
+pub struct ResyncConfig {
+    pub worker: WorkerConfig,
+    /// The DynamoDB table for the lease, run state and records (required).
+    pub state_table: String,
+    /// The SQS queue of resync jobs.
+    pub resync_queue_url: String,
+    /// Work time per invocation; `None`: Lambda's remaining time minus a margin.
+    pub time_budget: Option<Duration>,
+    /// Share of GitHub's hourly budget left for live events.
+    pub rate_limit_reserve: f64,
+    pub send_raw_examples: bool,
+    /// The schedule interval (lease length), `RESYNC_INTERVAL_MINUTES`.
+    pub interval: Duration,
+    /// The public webhook URL: when set, each organization's hook is reconciled and its failed
+    /// deliveries redelivered at the start of every run (needs the webhook secret).
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<SecretSetting>,
+}
+
+impl ResyncConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let worker = WorkerConfig::from_env(env)?;
+        let state_table = env
+            .require(
+                "STATE_TABLE",
+                "the DynamoDB table for the resync lease, run state and records",
+            )?
+            .to_owned();
+        let resync_queue_url = env
+            .require(
+                "RESYNC_QUEUE_URL",
+                "the URL of the SQS queue for resync jobs",
+            )?
+            .to_owned();
+        let time_budget = match env.get("RESYNC_TIME_BUDGET_SECONDS") {
+            None => None,
+            Some(_) => Some(Duration::from_secs(
+                env.positive_u64("RESYNC_TIME_BUDGET_SECONDS", 1)?,
+            )),
+        };
+        let rate_limit_reserve = match env.get("RATE_LIMIT_RESERVE") {
+            None => 0.05,
+            Some(text) => match text.parse::<f64>() {
+                Ok(value) if (0.0..1.0).contains(&value) => value,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "RATE_LIMIT_RESERVE",
+                        reason: format!("{text:?} is not a share between 0 and 1 (e.g. 0.05)"),
+                    });
+                }
+            },
+        };
+        let send_raw_examples = match env.get("SEND_RAW_DATA_EXAMPLES") {
+            None => true,
+            Some(text) => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SEND_RAW_DATA_EXAMPLES",
+                        reason: format!("{text:?} is not true or false"),
+                    });
+                }
+            },
+        };
+        let minutes = env.positive_u64("RESYNC_INTERVAL_MINUTES", 60)?;
+        if !(60..=1440).contains(&minutes) {
+            return Err(ConfigError::Invalid {
+                name: "RESYNC_INTERVAL_MINUTES",
+                reason: "must be between 60 (1 hour) and 1440 (1 day)".into(),
+            });
+        }
+        let webhook_url = match env.get("WEBHOOK_URL") {
+            None => None,
+            Some(_) => Some(url(env, "WEBHOOK_URL", "")?),
+        };
+        let webhook_secret = secret_setting(env, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ARN")?;
+        if webhook_url.is_some() && webhook_secret.is_none() {
+            return Err(ConfigError::Missing {
+                name: "WEBHOOK_SECRET_ARN",
+                hint: "WEBHOOK_URL is set: the hook needs the webhook secret (WEBHOOK_SECRET or WEBHOOK_SECRET_ARN)",
+            });
+        }
+        Ok(Self {
+            worker,
+            state_table,
+            resync_queue_url,
+            time_budget,
+            rate_limit_reserve,
+            send_raw_examples,
+            interval: Duration::from_secs(minutes * 60),
+            webhook_url,
+            webhook_secret,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,5 +608,56 @@ mod tests {
                 .to_string()
                 .contains("PORT_INTEGRATION_ID")
         );
+    }
+
+    #[test]
+    fn resync_settings_are_checked_with_one_clear_line() {
+        let base = [
+            ("GITHUB_TOKEN", "t"),
+            ("STATE_TABLE", "state"),
+            ("RESYNC_QUEUE_URL", "https://sqs/jobs"),
+        ];
+        let config = ResyncConfig::from_env(&worker_env(&base)).unwrap();
+        assert_eq!(config.rate_limit_reserve, 0.05);
+        assert!(config.send_raw_examples);
+        assert_eq!(config.interval, Duration::from_secs(3_600));
+        assert_eq!(config.time_budget, None);
+        assert_eq!(config.webhook_url, None);
+        let error = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            ResyncConfig::from_env(&worker_env(&pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(error(&[("RATE_LIMIT_RESERVE", "5%")]).contains("RATE_LIMIT_RESERVE"));
+        assert!(error(&[("RATE_LIMIT_RESERVE", "1.5")]).contains("RATE_LIMIT_RESERVE"));
+        assert!(error(&[("SEND_RAW_DATA_EXAMPLES", "maybe")]).contains("SEND_RAW_DATA_EXAMPLES"));
+        assert!(error(&[("RESYNC_INTERVAL_MINUTES", "5")]).contains("RESYNC_INTERVAL_MINUTES"));
+        assert!(
+            error(&[("RESYNC_TIME_BUDGET_SECONDS", "-3")]).contains("RESYNC_TIME_BUDGET_SECONDS")
+        );
+        assert!(error(&[("WEBHOOK_URL", "https://hook")]).contains("WEBHOOK_SECRET"));
+        let missing = ResyncConfig::from_env(&worker_env(&base[..2]))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("RESYNC_QUEUE_URL"));
+        let missing = ResyncConfig::from_env(&worker_env(&[base[0], base[2]]))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("STATE_TABLE"));
+        let mut full = base.to_vec();
+        full.extend_from_slice(&[
+            ("WEBHOOK_URL", "https://hook.example/"),
+            ("WEBHOOK_SECRET", "w"),
+            ("SEND_RAW_DATA_EXAMPLES", "false"),
+            ("RESYNC_TIME_BUDGET_SECONDS", "30"),
+            ("RESYNC_INTERVAL_MINUTES", "1440"),
+        ]);
+        let config = ResyncConfig::from_env(&worker_env(&full)).unwrap();
+        assert_eq!(config.webhook_url.as_deref(), Some("https://hook.example"));
+        assert!(!config.send_raw_examples);
+        assert_eq!(config.time_budget, Some(Duration::from_secs(30)));
+        assert_eq!(config.interval, Duration::from_secs(86_400));
     }
 }

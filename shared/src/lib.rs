@@ -11,6 +11,7 @@ pub mod logging;
 pub mod mapping;
 pub mod port;
 pub mod queue;
+pub mod resync;
 pub mod secrets;
 pub mod state;
 pub mod webhook;

@@ -143,6 +143,146 @@ impl EventQueue for InMemoryEventQueue {
     }
 }
 
+/// The most SQS lets a message be delayed (standard queues).
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// A queue of resync jobs (standard, not FIFO: jobs are independent and may run in any order).
+///
+/// Contract: `send` returns `Ok` only once every body was accepted; each becomes visible after
+/// `delay` (capped at [`MAX_DELAY`]; callers that need longer re-queue on receipt). On `Err`,
+/// some bodies may have been sent: jobs are idempotent, so the caller may send them again.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn send(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// The SQS "resync-jobs" queue, ten messages per `SendMessageBatch`.
+pub struct SqsJobQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsJobQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsJobQueue {
+    async fn send(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let delay_seconds = i32::try_from(delay.min(MAX_DELAY).as_secs()).unwrap_or(900);
+        for chunk in bodies.chunks(10) {
+            let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
+            for (index, body) in chunk.iter().enumerate() {
+                let entry = SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(body)
+                    .delay_seconds(delay_seconds)
+                    .build()
+                    .map_err(|e| QueueError::Rejected(e.to_string()))?;
+                request = request.entries(entry);
+            }
+            let answer = request
+                .send()
+                .await
+                .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
+            if let Some(failed) = answer.failed().first() {
+                let reason = format!(
+                    "{}: {}",
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                );
+                return Err(if failed.sender_fault() {
+                    QueueError::Rejected(reason)
+                } else {
+                    QueueError::Unavailable(reason.into())
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An in-process job queue with delays on the caller's clock, for the local host, tests and
+/// benchmarks.
+pub struct InMemoryJobQueue {
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    messages: Mutex<Vec<(chrono::DateTime<chrono::Utc>, u64, String)>>,
+    sent: std::sync::atomic::AtomicU64,
+}
+
+impl InMemoryJobQueue {
+    pub fn new(clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        Self {
+            clock,
+            messages: Mutex::new(Vec::new()),
+            sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Takes up to `max` messages that are visible now, oldest first.
+    pub fn take_ready(&self, max: usize) -> Vec<String> {
+        let now = self.clock.now();
+        let mut messages = self
+            .messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        messages.sort_by_key(|(at, seq, _)| (*at, *seq));
+        let ready = messages.iter().take_while(|(at, _, _)| *at <= now).count();
+        messages
+            .drain(..ready.min(max))
+            .map(|(_, _, body)| body)
+            .collect()
+    }
+
+    /// When the next message becomes visible (`None`: the queue is empty).
+    pub fn next_visible_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(at, _, _)| *at)
+            .min()
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Messages sent since the queue was made.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl JobQueue for InMemoryJobQueue {
+    async fn send(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
+        let at = crate::state::expiry(self.clock.now(), delay.min(MAX_DELAY));
+        let mut messages = self
+            .messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for body in bodies {
+            let seq = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            messages.push((at, seq, body));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

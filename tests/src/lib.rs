@@ -7,3 +7,4 @@ pub mod github_sim;
 pub mod lambda_runtime_api;
 pub mod moto;
 pub mod port_sim;
+pub mod resync_world;

@@ -14,6 +14,36 @@ use crate::webhook::envelope::Envelope;
 #[async_trait]
 pub trait GitHubClients: Send + Sync {
     async fn for_event(&self, envelope: &Envelope) -> Result<GitHubClient, GitHubError>;
+
+    /// The organizations a full sync covers (those of `allowed` only, when given), each with
+    /// the installation that covers it.
+    async fn organizations(
+        &self,
+        allowed: Option<&[String]>,
+    ) -> Result<Vec<OrgAccess>, GitHubError>;
+
+    /// The client for one organization of [`GitHubClients::organizations`].
+    fn for_org(&self, access: &OrgAccess) -> Result<GitHubClient, GitHubError>;
+}
+
+/// An organization to sync, and how.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrgAccess {
+    pub login: String,
+    /// The App installation (`None` with a personal token).
+    pub installation: Option<u64>,
+}
+
+impl OrgAccess {
+    /// Where its repositories come from: the installation's own list (an App may have been
+    /// given only some repositories), or the organization's.
+    pub fn repo_source(&self) -> crate::github::kinds::organization::RepoSource {
+        use crate::github::kinds::organization::RepoSource;
+        match self.installation {
+            Some(_) => RepoSource::Installation,
+            None => RepoSource::Organization(self.login.clone()),
+        }
+    }
 }
 
 /// One client for everything (a personal or fine-grained token).
@@ -22,6 +52,30 @@ pub struct TokenClients(pub GitHubClient);
 #[async_trait]
 impl GitHubClients for TokenClients {
     async fn for_event(&self, _envelope: &Envelope) -> Result<GitHubClient, GitHubError> {
+        Ok(self.0.clone())
+    }
+
+    /// A token does not say which organizations to sync: the allow-list does.
+    async fn organizations(
+        &self,
+        allowed: Option<&[String]>,
+    ) -> Result<Vec<OrgAccess>, GitHubError> {
+        match allowed {
+            Some(list) if !list.is_empty() => Ok(list
+                .iter()
+                .map(|login| OrgAccess {
+                    login: login.clone(),
+                    installation: None,
+                })
+                .collect()),
+            _ => Err(GitHubError::Config {
+                reason: "with a personal token, name the organizations to sync in GITHUB_ORGANIZATIONS (or `organizations` in the mapping)".into(),
+                source: None,
+            }),
+        }
+    }
+
+    fn for_org(&self, _access: &OrgAccess) -> Result<GitHubClient, GitHubError> {
         Ok(self.0.clone())
     }
 }
@@ -73,5 +127,36 @@ impl GitHubClients for AppClients {
             }
         };
         self.app.installation_client(id)
+    }
+
+    async fn organizations(
+        &self,
+        allowed: Option<&[String]>,
+    ) -> Result<Vec<OrgAccess>, GitHubError> {
+        let installations = self.app.installations(allowed).await?;
+        let mut by_org = self.by_org.lock().await;
+        Ok(installations
+            .into_iter()
+            .map(|installation| {
+                by_org.insert(
+                    installation.account.login.to_ascii_lowercase(),
+                    installation.id,
+                );
+                OrgAccess {
+                    login: installation.account.login,
+                    installation: Some(installation.id),
+                }
+            })
+            .collect())
+    }
+
+    fn for_org(&self, access: &OrgAccess) -> Result<GitHubClient, GitHubError> {
+        match access.installation {
+            Some(id) => self.app.installation_client(id),
+            None => Err(GitHubError::Config {
+                reason: format!("no installation of the App covers {}", access.login),
+                source: None,
+            }),
+        }
     }
 }

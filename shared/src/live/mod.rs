@@ -6,9 +6,10 @@ pub mod batch;
 pub mod clients;
 pub mod processor;
 pub mod routing;
+pub mod selection;
 pub mod setup;
 
 pub use batch::{QueuedEvent, process_batch, process_batch_reporting};
-pub use clients::{AppClients, GitHubClients, TokenClients};
+pub use clients::{AppClients, GitHubClients, OrgAccess, TokenClients};
 pub use processor::{LiveError, LiveProcessor, LiveReport};
 pub use routing::{Operation, RoutingError, Target, WorkItem, route};

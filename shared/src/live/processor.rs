@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use super::clients::GitHubClients;
 use super::routing::{Operation, Target, WorkItem, route};
+use super::selection::{passes_selector_options, path_patterns, selector_json};
 use crate::github::kinds::{self, Repo};
 use crate::github::{GitHubClient, GitHubError};
-use crate::mapping::{CompiledMapping, CompiledResource, Entity as MappedEntity};
+use crate::mapping::{CompiledMapping, CompiledResource};
 use crate::port::{Entity, PortClient, PortError, UpsertOptions, UpsertResult};
 use crate::webhook::envelope::Envelope;
 
@@ -70,23 +71,6 @@ pub struct LiveProcessor {
     organizations: Option<Vec<String>>,
     /// Per kind, the first resource's selector as the GitHub kind functions read it.
     selectors: std::collections::HashMap<String, Value>,
-}
-
-/// The selector options the GitHub kind functions take, in Port's JSON spelling.
-fn selector_json(resource: &CompiledResource) -> Value {
-    let mut selector = resource.config().selector.other.clone();
-    let options = &resource.config().selector.options;
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            selector.insert(key.to_owned(), value);
-        }
-    };
-    put("members", options.members.map(Value::Bool));
-    put("detailed", options.detailed.map(Value::Bool));
-    put("protectionRules", options.protection_rules.map(Value::Bool));
-    put("hideSecret", options.hide_secret.map(Value::Bool));
-    put("state", options.state.clone().map(Value::String));
-    Value::Object(selector)
 }
 
 impl LiveProcessor {
@@ -251,27 +235,8 @@ impl LiveProcessor {
         use kinds::files::{self, glob_matches};
         let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
         for resource in resources {
-            let options = &resource.config().selector.options;
-            let configured = if kind == "file" {
-                &options.files
-            } else {
-                &options.folders
-            };
-            let patterns: Vec<files::PathPattern> = configured
-                .iter()
-                .flatten()
-                .map(|p| files::PathPattern {
-                    path: p.path.clone(),
-                    repos: p
-                        .repos
-                        .iter()
-                        .map(|r| files::RepoBranch {
-                            name: r.name.clone(),
-                            branch: r.branch.clone(),
-                        })
-                        .collect(),
-                    skip_parsing: p.skip_parsing,
-                })
+            let patterns: Vec<files::PathPattern> = path_patterns(resource)
+                .into_iter()
                 .filter(|p| p.branch_for(repo).as_deref() == Some(branch))
                 .collect();
             // A folder is touched when a changed path lies under it.
@@ -456,10 +421,10 @@ impl LiveProcessor {
             let outcome = resource.map_item(raw);
             report.field_errors += outcome.field_errors.len();
             if outcome.selected && passes_selector_options(resource, raw) {
-                upserts.extend(outcome.entities.iter().filter_map(to_port_entity));
+                upserts.extend(outcome.entities.iter().filter_map(Entity::from_mapped));
             } else {
                 let gone = resource.map_item_ignoring_selector(raw);
-                for entity in gone.entities.iter().filter_map(to_port_entity) {
+                for entity in gone.entities.iter().filter_map(Entity::from_mapped) {
                     self.delete_if_owned(&entity.blueprint, &entity.identifier, report)
                         .await?;
                 }
@@ -505,7 +470,7 @@ impl LiveProcessor {
                 .map_item_ignoring_selector(raw)
                 .entities
                 .iter()
-                .filter_map(to_port_entity)
+                .filter_map(Entity::from_mapped)
             {
                 let key = (entity.blueprint.clone(), entity.identifier.clone());
                 if !keep.contains(&key) {
@@ -562,43 +527,6 @@ fn target_needs_repo(target: &Target) -> bool {
     !matches!(target, Target::Team { .. } | Target::User { .. })
 }
 
-/// The selector options a single object can be checked against: the states a resource syncs.
-fn passes_selector_options(resource: &CompiledResource, raw: &Value) -> bool {
-    let options = &resource.config().selector.options;
-    let state = raw.get("state").and_then(Value::as_str);
-    let kind = resource.config().kind.as_str();
-    match kind {
-        "pull-request" | "dependabot-alert" => {
-            let wanted = options
-                .states
-                .clone()
-                .unwrap_or_else(|| default_states(kind));
-            state.is_none_or(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(s)))
-        }
-        "issue" | "code-scanning-alerts" | "secret-scanning-alerts" => {
-            match options.state.as_deref() {
-                Some("all") => true,
-                // Port's integration syncs open issues unless told otherwise; alerts of any state.
-                None => kind != "issue" || state.is_none_or(|s| s == "open"),
-                Some(wanted) => state.is_none_or(|s| s.eq_ignore_ascii_case(wanted)),
-            }
-        }
-        _ => true,
-    }
-}
-
-fn default_states(kind: &str) -> Vec<String> {
-    match kind {
-        "pull-request" => vec!["open".into()],
-        _ => vec![
-            "auto_dismissed".into(),
-            "dismissed".into(),
-            "fixed".into(),
-            "open".into(),
-        ],
-    }
-}
-
 /// The payload's own object for a target whose current object is gone.
 fn payload_object(envelope: &Envelope, target: &Target) -> Option<Value> {
     let p = &envelope.payload;
@@ -627,85 +555,4 @@ fn payload_object(envelope: &Envelope, target: &Target) -> Option<Value> {
     p.pointer(pointer)
         .cloned()
         .map(|object| super::routing::enriched(p, object))
-}
-
-/// Port takes string identifiers; a mapped identifier that is a number is written as text, and
-/// anything else (a search query, null) cannot be written or deleted by identifier.
-fn to_port_entity(mapped: &MappedEntity) -> Option<Entity> {
-    let text = |value: &Value| match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    Some(Entity {
-        identifier: text(&mapped.identifier)?,
-        title: mapped.title.as_ref().and_then(text),
-        blueprint: mapped.blueprint.clone(),
-        icon: mapped.icon.as_ref().and_then(text),
-        team: mapped.team.clone().unwrap_or(Value::Null),
-        properties: mapped.properties.clone(),
-        relations: mapped.relations.clone(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mapping::{JqOptions, PortAppConfig};
-    use serde_json::json;
-
-    fn resource_passes(kind: &str, selector: &str, raw: Value) -> bool {
-        let yaml = format!(
-            "resources:\n- kind: {kind}\n  selector: {{query: 'true'{selector}}}\n  port: {{entity: {{mappings: {{identifier: .id, blueprint: '\"b\"'}}}}}}"
-        );
-        let config = PortAppConfig::from_yaml_or_json(&yaml).unwrap();
-        let mapping = CompiledMapping::compile(&config, &JqOptions::default()).unwrap();
-        let resource = mapping.resources_for_kind(kind).next().unwrap();
-        passes_selector_options(resource, &raw)
-    }
-
-    #[test]
-    fn selector_states_decide_what_a_live_event_keeps() {
-        let closed = json!({"id": 1, "state": "closed"});
-        let open = json!({"id": 1, "state": "open"});
-        assert!(
-            !resource_passes("pull-request", "", closed.clone()),
-            "pull requests: open by default"
-        );
-        assert!(resource_passes(
-            "pull-request",
-            ", states: [open, closed]",
-            closed.clone()
-        ));
-        assert!(
-            !resource_passes("issue", "", closed.clone()),
-            "issues: open by default"
-        );
-        assert!(
-            resource_passes("issue", ", state: all", closed.clone()),
-            "state: all keeps closed issues"
-        );
-        assert!(resource_passes("issue", ", state: closed", closed.clone()));
-        assert!(!resource_passes("issue", ", state: closed", open.clone()));
-        let fixed = json!({"id": 1, "state": "fixed"});
-        assert!(
-            resource_passes("dependabot-alert", "", fixed.clone()),
-            "alerts: the four usual states by default"
-        );
-        assert!(!resource_passes(
-            "dependabot-alert",
-            ", states: [open]",
-            fixed.clone()
-        ));
-        assert!(resource_passes("code-scanning-alerts", "", fixed.clone()));
-        assert!(!resource_passes(
-            "secret-scanning-alerts",
-            ", state: open",
-            json!({"id": 1, "state": "resolved"})
-        ));
-        assert!(
-            resource_passes("release", "", closed),
-            "kinds without states always pass"
-        );
-    }
 }

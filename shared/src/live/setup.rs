@@ -21,7 +21,7 @@ use crate::port::{PortClient, PortClientConfig, PortError};
 use crate::secrets::{SecretError, SecretSource, SecretsManagerSecret};
 
 /// How long a cached page stays in the DynamoDB ETag cache after its last write.
-const ETAG_TTL: Duration = Duration::from_secs(7 * 86_400);
+pub const ETAG_TTL: Duration = Duration::from_secs(7 * 86_400);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -101,6 +101,16 @@ pub async fn github_clients(
         base_url: config.github_api_url.clone(),
         ..ClientConfig::default()
     };
+    github_clients_with(config, client_config, secrets_manager, etags).await
+}
+
+/// [`github_clients`] with the client's own settings (the resync waits less for rate limits).
+pub async fn github_clients_with(
+    config: &WorkerConfig,
+    client_config: ClientConfig,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+    etags: Arc<dyn EtagStore>,
+) -> Result<Arc<dyn GitHubClients>, SetupError> {
     let clock = Arc::new(SystemClock);
     Ok(match &config.github_auth {
         GitHubAuthSetting::App {

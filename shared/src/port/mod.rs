@@ -47,6 +47,28 @@ pub struct Entity {
     pub relations: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Entity {
+    /// Port takes string identifiers; a mapped identifier that is a number is written as text,
+    /// and anything else (a search query, null) cannot be written or deleted by identifier.
+    pub fn from_mapped(mapped: &crate::mapping::Entity) -> Option<Self> {
+        use serde_json::Value;
+        let text = |value: &Value| match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Self {
+            identifier: text(&mapped.identifier)?,
+            title: mapped.title.as_ref().and_then(text),
+            blueprint: mapped.blueprint.clone(),
+            icon: mapped.icon.as_ref().and_then(text),
+            team: mapped.team.clone().unwrap_or(Value::Null),
+            properties: mapped.properties.clone(),
+            relations: mapped.relations.clone(),
+        })
+    }
+}
+
 /// Everything the client needs, in plain values. Where the credentials come from (environment or
 /// Secrets Manager) is decided elsewhere.
 #[derive(Debug, Clone)]

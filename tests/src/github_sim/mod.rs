@@ -120,6 +120,7 @@ impl GitHubSim {
             tokens: Mutex::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
             generations: Mutex::new(HashMap::new()),
+            removed: Mutex::new(std::collections::HashSet::new()),
             minted: AtomicU64::new(0),
             missing_version_header: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -189,6 +190,16 @@ impl GitHubSim {
     /// Changes repository `index` (new `updated_at`, so new ETags for its object and lists).
     pub fn touch_repo(&self, index: usize) {
         *lock(&self.state.generations).entry(index).or_insert(0) += 1;
+    }
+
+    /// Deletes repository `index`: it leaves the lists, and its endpoints answer 404.
+    pub fn remove_repo(&self, index: usize) {
+        lock(&self.state.removed).insert(index);
+    }
+
+    /// The name of repository `index`.
+    pub fn repo_name(&self, index: usize) -> String {
+        self.state.data.repo_name(index)
     }
 
     /// Installation tokens minted so far.

@@ -45,6 +45,8 @@ pub(crate) struct Request<'a> {
     pub segments: Vec<String>,
     pub query: &'a [(String, String)],
     pub generation: &'a dyn Fn(usize) -> u64,
+    /// Repositories deleted since the simulator started.
+    pub removed: &'a std::collections::HashSet<usize>,
     pub installation_id: u64,
 }
 
@@ -107,7 +109,10 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
                 .installation_repos
                 .unwrap_or(spec.repos)
                 .min(spec.repos);
-            let items = numbered(count, |i| data.repo(i, (request.generation)(i)));
+            let items = (0..count)
+                .filter(|i| !request.removed.contains(i))
+                .map(|i| data.repo(i, (request.generation)(i)))
+                .collect();
             routed(
                 "GET /installation/repositories",
                 Needs::Token,
@@ -135,7 +140,10 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
             routed("GET /users/{login}", Needs::Token, answer)
         }
         ("GET", ["orgs", org, "repos"]) if org_matches(org) => {
-            let items = numbered(spec.repos, |i| data.repo(i, (request.generation)(i)));
+            let items = (0..spec.repos)
+                .filter(|i| !request.removed.contains(i))
+                .map(|i| data.repo(i, (request.generation)(i)))
+                .collect();
             routed("GET /orgs/{org}/repos", Needs::Token, list(items))
         }
         (method, ["orgs", org, "hooks", rest @ ..]) if org_matches(org) => {
@@ -190,7 +198,10 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
             routed("GET /orgs/{org}/teams/{slug}/members", Needs::Token, answer)
         }
         ("GET", ["repos", owner, name, rest @ ..]) if org_matches(owner) => {
-            let Some(repo) = data.repo_index(name) else {
+            let Some(repo) = data
+                .repo_index(name)
+                .filter(|i| !request.removed.contains(i))
+            else {
                 return routed(
                     "GET /repos/{o}/{r}/*",
                     Needs::Token,

@@ -47,6 +47,7 @@ pub(crate) struct SimState {
     pub(crate) tokens: Mutex<HashMap<String, TokenInfo>>,
     pub(crate) windows: Mutex<HashMap<String, Window>>,
     pub(crate) generations: Mutex<HashMap<usize, u64>>,
+    pub(crate) removed: Mutex<std::collections::HashSet<usize>>,
     pub(crate) minted: AtomicU64,
     pub(crate) missing_version_header: AtomicU64,
     pub(crate) in_flight: AtomicU64,
@@ -334,7 +335,9 @@ pub(crate) async fn handle(
         .collect();
     let generations = lock(&state.generations).clone();
     let generation = move |repo: usize| generations.get(&repo).copied().unwrap_or(0);
+    let removed = lock(&state.removed).clone();
     let request = Request {
+        removed: &removed,
         method: method.as_str(),
         segments,
         query: &query,

@@ -1,0 +1,150 @@
+//! What a mapping resource selects, in the terms the GitHub kind functions take: the selector
+//! options as JSON, the file and folder patterns, and the states an object must be in. Shared by
+//! the live processor (one object) and the resync (whole lists).
+
+use serde_json::Value;
+
+use crate::github::kinds::files::{PathPattern, RepoBranch};
+use crate::mapping::CompiledResource;
+
+/// The selector options the GitHub kind functions take, in Port's JSON spelling.
+pub fn selector_json(resource: &CompiledResource) -> Value {
+    let mut selector = resource.config().selector.other.clone();
+    let options = &resource.config().selector.options;
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            selector.insert(key.to_owned(), value);
+        }
+    };
+    put("members", options.members.map(Value::Bool));
+    put("detailed", options.detailed.map(Value::Bool));
+    put("protectionRules", options.protection_rules.map(Value::Bool));
+    put("hideSecret", options.hide_secret.map(Value::Bool));
+    put("state", options.state.clone().map(Value::String));
+    Value::Object(selector)
+}
+
+/// The file (kind `file`) or folder (kind `folder`) patterns of a resource's selector.
+pub fn path_patterns(resource: &CompiledResource) -> Vec<PathPattern> {
+    let options = &resource.config().selector.options;
+    let configured = if resource.config().kind == "file" {
+        &options.files
+    } else {
+        &options.folders
+    };
+    configured
+        .iter()
+        .flatten()
+        .map(|p| PathPattern {
+            path: p.path.clone(),
+            repos: p
+                .repos
+                .iter()
+                .map(|r| RepoBranch {
+                    name: r.name.clone(),
+                    branch: r.branch.clone(),
+                })
+                .collect(),
+            skip_parsing: p.skip_parsing,
+        })
+        .collect()
+}
+
+/// The selector options a single object can be checked against: the states a resource syncs.
+pub fn passes_selector_options(resource: &CompiledResource, raw: &Value) -> bool {
+    let options = &resource.config().selector.options;
+    let state = raw.get("state").and_then(Value::as_str);
+    let kind = resource.config().kind.as_str();
+    match kind {
+        "pull-request" | "dependabot-alert" => {
+            let wanted = options
+                .states
+                .clone()
+                .unwrap_or_else(|| default_states(kind));
+            state.is_none_or(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(s)))
+        }
+        "issue" | "code-scanning-alerts" | "secret-scanning-alerts" => {
+            match options.state.as_deref() {
+                Some("all") => true,
+                // Port's integration syncs open issues unless told otherwise; alerts of any state.
+                None => kind != "issue" || state.is_none_or(|s| s == "open"),
+                Some(wanted) => state.is_none_or(|s| s.eq_ignore_ascii_case(wanted)),
+            }
+        }
+        _ => true,
+    }
+}
+
+fn default_states(kind: &str) -> Vec<String> {
+    match kind {
+        "pull-request" => vec!["open".into()],
+        _ => vec![
+            "auto_dismissed".into(),
+            "dismissed".into(),
+            "fixed".into(),
+            "open".into(),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+    use serde_json::json;
+
+    fn resource_passes(kind: &str, selector: &str, raw: Value) -> bool {
+        let yaml = format!(
+            "resources:\n- kind: {kind}\n  selector: {{query: 'true'{selector}}}\n  port: {{entity: {{mappings: {{identifier: .id, blueprint: '\"b\"'}}}}}}"
+        );
+        let config = PortAppConfig::from_yaml_or_json(&yaml).unwrap();
+        let mapping = CompiledMapping::compile(&config, &JqOptions::default()).unwrap();
+        let resource = mapping.resources_for_kind(kind).next().unwrap();
+        passes_selector_options(resource, &raw)
+    }
+
+    #[test]
+    fn selector_states_decide_what_a_live_event_keeps() {
+        let closed = json!({"id": 1, "state": "closed"});
+        let open = json!({"id": 1, "state": "open"});
+        assert!(
+            !resource_passes("pull-request", "", closed.clone()),
+            "pull requests: open by default"
+        );
+        assert!(resource_passes(
+            "pull-request",
+            ", states: [open, closed]",
+            closed.clone()
+        ));
+        assert!(
+            !resource_passes("issue", "", closed.clone()),
+            "issues: open by default"
+        );
+        assert!(
+            resource_passes("issue", ", state: all", closed.clone()),
+            "state: all keeps closed issues"
+        );
+        assert!(resource_passes("issue", ", state: closed", closed.clone()));
+        assert!(!resource_passes("issue", ", state: closed", open.clone()));
+        let fixed = json!({"id": 1, "state": "fixed"});
+        assert!(
+            resource_passes("dependabot-alert", "", fixed.clone()),
+            "alerts: the four usual states by default"
+        );
+        assert!(!resource_passes(
+            "dependabot-alert",
+            ", states: [open]",
+            fixed.clone()
+        ));
+        assert!(resource_passes("code-scanning-alerts", "", fixed.clone()));
+        assert!(!resource_passes(
+            "secret-scanning-alerts",
+            ", state: open",
+            json!({"id": 1, "state": "resolved"})
+        ));
+        assert!(
+            resource_passes("release", "", closed),
+            "kinds without states always pass"
+        );
+    }
+}

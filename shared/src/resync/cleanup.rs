@@ -1,0 +1,209 @@
+//! The end of a complete run: delete the entities this integration owns that the run did not
+//! see. Seen = the records of the scopes the run visited (its organizations, the repositories it
+//! listed) for the resources of the current mapping. A kind that answered "not available" on
+//! every repository looks like a missing permission or an outage: its entities are kept. Nothing
+//! is deleted when the stale share of the owned entities is above `entityDeletionThreshold`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{self, ORG_SCOPE, RecordKey, resource_key};
+use super::{CurrentRun, Resync, ResyncError, run_partition};
+use crate::github::kinds::AvailabilityTally;
+use crate::state::Key;
+
+/// What the cleanup did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// Entities this integration owned in Port before the cleanup.
+    pub owned: usize,
+    /// Entities the run produced.
+    pub seen: usize,
+    /// Owned and not seen.
+    pub stale: usize,
+    pub deleted: usize,
+    /// Stale entities Port did not delete (with the reason logged).
+    pub not_deleted: usize,
+    /// Kinds that were not available on any repository: their entities were kept.
+    pub protected_kinds: Vec<String>,
+    /// Seen entities missing from Port (deleted behind the integration's back): sent again by
+    /// the next run.
+    pub missing: usize,
+    /// Why nothing was deleted, when nothing was.
+    pub skipped: Option<String>,
+}
+
+pub(super) async fn cleanup(
+    resync: &Resync,
+    current: &CurrentRun,
+) -> Result<CleanupReport, ResyncError> {
+    let state = resync.state.as_ref();
+    let now = resync.clock.now();
+    let partition = run_partition(&current.run);
+    let counters = state.counters(Key::new(&partition, "counters")).await?;
+    let mut visited: HashMap<String, HashSet<String>> = HashMap::new();
+    for (item, record) in state.list(&partition, "repos/", now).await? {
+        let Some(org) = item.split('/').nth(1) else {
+            continue;
+        };
+        let names: Vec<String> = serde_json::from_str(&record.value).unwrap_or_default();
+        visited.entry(org.to_owned()).or_default().extend(names);
+    }
+    let orgs: HashSet<&str> = current.orgs.iter().map(|o| o.login.as_str()).collect();
+    let valid: HashSet<String> = resync
+        .mapping
+        .resources()
+        .iter()
+        .enumerate()
+        .map(|(index, r)| resource_key(index, &r.config().kind))
+        .collect();
+    let protected_kinds = outage_kinds(&counters);
+    for kind in &protected_kinds {
+        tracing::warn!(
+            kind,
+            "not available on any repository (a missing permission or an outage?): its entities are kept"
+        );
+    }
+
+    let all = records::load_all(state, now).await?;
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut protected: HashSet<(String, String)> = HashSet::new();
+    // Records of scopes the run did not visit (deleted repositories, removed resources), and
+    // records of kinds that were not available here: both end up empty.
+    let mut garbage: Vec<(RecordKey, usize)> = Vec::new();
+    let mut emptied: Vec<(RecordKey, String, usize)> = Vec::new();
+    for (key, record) in &all {
+        let in_run = orgs.contains(key.org.as_str())
+            && (key.scope == ORG_SCOPE
+                || visited
+                    .get(&key.org)
+                    .is_some_and(|names| names.contains(&key.scope)))
+            && valid.contains(&key.resource);
+        let keys = record.entries.iter().map(|e| (e.b.clone(), e.i.clone()));
+        if protected_kinds.contains(&record.kind) && (record.not_available || !in_run) {
+            protected.extend(keys);
+        } else if in_run && !record.not_available {
+            seen.extend(keys);
+        } else if in_run {
+            emptied.push((key.clone(), record.kind.clone(), record.chunks));
+        } else {
+            garbage.push((key.clone(), record.chunks));
+        }
+    }
+
+    let owned = resync.port.sweep_owned_entities().await?;
+    let owned_set: HashSet<(String, String)> = owned
+        .iter()
+        .map(|e| (e.blueprint.clone(), e.identifier.clone()))
+        .collect();
+    let stale: Vec<(String, String)> = owned_set
+        .iter()
+        .filter(|key| !seen.contains(*key) && !protected.contains(*key))
+        .cloned()
+        .collect();
+    let mut report = CleanupReport {
+        owned: owned_set.len(),
+        seen: seen.len(),
+        stale: stale.len(),
+        protected_kinds: protected_kinds.iter().cloned().collect(),
+        ..CleanupReport::default()
+    };
+
+    // Seen but not in Port: clear their hashes so the next run sends them again.
+    let missing: HashSet<&(String, String)> = seen
+        .iter()
+        .filter(|key| !owned_set.contains(*key))
+        .collect();
+    report.missing = missing.len();
+    if !missing.is_empty() {
+        for (key, record) in &all {
+            if record.not_available
+                || !record
+                    .entries
+                    .iter()
+                    .any(|e| missing.contains(&(e.b.clone(), e.i.clone())))
+            {
+                continue;
+            }
+            let entries: Vec<records::Entry> = record
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    if missing.contains(&(e.b.clone(), e.i.clone())) {
+                        e.h.clear();
+                    }
+                    e
+                })
+                .collect();
+            records::store(
+                state,
+                key,
+                &record.kind,
+                &entries,
+                false,
+                record.chunks,
+                now,
+            )
+            .await?;
+        }
+    }
+
+    let threshold = resync.mapping.config().entity_deletion_threshold;
+    if report.owned > 0 && (stale.len() as f64 / report.owned as f64) > threshold {
+        let reason = format!(
+            "{} of {} owned entities ({:.0} %) would be deleted, above entityDeletionThreshold {threshold}: nothing deleted",
+            stale.len(),
+            report.owned,
+            100.0 * stale.len() as f64 / report.owned as f64
+        );
+        tracing::warn!(reason, "cleanup skipped");
+        report.skipped = Some(reason);
+        return Ok(report);
+    }
+
+    let dependents = resync.mapping.config().delete_dependent_entities;
+    let mut by_blueprint: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (blueprint, identifier) in stale {
+        by_blueprint.entry(blueprint).or_default().push(identifier);
+    }
+    for (blueprint, mut identifiers) in by_blueprint {
+        identifiers.sort();
+        let deleted = resync
+            .port
+            .delete_entities(&blueprint, &identifiers, dependents)
+            .await;
+        for failure in &deleted.not_deleted {
+            tracing::warn!(blueprint, identifier = %failure.identifier, code = %failure.failure.code,
+                message = %failure.failure.message, "stale entity not deleted");
+        }
+        report.deleted += deleted.deleted.len();
+        report.not_deleted += deleted.not_deleted.len();
+    }
+    for (key, chunks) in garbage {
+        records::remove(state, &key, chunks).await?;
+    }
+    for (key, kind, chunks) in emptied {
+        records::store(state, &key, &kind, &[], false, chunks, now).await?;
+    }
+    Ok(report)
+}
+
+/// Kinds listed on at least one repository and available on none.
+fn outage_kinds(counters: &BTreeMap<String, i64>) -> HashSet<String> {
+    let mut tallies: BTreeMap<&str, AvailabilityTally> = BTreeMap::new();
+    for (name, value) in counters {
+        let count = usize::try_from(*value).unwrap_or(0);
+        if let Some(kind) = name.strip_prefix("ok-") {
+            tallies.entry(kind).or_default().available += count;
+        } else if let Some(kind) = name.strip_prefix("na-") {
+            tallies.entry(kind).or_default().not_available += count;
+        }
+    }
+    tallies
+        .into_iter()
+        .filter(|(_, tally)| tally.looks_like_an_outage(1))
+        .map(|(kind, _)| kind.to_owned())
+        .collect()
+}

@@ -1,0 +1,279 @@
+//! What the catalog looked like after the last sync, per organization, scope (a repository, or
+//! `~` for the organization itself) and mapping resource: each entity's identity, a hash of its
+//! mapped content and when it was last sent. A resync compares against it to skip unchanged
+//! entities, and the cleanup unions the records of the scopes a run visited into the set of
+//! entities the run saw. Records are rewritten only when they change, so an unchanged
+//! organization costs reads, not writes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::port::Entity;
+use crate::state::{Expect, Key, StateError, StateStore};
+
+/// The state partition holding every record.
+pub const PARTITION: &str = "catalog";
+/// Entries per stored item (an item stays far below DynamoDB's 400 KB).
+const CHUNK: usize = 1_000;
+/// The scope name of organization-level resources (not a valid repository name).
+pub const ORG_SCOPE: &str = "~";
+
+/// One entity as a record remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Blueprint.
+    pub b: String,
+    /// Identifier.
+    pub i: String,
+    /// Hash of the mapped content; empty when Port refused it or it must be sent again.
+    pub h: String,
+    /// When it was last sent (epoch seconds).
+    pub t: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Chunk {
+    kind: String,
+    entries: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    na: bool,
+}
+
+/// A resource's record, all chunks together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceRecord {
+    pub kind: String,
+    pub entries: Vec<Entry>,
+    /// How many chunks it is stored in.
+    pub chunks: usize,
+    /// The last list answered "not available" (403/404): `entries` are what was there before,
+    /// kept until the cleanup knows whether that was this repository or an outage.
+    pub not_available: bool,
+}
+
+/// Where one resource's record of one scope lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordKey {
+    pub org: String,
+    pub scope: String,
+    /// `<index>-<kind>` of the resource in the mapping.
+    pub resource: String,
+}
+
+impl RecordKey {
+    fn scope_prefix(org: &str, scope: &str) -> String {
+        format!("{org}/{scope}/")
+    }
+
+    fn item(&self, chunk: usize) -> String {
+        format!("{}/{}/{}#{chunk:04}", self.org, self.scope, self.resource)
+    }
+
+    /// Reads `org/scope/resource#chunk`.
+    pub fn parse(item: &str) -> Option<(Self, usize)> {
+        let (path, chunk) = item.rsplit_once('#')?;
+        let mut parts = path.splitn(3, '/');
+        let org = parts.next()?.to_owned();
+        let scope = parts.next()?.to_owned();
+        let resource = parts.next()?.to_owned();
+        Some((
+            Self {
+                org,
+                scope,
+                resource,
+            },
+            chunk.parse().ok()?,
+        ))
+    }
+}
+
+/// The key of resource `index` of kind `kind`.
+pub fn resource_key(index: usize, kind: &str) -> String {
+    format!("{index:03}-{kind}")
+}
+
+/// A hash of what would be sent for `entity` (its blueprint included).
+pub fn content_hash(entity: &Entity) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(entity.blueprint.as_bytes());
+    hasher.update([0]);
+    // serde_json writes object keys in a fixed order for equal maps, so equal content hashes
+    // equally.
+    hasher.update(serde_json::to_vec(entity).unwrap_or_default());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+/// Every record of one scope, by resource key.
+pub async fn load_scope(
+    state: &dyn StateStore,
+    org: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, ResourceRecord>, StateError> {
+    let items = state
+        .list(PARTITION, &RecordKey::scope_prefix(org, scope), now)
+        .await?;
+    let mut out: HashMap<String, ResourceRecord> = HashMap::new();
+    for (item, record) in items {
+        let Some((key, _)) = RecordKey::parse(&item) else {
+            continue;
+        };
+        let chunk = parse_chunk(&item, &record.value)?;
+        let entry = out.entry(key.resource).or_default();
+        entry.kind = chunk.kind;
+        entry.entries.extend(chunk.entries);
+        entry.chunks += 1;
+        entry.not_available |= chunk.na;
+    }
+    Ok(out)
+}
+
+/// Every record of every scope (for the cleanup), by key.
+pub async fn load_all(
+    state: &dyn StateStore,
+    now: DateTime<Utc>,
+) -> Result<HashMap<RecordKey, ResourceRecord>, StateError> {
+    let mut out: HashMap<RecordKey, ResourceRecord> = HashMap::new();
+    for (item, record) in state.list(PARTITION, "", now).await? {
+        let Some((key, _)) = RecordKey::parse(&item) else {
+            continue;
+        };
+        let chunk = parse_chunk(&item, &record.value)?;
+        let entry = out.entry(key).or_default();
+        entry.kind = chunk.kind;
+        entry.entries.extend(chunk.entries);
+        entry.chunks += 1;
+        entry.not_available |= chunk.na;
+    }
+    Ok(out)
+}
+
+fn parse_chunk(item: &str, value: &str) -> Result<Chunk, StateError> {
+    serde_json::from_str(value).map_err(|e| StateError::Malformed {
+        partition: PARTITION.to_owned(),
+        item: item.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes a resource's record (chunk by chunk) and removes the chunks the previous version had
+/// beyond the new count.
+pub async fn store(
+    state: &dyn StateStore,
+    key: &RecordKey,
+    kind: &str,
+    entries: &[Entry],
+    not_available: bool,
+    previous_chunks: usize,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    let chunks: Vec<&[Entry]> = if entries.is_empty() {
+        vec![&[]]
+    } else {
+        entries.chunks(CHUNK).collect()
+    };
+    for (index, chunk) in chunks.iter().enumerate() {
+        let value = serde_json::to_string(&Chunk {
+            kind: kind.to_owned(),
+            entries: chunk.to_vec(),
+            na: not_available,
+        })
+        .unwrap_or_default();
+        state
+            .put(
+                Key::new(PARTITION, &key.item(index)),
+                &value,
+                Expect::Anything,
+                None,
+                now,
+            )
+            .await?;
+    }
+    for stale in chunks.len()..previous_chunks {
+        state.delete(Key::new(PARTITION, &key.item(stale))).await?;
+    }
+    Ok(())
+}
+
+/// Removes a resource's record.
+pub async fn remove(
+    state: &dyn StateStore,
+    key: &RecordKey,
+    chunks: usize,
+) -> Result<(), StateError> {
+    for chunk in 0..chunks.max(1) {
+        state.delete(Key::new(PARTITION, &key.item(chunk))).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::InMemoryStateStore;
+
+    #[test]
+    fn keys_round_trip() {
+        let key = RecordKey {
+            org: "acme".into(),
+            scope: "my.repo".into(),
+            resource: resource_key(3, "pull-request"),
+        };
+        assert_eq!(RecordKey::parse(&key.item(2)), Some((key, 2)));
+        assert_eq!(RecordKey::parse("nonsense"), None);
+    }
+
+    #[tokio::test]
+    async fn records_are_chunked_and_shrink() {
+        let state = InMemoryStateStore::default();
+        let now = Utc::now();
+        let key = RecordKey {
+            org: "acme".into(),
+            scope: "repo".into(),
+            resource: resource_key(1, "issue"),
+        };
+        let entries: Vec<Entry> = (0..2_500)
+            .map(|n| Entry {
+                b: "githubIssue".into(),
+                i: n.to_string(),
+                h: "h".into(),
+                t: 1,
+            })
+            .collect();
+        store(&state, &key, "issue", &entries, false, 0, now)
+            .await
+            .unwrap();
+        let loaded = load_scope(&state, "acme", "repo", now).await.unwrap();
+        let record = &loaded[&key.resource];
+        assert_eq!(record.chunks, 3);
+        assert_eq!(record.entries, entries);
+        store(&state, &key, "issue", &entries[..10], false, 3, now)
+            .await
+            .unwrap();
+        let all = load_all(&state, now).await.unwrap();
+        assert_eq!(all[&key].chunks, 1);
+        assert_eq!(all[&key].entries.len(), 10);
+        assert!(
+            load_scope(&state, "acme", "rep", now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "a scope prefix does not match a longer scope name"
+        );
+    }
+
+    #[test]
+    fn equal_entities_hash_equally_and_blueprint_counts() {
+        let entity: Entity = serde_json::from_value(serde_json::json!({
+            "identifier": "a", "properties": {"x": 1, "y": [1, 2]}, "relations": {}
+        }))
+        .unwrap();
+        let mut other = entity.clone();
+        assert_eq!(content_hash(&entity), content_hash(&other));
+        other.blueprint = "b".into();
+        assert_ne!(content_hash(&entity), content_hash(&other));
+    }
+}

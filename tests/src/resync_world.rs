@@ -1,0 +1,111 @@
+//! A resync wired to the simulators with in-process state and queue, on the GitHub simulator's
+//! manual clock (rate-limit resets and job delays cost no real time). Used by the resync tests,
+//! the local demo and the benchmark.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use port_github_core::clock::Clock;
+use port_github_core::github::ClientConfig;
+use port_github_core::live::TokenClients;
+use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
+use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use port_github_core::port::PortClient;
+use port_github_core::queue::InMemoryJobQueue;
+use port_github_core::resync::driver::{DriveReport, DriveSettings, run_to_end};
+use port_github_core::resync::{Resync, ResyncError, ResyncSettings};
+use port_github_core::state::{InMemoryStateStore, StateStore};
+use serde_json::Value;
+
+use crate::github_sim::{OrgSpec, SimConfig, SimHarness};
+use crate::port_sim::harness::client_config;
+use crate::port_sim::{Blueprint, PortSim};
+
+pub struct ResyncWorld {
+    pub github: SimHarness,
+    pub port: PortSim,
+    pub state: Arc<dyn StateStore>,
+    pub queue: Arc<InMemoryJobQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub mapping: Arc<CompiledMapping>,
+    pub settings: ResyncSettings,
+}
+
+/// The built-in blueprints, as the Port simulator takes them.
+pub fn default_blueprints() -> Vec<Blueprint> {
+    let blueprints: Value = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap_or_default();
+    blueprints
+        .as_array()
+        .map(|b| b.iter().filter_map(Blueprint::from_port_json).collect())
+        .unwrap_or_default()
+}
+
+impl ResyncWorld {
+    /// The simulators serving `config`, the built-in mapping unless `mapping` is given.
+    pub async fn start(config: SimConfig, mapping: Option<&str>) -> anyhow::Result<Self> {
+        let github = SimHarness::start_with(config).await?;
+        let port = PortSim::start(default_blueprints()).await?;
+        let text = mapping.unwrap_or(DEFAULT_PORT_APP_CONFIG);
+        let mapping = Arc::new(CompiledMapping::compile(
+            &PortAppConfig::from_yaml_or_json(text)?,
+            &JqOptions::default(),
+        )?);
+        let clock: Arc<dyn Clock> = Arc::new(github.clock.clone());
+        let settings = ResyncSettings {
+            organizations: Some(vec![github.sim.org().to_owned()]),
+            ..ResyncSettings::default()
+        };
+        Ok(Self {
+            github,
+            port,
+            state: Arc::new(InMemoryStateStore::default()),
+            queue: Arc::new(InMemoryJobQueue::new(clock.clone())),
+            clock,
+            mapping,
+            settings,
+        })
+    }
+
+    /// A small organization of `spec`.
+    pub async fn with_spec(spec: OrgSpec, mapping: Option<&str>) -> anyhow::Result<Self> {
+        Self::start(
+            SimConfig {
+                spec,
+                ..SimConfig::default()
+            },
+            mapping,
+        )
+        .await
+    }
+
+    /// GitHub client settings for a resync: waits of a few seconds at most.
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig {
+            max_wait: Duration::from_secs(5),
+            ..self.github.client_config()
+        }
+    }
+
+    /// A resync (personal token) over this world's state and queue. Each call is a new
+    /// "container": nothing but the state store and the queue is shared.
+    pub fn resync(&self) -> anyhow::Result<Resync> {
+        let client = self.github.pat_client(self.client_config())?;
+        Ok(Resync::new(
+            Arc::new(TokenClients(client)),
+            PortClient::new(client_config(self.port.base_url()))?,
+            self.mapping.clone(),
+            self.state.clone(),
+            self.queue.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+        ))
+    }
+
+    /// One whole run, driven in process.
+    pub async fn run(&self, drive: &DriveSettings) -> Result<DriveReport, ResyncError> {
+        let resync = self
+            .resync()
+            .map_err(|e| ResyncError::NothingToSync(e.to_string()))?;
+        run_to_end(&resync, &self.queue, self.clock.clone(), drive, |_| {}).await
+    }
+}
