@@ -1,56 +1,90 @@
 //! `port-github demo`: the product working offline, in seconds. A simulated GitHub organization
-//! and an embedded Port-compatible catalog; signed webhook deliveries go through the same code as
-//! the Lambdas (webhook checks → FIFO queue → worker: re-fetch, map, upsert or delete). Prints
-//! what changed and where the catalog is.
+//! and an embedded Port-compatible catalog; first a full resync of the organization (the core's
+//! `Resync` with in-memory state and jobs queue, driven to the end on the simulator's clock),
+//! then signed webhook deliveries through the same code as the Lambdas (webhook checks → FIFO
+//! queue → worker: re-fetch, map, upsert or delete). Prints what each part did, what the catalog
+//! holds after each, and where the catalog is.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
 use port_github_core::live::{LiveProcessor, QueuedEvent, TokenClients, process_batch_reporting};
-use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
-use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
 use port_github_core::queue::InMemoryEventQueue;
+use port_github_core::resync::driver::{DriveSettings, run_to_end};
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_tests::github_sim::OrgSpec;
+use port_github_tests::port_sim::CatalogEntity;
 use port_github_tests::port_sim::harness::client_config;
-use port_github_tests::port_sim::{Blueprint, PortSim};
+use port_github_tests::resync_world::ResyncWorld;
 use serde_json::{Value, json};
+
+use crate::progress::{Progress, summary_lines};
 
 /// The demo's webhook secret: deliveries are signed and verified exactly as in AWS.
 const DEMO_SECRET: &str = "demo-webhook-secret";
+/// Repositories of the simulated organization.
+const REPOS: usize = 4;
 
 pub async fn run() -> anyhow::Result<()> {
     println!(
         "port-github demo: a simulated GitHub organization and an embedded Port catalog, offline\n"
     );
-    let github = SimHarness::start(OrgSpec {
-        repos: 4,
-        ..OrgSpec::default()
-    })
+    // The simulators, with in-memory state and jobs queue on the GitHub simulator's clock (a
+    // rate-limit wait or a delayed job costs no real time).
+    let world = ResyncWorld::with_spec(
+        OrgSpec {
+            repos: REPOS,
+            ..OrgSpec::default()
+        },
+        None,
+    )
     .await
-    .context("GitHub simulator")?;
+    .context("simulators")?;
+    let (github, port) = (&world.github, &world.port);
+    println!(
+        "GitHub: organization {} ({REPOS} repositories) at {}",
+        github.sim.org(),
+        github.sim.base_url()
+    );
+    println!("Port:   embedded catalog at {}\n", port.base_url());
+
+    println!("full resync of {}:", github.sim.org());
+    let resync = world.resync()?;
+    let mut progress = Progress::new(std::io::stdout(), std::io::stdout().is_terminal());
+    let report = run_to_end(
+        &resync,
+        &world.queue,
+        world.clock.clone(),
+        &DriveSettings::default(),
+        |counters| progress.update(counters),
+    )
+    .await?;
+    let summary = report
+        .summary
+        .context("the resync stopped without a summary")?;
+    for line in summary_lines(&summary, false) {
+        println!("{line}");
+    }
+    anyhow::ensure!(summary.status == "completed", "the resync did not complete");
+    let after_resync = per_blueprint(&port.catalog());
+    println!(
+        "catalog after the resync: {} entities\n",
+        after_resync.values().sum::<usize>()
+    );
+
+    println!("then webhook deliveries, as GitHub would send them:");
     let client = github.pat_client(github.client_config())?;
-    let blueprints: Value = serde_json::from_str(DEFAULT_BLUEPRINTS)?;
-    let blueprints = blueprints
-        .as_array()
-        .map(|b| b.iter().filter_map(Blueprint::from_port_json).collect())
-        .unwrap_or_default();
-    let port = PortSim::start(blueprints)
-        .await
-        .context("embedded catalog")?;
-    let mapping = CompiledMapping::compile(
-        &PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG)?,
-        &JqOptions::default(),
-    )?;
     let processor = LiveProcessor::new(
         Arc::new(TokenClients(client.clone())),
         PortClient::new(client_config(port.base_url()))?,
-        Arc::new(mapping),
+        world.mapping.clone(),
     );
     let queue = Arc::new(InMemoryEventQueue::default());
     let limits = WebhookLimits {
@@ -58,16 +92,6 @@ pub async fn run() -> anyhow::Result<()> {
         max_message_bytes: 256 * 1024,
     };
     let webhook = WebhookHandler::new(fixed_secrets(DEMO_SECRET, None), queue.clone(), limits);
-
-    println!(
-        "GitHub: organization {} ({} repositories) at {}",
-        github.sim.org(),
-        4,
-        github.sim.base_url()
-    );
-    println!("Port:   embedded catalog at {}", port.base_url());
-    println!("(the full resync arrives with the resync function; this demo runs the live path)\n");
-
     let deliveries = deliveries(&client).await?;
     println!(
         "{:<34} {:>7}  {:>8} {:>7}",
@@ -105,14 +129,24 @@ pub async fn run() -> anyhow::Result<()> {
     }
 
     let catalog = port.catalog();
-    let mut per_blueprint: std::collections::BTreeMap<&str, usize> =
-        std::collections::BTreeMap::new();
-    for entity in &catalog {
-        *per_blueprint.entry(entity.blueprint.as_str()).or_default() += 1;
-    }
+    let now = per_blueprint(&catalog);
     println!("\ncatalog: {} entities", catalog.len());
-    for (blueprint, count) in &per_blueprint {
-        println!("  {blueprint:<28} {count}");
+    println!(
+        "  {:<28} {:>7} {:>9} {:>7}",
+        "blueprint", "resync", "webhooks", "now"
+    );
+    let blueprints: std::collections::BTreeSet<&String> =
+        after_resync.keys().chain(now.keys()).collect();
+    for blueprint in blueprints {
+        let before = after_resync.get(blueprint).copied().unwrap_or(0);
+        let after = now.get(blueprint).copied().unwrap_or(0);
+        let change = after as i64 - before as i64;
+        let change = if change == 0 {
+            "0".to_owned()
+        } else {
+            format!("{change:+}")
+        };
+        println!("  {blueprint:<28} {before:>7} {change:>9} {after:>7}");
     }
     let dir = std::env::temp_dir().join("port-github-demo");
     std::fs::create_dir_all(&dir)?;
@@ -120,6 +154,14 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_vec_pretty(&catalog)?)?;
     println!("\nthe catalog is in {}", path.display());
     Ok(())
+}
+
+fn per_blueprint(catalog: &[CatalogEntity]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for entity in catalog {
+        *counts.entry(entity.blueprint.clone()).or_default() += 1;
+    }
+    counts
 }
 
 async fn deliver(webhook: &WebhookHandler, event: &str, delivery: &str, payload: &Value) -> u16 {

@@ -1,10 +1,13 @@
 //! `port-github`: the local host. `demo` runs the product offline against simulators; `serve` is a
-//! local webhook endpoint with an in-process queue and worker (see `serve`); `map` is Port's
-//! mapping tester: applies a `port-app-config` to raw objects and prints the entities (one JSON
-//! object per line), with the per-field errors on standard error; `webhooks ensure|redeliver`: the
-//! organization webhook (see `webhooks`).
-
+//! local webhook endpoint with an in-process queue and worker (see `serve`); `resync` runs one
+//! full resync in this process, or prints its entities with `--dry-run` (see `resync`); `map` is
+//! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
+//! JSON object per line), with the per-field errors on standard error; `webhooks
+//! ensure|redeliver`: the organization webhook (see `webhooks`).
 mod demo;
+mod entity_line;
+mod progress;
+mod resync;
 mod serve;
 mod webhooks;
 
@@ -27,8 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Offline: a simulated GitHub organization, an embedded catalog, signed deliveries through
-    /// the webhook, queue and worker code.
+    /// Offline: a simulated GitHub organization, an embedded catalog, a full resync, then signed
+    /// deliveries through the webhook, queue and worker code.
     Demo,
     /// A local webhook endpoint (the Lambda's checks) with an in-process queue and worker; settings
     /// from the environment as for the webhook and worker functions. Stops on Ctrl-C.
@@ -36,6 +39,14 @@ enum Command {
         /// The address to listen on (port 0: any free port; the bound address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+    },
+    /// One full resync in this process (in-memory state and jobs queue); settings from the
+    /// environment as for the worker. Exit status 0 completed, 1 failed, 2 bad settings.
+    Resync {
+        /// Print the entities (one JSON object per line, with `kind`) instead of writing them;
+        /// needs no Port credentials when PORT_APP_CONFIG is set.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Apply a mapping to raw objects and print the entities, one JSON object per line.
     Map {
@@ -95,6 +106,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve { addr } => run_serve(addr),
+        Command::Resync { dry_run } => run_resync(dry_run),
         Command::Map {
             config,
             kind,
@@ -132,7 +144,7 @@ fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
 }
 
 fn run_serve(addr: SocketAddr) -> ExitCode {
-    serve::init_logging();
+    serve::init_logging("info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -143,11 +155,7 @@ fn run_serve(addr: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Variables that are not UTF-8 are left out (`std::env::vars` would panic on them).
-    let vars = std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-        .collect();
-    match runtime.block_on(serve::run(addr, vars)) {
+    match runtime.block_on(serve::run(addr, process_vars())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is_startup() => {
             eprintln!("port-github serve: cannot start: {error}");
@@ -158,6 +166,41 @@ fn run_serve(addr: SocketAddr) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_resync(dry_run: bool) -> ExitCode {
+    // Warnings and errors only: the progress display has standard error otherwise.
+    serve::init_logging("warn");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(resync::run(process_vars(), dry_run)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) if error.is_settings() => {
+            eprintln!("port-github resync: cannot start: {error}");
+            ExitCode::from(EXIT_INVALID_CONFIG)
+        }
+        Err(error) => {
+            eprintln!("port-github resync: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The environment; variables that are not UTF-8 are left out (`std::env::vars` would panic on
+/// them).
+fn process_vars() -> std::collections::HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
 }
 
 fn load_mapping(config: &PathBuf) -> anyhow::Result<CompiledMapping> {
@@ -217,7 +260,7 @@ fn map(config: &PathBuf, kind: &str, inputs: &[PathBuf]) -> ExitCode {
     for (position, object) in objects.iter().enumerate() {
         let outcome = mapping.map_item(kind, object);
         for entity in &outcome.entities {
-            match serde_json::to_string(entity) {
+            match entity_line::entity_line(entity, None) {
                 Ok(line) => {
                     if writeln!(out, "{line}").is_err() {
                         return ExitCode::FAILURE;

@@ -69,10 +69,11 @@ impl ServeError {
     }
 }
 
-/// Human-readable logs on standard error (standard output carries one line per event).
-pub fn init_logging() {
+/// Human-readable logs on standard error at `default` level unless `RUST_LOG` says otherwise
+/// (standard output carries one line per event).
+pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -143,16 +144,20 @@ fn webhook_config(mut vars: HashMap<String, String>) -> Result<WebhookConfig, Co
 }
 
 fn uses_secrets_manager(webhook: &WebhookConfig, worker: &WorkerConfig) -> bool {
+    matches!(webhook.secret, SecretSetting::SecretsManager { .. })
+        || worker_uses_secrets_manager(worker)
+}
+
+/// True when one of the worker's secrets is a Secrets Manager ARN.
+pub fn worker_uses_secrets_manager(worker: &WorkerConfig) -> bool {
     let arn = |setting: &SecretSetting| matches!(setting, SecretSetting::SecretsManager { .. });
-    arn(&webhook.secret)
-        || match &worker.github_auth {
-            GitHubAuthSetting::App { private_key, .. } => arn(private_key),
-            GitHubAuthSetting::Token(token) => arn(token),
-        }
-        || matches!(
-            worker.port_credentials,
-            PortCredentialsSetting::SecretsManager { .. }
-        )
+    (match &worker.github_auth {
+        GitHubAuthSetting::App { private_key, .. } => arn(private_key),
+        GitHubAuthSetting::Token(token) => arn(token),
+    }) || matches!(
+        worker.port_credentials,
+        PortCredentialsSetting::SecretsManager { .. }
+    )
 }
 
 /// Any method, any path: the handler decides (405 for anything but POST), as in Lambda.

@@ -1,5 +1,5 @@
 //! The README's first command, `cargo run -p port-github-local -- demo`: the same binary with the
-//! same arguments, checked for what it promises.
+//! same arguments, checked for what it promises: a full resync first, then the webhook deliveries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +17,23 @@ fn the_demo_runs_offline_and_leaves_a_catalog() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The resync part comes first and completes.
+    let resync_done = stdout
+        .lines()
+        .position(|l| l.starts_with("resync completed"))
+        .unwrap_or_else(|| panic!("no resync summary:\n{stdout}"));
+    let webhooks_start = stdout
+        .lines()
+        .position(|l| l.starts_with("delivery "))
+        .unwrap_or_else(|| panic!("no deliveries table:\n{stdout}"));
+    assert!(resync_done < webhooks_start, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .take(resync_done)
+            .any(|l| l.trim_start().starts_with("pull-request ")),
+        "a progress line per kind:\n{stdout}"
+    );
     for row in [
         "pull_request opened",
         "release deleted",
@@ -28,6 +45,27 @@ fn the_demo_runs_offline_and_leaves_a_catalog() {
             .unwrap_or_else(|| panic!("no {row} row:\n{stdout}"));
         assert!(line.contains(" 202 "), "the webhook queued it: {line}");
     }
+    // The final table: blueprint, after the resync, the webhooks' change, now.
+    let row = |blueprint: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{blueprint} ")))
+            .unwrap_or_else(|| panic!("no {blueprint} row:\n{stdout}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        row("githubRepository"),
+        ["4", "-1", "3"],
+        "the resync created the four repositories, the archive removed one"
+    );
+    // Releases: the resync created them; one deleted, and the archived repository's went with it.
+    let releases = row("githubRelease");
+    let synced: usize = releases[0].parse().unwrap();
+    let now: usize = releases[2].parse().unwrap();
+    assert!(synced > 0 && now < synced, "{releases:?}");
     let path = stdout
         .lines()
         .find_map(|l| l.strip_prefix("the catalog is in "))
@@ -42,7 +80,10 @@ fn the_demo_runs_offline_and_leaves_a_catalog() {
             .filter(|e| e["blueprint"] == blueprint)
             .count()
     };
-    assert_eq!(of("githubPullRequest"), 2);
-    assert_eq!(of("githubRelease"), 0, "created, then deleted");
-    assert_eq!(of("githubRepository"), 3, "four created, one archived");
+    assert_eq!(of("githubRepository"), 3, "four synced, one archived");
+    assert_eq!(
+        of("githubRelease").to_string(),
+        releases[2],
+        "the file is the catalog"
+    );
 }

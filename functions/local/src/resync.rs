@@ -1,0 +1,244 @@
+//! `port-github resync [--dry-run]`: one full resync in this process. The core's `Resync` over an
+//! in-memory state store and jobs queue on the system clock, driven to the end by the core's
+//! driver; settings and clients from the environment as for the worker (`WorkerConfig`, the
+//! core's setup functions). Progress per kind and the summary go to standard error; a dry run
+//! prints the entities on standard output (one JSON object per line, as `map` does, with `kind`)
+//! and never calls Port. No resync logic of its own.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use port_github_core::clock::{Clock, SystemClock};
+use port_github_core::config::{ConfigError, Env, GitHubAuthSetting, WorkerConfig};
+use port_github_core::github::{ClientConfig, InMemoryEtagStore};
+use port_github_core::live::setup::{SetupError, github_clients_with, load_mapping, port_client};
+use port_github_core::port::Entity;
+use port_github_core::queue::InMemoryJobQueue;
+use port_github_core::resync::driver::{DriveSettings, run_to_end};
+use port_github_core::resync::setup::RESYNC_MAX_WAIT;
+use port_github_core::resync::{DryRunSink, Resync, ResyncError, ResyncSettings, StartOutcome};
+use port_github_core::state::InMemoryStateStore;
+
+use crate::entity_line::{entity_line, from_port};
+use crate::progress::{Progress, summary_lines};
+
+/// Stands in for Port settings a dry run does not use (it never calls Port).
+const DRY_RUN_PLACEHOLDER: &str = "dry-run-unused";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResyncCliError {
+    /// A missing or malformed setting: exit status 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The settings are well-formed but a client or the mapping cannot be built: exit status 2.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The run could not start or be driven: exit status 1.
+    #[error("resync: {0}")]
+    Run(#[from] ResyncError),
+}
+
+impl ResyncCliError {
+    /// True when the settings are at fault (exit status 2).
+    pub fn is_settings(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::Setup(_))
+    }
+}
+
+/// Runs one resync with the settings in `vars` (the environment); true when it completed.
+pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, ResyncCliError> {
+    let vars = if dry_run { dry_run_vars(vars)? } else { vars };
+    let config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
+    let secrets_manager = if crate::serve::worker_uses_secrets_manager(&config) {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Some(aws_sdk_secretsmanager::Client::new(&aws))
+    } else {
+        None
+    };
+    let client_config = ClientConfig {
+        base_url: config.github_api_url.clone(),
+        max_wait: RESYNC_MAX_WAIT,
+        ..ClientConfig::default()
+    };
+    let clients = github_clients_with(
+        &config,
+        client_config,
+        secrets_manager.as_ref(),
+        Arc::new(InMemoryEtagStore::new()),
+    )
+    .await?;
+    let port = port_client(&config, secrets_manager.as_ref()).await?;
+    let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
+    let named = config.organizations.as_ref().is_some_and(|o| !o.is_empty())
+        || !mapping.config().organizations.is_empty();
+    if matches!(config.github_auth, GitHubAuthSetting::Token(_)) && !named {
+        return Err(ConfigError::Missing {
+            name: "GITHUB_ORGANIZATIONS",
+            hint: "with GITHUB_TOKEN, name the organizations to sync (comma-separated)",
+        }
+        .into());
+    }
+
+    let sink = Arc::new(StdoutSink::default());
+    let settings = ResyncSettings {
+        organizations: config.organizations.clone(),
+        dry_run: dry_run.then(|| sink.clone() as Arc<dyn DryRunSink>),
+        ..ResyncSettings::default()
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let queue = Arc::new(InMemoryJobQueue::new(clock.clone()));
+    let resync = Resync::new(
+        clients,
+        port,
+        Arc::new(mapping),
+        Arc::new(InMemoryStateStore::default()),
+        queue.clone(),
+        clock.clone(),
+        settings,
+    );
+
+    eprintln!(
+        "port-github resync{}: mapping {source:?}; GitHub at {}",
+        if dry_run { " --dry-run" } else { "" },
+        config.github_api_url
+    );
+    // Redrawing in place only when standard error has the terminal to itself.
+    let redraw = std::io::stderr().is_terminal() && !(dry_run && std::io::stdout().is_terminal());
+    let mut progress = Progress::new(std::io::stderr(), redraw);
+    let started = Instant::now();
+    let report = run_to_end(
+        &resync,
+        &queue,
+        clock,
+        &DriveSettings::default(),
+        |counters| progress.update(counters),
+    )
+    .await?;
+    if sink.broken.load(Ordering::Relaxed) {
+        eprintln!("standard output was closed: not every entity was printed");
+    }
+    match (&report.start, &report.summary) {
+        (StartOutcome::Skipped { holder, until }, _) => {
+            eprintln!("skipped: run {holder} holds the lease until {until}");
+            Ok(false)
+        }
+        (StartOutcome::Started { run, .. }, None) => {
+            eprintln!("resync {run} stopped without a summary (see the log)");
+            Ok(false)
+        }
+        (StartOutcome::Started { .. }, Some(summary)) => {
+            for line in summary_lines(summary, dry_run) {
+                eprintln!("{line}");
+            }
+            eprintln!("  in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(summary.status == "completed")
+        }
+    }
+}
+
+/// A dry run without Port credentials takes its mapping from `PORT_APP_CONFIG` and stands
+/// placeholders in for the Port settings `WorkerConfig` requires (the run never calls Port).
+fn dry_run_vars(mut vars: HashMap<String, String>) -> Result<HashMap<String, String>, ConfigError> {
+    let env = Env::from_pairs(vars.clone());
+    let has_credentials = [
+        "PORT_CLIENT_ID",
+        "PORT_CLIENT_SECRET",
+        "PORT_CREDENTIALS_ARN",
+    ]
+    .iter()
+    .any(|name| env.get(name).is_some());
+    let has_mapping = env.get("PORT_APP_CONFIG").is_some();
+    if !has_credentials {
+        if !has_mapping {
+            return Err(ConfigError::Missing {
+                name: "PORT_APP_CONFIG",
+                hint: "a dry run without Port credentials reads its mapping from this file",
+            });
+        }
+        for name in ["PORT_CLIENT_ID", "PORT_CLIENT_SECRET"] {
+            vars.insert(name.to_owned(), DRY_RUN_PLACEHOLDER.to_owned());
+        }
+    }
+    if has_mapping && env.get("PORT_INTEGRATION_ID").is_none() {
+        vars.insert(
+            "PORT_INTEGRATION_ID".to_owned(),
+            DRY_RUN_PLACEHOLDER.to_owned(),
+        );
+    }
+    Ok(vars)
+}
+
+/// A dry run's entities on standard output, one line each.
+#[derive(Default)]
+struct StdoutSink {
+    /// Standard output failed (closed): later entities are not printed.
+    broken: AtomicBool,
+}
+
+impl DryRunSink for StdoutSink {
+    fn entity(&self, kind: &str, entity: &Entity) {
+        if self.broken.load(Ordering::Relaxed) {
+            return;
+        }
+        let line = match entity_line(&from_port(entity), Some(kind)) {
+            Ok(line) => line,
+            Err(error) => {
+                eprintln!(
+                    "{kind} {}: cannot serialize entity: {error}",
+                    entity.identifier
+                );
+                return;
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").is_err() {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_dry_run_without_port_credentials_needs_the_mapping_file() {
+        let error = dry_run_vars(vars(&[("GITHUB_TOKEN", "t")])).err();
+        assert!(
+            matches!(
+                error,
+                Some(ConfigError::Missing {
+                    name: "PORT_APP_CONFIG",
+                    ..
+                })
+            ),
+            "{error:?}"
+        );
+        let filled = dry_run_vars(vars(&[("PORT_APP_CONFIG", "m.yaml")])).unwrap_or_default();
+        assert_eq!(
+            filled.get("PORT_CLIENT_ID").map(String::as_str),
+            Some(DRY_RUN_PLACEHOLDER)
+        );
+        assert!(filled.contains_key("PORT_INTEGRATION_ID"));
+    }
+
+    #[test]
+    fn a_dry_run_with_port_credentials_keeps_them() {
+        let given = vars(&[
+            ("PORT_CLIENT_ID", "id"),
+            ("PORT_CLIENT_SECRET", "secret"),
+            ("PORT_INTEGRATION_ID", "mine"),
+        ]);
+        assert_eq!(dry_run_vars(given.clone()).ok(), Some(given));
+    }
+}
