@@ -13,6 +13,9 @@ use super::{CurrentRun, Resync, ResyncError, run_partition};
 use crate::github::kinds::AvailabilityTally;
 use crate::state::Key;
 
+/// Rounds of deletes while entities wait for their dependents to go.
+const MAX_DELETE_ROUNDS: usize = 5;
+
 /// What the cleanup did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CleanupReport {
@@ -168,18 +171,48 @@ pub(super) async fn cleanup(
     for (blueprint, identifier) in stale {
         by_blueprint.entry(blueprint).or_default().push(identifier);
     }
-    for (blueprint, mut identifiers) in by_blueprint {
-        identifiers.sort();
-        let deleted = resync
-            .port
-            .delete_entities(&blueprint, &identifiers, dependents)
-            .await;
-        for failure in &deleted.not_deleted {
-            tracing::warn!(blueprint, identifier = %failure.identifier, code = %failure.failure.code,
-                message = %failure.failure.message, "stale entity not deleted");
+    // Without deleteDependentEntities, Port refuses to delete an entity others still relate
+    // to; when those are stale too they go in the same round, so the refused ones are tried
+    // again while rounds make progress.
+    let mut round = 0;
+    loop {
+        round += 1;
+        let mut retry: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut progress = false;
+        for (blueprint, mut identifiers) in std::mem::take(&mut by_blueprint) {
+            identifiers.sort();
+            let deleted = resync
+                .port
+                .delete_entities(&blueprint, &identifiers, dependents)
+                .await;
+            progress |= !deleted.deleted.is_empty();
+            report.deleted += deleted.deleted.len();
+            for failure in deleted.not_deleted {
+                if round < MAX_DELETE_ROUNDS && failure.failure.code.contains("dependent") {
+                    retry
+                        .entry(blueprint.clone())
+                        .or_default()
+                        .push(failure.identifier);
+                    continue;
+                }
+                tracing::warn!(blueprint, identifier = %failure.identifier, code = %failure.failure.code,
+                    message = %failure.failure.message, "stale entity not deleted");
+                report.not_deleted += 1;
+            }
         }
-        report.deleted += deleted.deleted.len();
-        report.not_deleted += deleted.not_deleted.len();
+        if retry.is_empty() {
+            break;
+        }
+        if !progress {
+            let left: usize = retry.values().map(Vec::len).sum();
+            tracing::warn!(
+                left,
+                "stale entities kept: other entities still relate to them"
+            );
+            report.not_deleted += left;
+            break;
+        }
+        by_blueprint = retry;
     }
     for (key, chunks) in garbage {
         records::remove(state, &key, chunks).await?;

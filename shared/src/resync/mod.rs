@@ -853,9 +853,10 @@ impl Resync {
 
     fn reserve_reached(&self, client: &GitHubClient) -> Option<Duration> {
         let budget = client.budget()?;
-        budget
-            .below_reserve(self.settings.rate_limit_reserve)
-            .then(|| delay_until(self.clock.now(), budget.reset))
+        let now = self.clock.now();
+        // A budget whose window has passed says nothing any more: the next answer renews it.
+        (budget.reset > now && budget.below_reserve(self.settings.rate_limit_reserve))
+            .then(|| delay_until(now, budget.reset))
     }
 
     /// Maps one raw object with one resource, and drafts what it selects.

@@ -121,6 +121,7 @@ impl GitHubSim {
             windows: Mutex::new(HashMap::new()),
             generations: Mutex::new(HashMap::new()),
             removed: Mutex::new(std::collections::HashSet::new()),
+            lowest_remaining: AtomicU64::new(u64::MAX),
             minted: AtomicU64::new(0),
             missing_version_header: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -190,6 +191,11 @@ impl GitHubSim {
     /// Changes repository `index` (new `updated_at`, so new ETags for its object and lists).
     pub fn touch_repo(&self, index: usize) {
         *lock(&self.state.generations).entry(index).or_insert(0) += 1;
+    }
+
+    /// The lowest primary budget any counted request left (`u64::MAX` before any).
+    pub fn lowest_remaining(&self) -> u64 {
+        self.state.lowest_remaining.load(Ordering::Relaxed)
     }
 
     /// Deletes repository `index`: it leaves the lists, and its endpoints answer 404.

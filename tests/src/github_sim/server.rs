@@ -48,6 +48,8 @@ pub(crate) struct SimState {
     pub(crate) windows: Mutex<HashMap<String, Window>>,
     pub(crate) generations: Mutex<HashMap<usize, u64>>,
     pub(crate) removed: Mutex<std::collections::HashSet<usize>>,
+    /// The lowest primary budget left after a counted request (`u64::MAX` before any).
+    pub(crate) lowest_remaining: AtomicU64,
     pub(crate) minted: AtomicU64,
     pub(crate) missing_version_header: AtomicU64,
     pub(crate) in_flight: AtomicU64,
@@ -262,6 +264,10 @@ impl SimState {
             window.used += 1;
         }
         let remaining = limit.saturating_sub(window.used);
+        if spend {
+            self.lowest_remaining
+                .fetch_min(remaining, Ordering::Relaxed);
+        }
         let headers = vec![
             ("x-ratelimit-limit", limit.to_string()),
             ("x-ratelimit-remaining", remaining.to_string()),
