@@ -522,3 +522,36 @@ async fn without_delete_dependent_entities_stale_entities_go_dependents_first() 
         "dependents are never deleted on the integration's behalf"
     );
 }
+
+#[tokio::test]
+async fn each_run_tends_the_organization_webhook_and_goes_on_without_the_permission() {
+    let mut world = ResyncWorld::with_spec(OrgSpec::default(), None)
+        .await
+        .unwrap();
+    world.settings.webhook = Some(port_github_core::resync::WebhookTarget {
+        url: "https://hooks.example/github".into(),
+        secret: secrecy::SecretString::from("hook-secret"),
+    });
+    completed(&world, &DriveSettings::default()).await;
+    let hooks = world.github.sim.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0].url, "https://hooks.example/github");
+    assert!(hooks[0].active);
+    assert_eq!(hooks[0].secret.as_deref(), Some("hook-secret"));
+    // Drift is put right by the next run; a second hook is never made.
+    world
+        .github
+        .sim
+        .set_hooks_access(port_github_tests::github_sim::HooksAccess::Forbidden);
+    let summary = completed(&world, &DriveSettings::default()).await;
+    assert_eq!(
+        summary.status, "completed",
+        "the resync goes on without the permission"
+    );
+    world
+        .github
+        .sim
+        .set_hooks_access(port_github_tests::github_sim::HooksAccess::Granted);
+    completed(&world, &DriveSettings::default()).await;
+    assert_eq!(world.github.sim.hooks().len(), 1);
+}
