@@ -555,3 +555,83 @@ async fn each_run_tends_the_organization_webhook_and_goes_on_without_the_permiss
     completed(&world, &DriveSettings::default()).await;
     assert_eq!(world.github.sim.hooks().len(), 1);
 }
+
+/// A mapping as Port's UI holds it: repositories, and tags unless `tags` is false.
+fn port_mapping(tags: bool) -> serde_json::Value {
+    let repository = serde_json::json!({
+        "kind": "repository",
+        "selector": {"query": "true"},
+        "port": {"entity": {"mappings": {
+            "identifier": ".name", "title": ".name", "blueprint": "\"githubRepository\"",
+            "properties": {"url": ".html_url"}
+        }}}
+    });
+    let tag = serde_json::json!({
+        "kind": "tag",
+        "selector": {"query": "true"},
+        "port": {"entity": {"mappings": {
+            "identifier": ".__repository + \"-\" + .name", "title": ".name",
+            "blueprint": "\"githubTag\"",
+            "properties": {"commitSha": ".commit.sha"},
+            "relations": {"repository": ".__repository"}
+        }}}
+    });
+    let resources = if tags {
+        vec![repository, tag]
+    } else {
+        vec![repository]
+    };
+    serde_json::json!({"deleteDependentEntities": true, "resources": resources})
+}
+
+#[tokio::test]
+async fn each_run_uses_the_mapping_as_it_is_in_port_when_it_starts() {
+    use port_github_tests::port_sim::harness::INTEGRATION_ID;
+    let world = ResyncWorld::with_spec(OrgSpec::default(), None)
+        .await
+        .unwrap();
+    let run = |world: &ResyncWorld| {
+        let resync = world.resync().unwrap().with_mapping_from_port();
+        let queue = world.queue.clone();
+        let clock = world.clock.clone();
+        async move {
+            port_github_core::resync::driver::run_to_end(
+                &resync,
+                &queue,
+                clock,
+                &DriveSettings::default(),
+                |_| {},
+            )
+            .await
+            .unwrap()
+            .summary
+            .unwrap()
+        }
+    };
+    world
+        .port
+        .set_integration_config(INTEGRATION_ID, port_mapping(true));
+    assert_eq!(run(&world).await.status, "completed");
+    assert_eq!(counts(&world).get("githubTag"), Some(&6));
+    assert_eq!(
+        counts(&world).get("githubPullRequest"),
+        None,
+        "only what Port's mapping asks"
+    );
+    // Someone removes the tag resource in Port's UI: the next run drops the tags.
+    world
+        .port
+        .set_integration_config(INTEGRATION_ID, port_mapping(false));
+    let summary = run(&world).await;
+    assert_eq!(summary.status, "completed", "{summary:#?}");
+    assert_eq!(counts(&world).get("githubTag"), None);
+    assert_eq!(counts(&world)["githubRepository"], 3);
+    // A mapping that does not compile fails the run, loudly, and deletes nothing.
+    let mut broken = port_mapping(true);
+    broken["resources"][0]["port"]["entity"]["mappings"]["identifier"] = ".name | (".into();
+    world.port.set_integration_config(INTEGRATION_ID, broken);
+    let resync = world.resync().unwrap().with_mapping_from_port();
+    let error = resync.start().await.unwrap_err().to_string();
+    assert!(error.contains("mapping"), "{error}");
+    assert_eq!(counts(&world)["githubRepository"], 3);
+}

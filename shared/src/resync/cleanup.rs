@@ -54,8 +54,8 @@ pub(super) async fn cleanup(
         visited.entry(org.to_owned()).or_default().extend(names);
     }
     let orgs: HashSet<&str> = current.orgs.iter().map(|o| o.login.as_str()).collect();
-    let valid: HashSet<String> = resync
-        .mapping
+    let mapping = resync.mapping();
+    let valid: HashSet<String> = mapping
         .resources()
         .iter()
         .enumerate()
@@ -153,7 +153,7 @@ pub(super) async fn cleanup(
         }
     }
 
-    let threshold = resync.mapping.config().entity_deletion_threshold;
+    let threshold = mapping.config().entity_deletion_threshold;
     if report.owned > 0 && (stale.len() as f64 / report.owned as f64) > threshold {
         let reason = format!(
             "{} of {} owned entities ({:.0} %) would be deleted, above entityDeletionThreshold {threshold}: nothing deleted",
@@ -166,7 +166,7 @@ pub(super) async fn cleanup(
         return Ok(report);
     }
 
-    let dependents = resync.mapping.config().delete_dependent_entities;
+    let dependents = mapping.config().delete_dependent_entities;
     let mut by_blueprint: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (blueprint, identifier) in stale {
         by_blueprint.entry(blueprint).or_default().push(identifier);

@@ -43,13 +43,14 @@ use crate::github::kinds::{Repo, organization};
 use crate::github::{GitHubClient, GitHubError};
 use crate::live::selection::passes_selector_options;
 use crate::live::{GitHubClients, OrgAccess};
-use crate::mapping::{CompiledMapping, CompiledResource};
+use crate::mapping::{CompiledMapping, CompiledResource, JqOptions, PortAppConfig};
 use crate::port::{
     Entity, MAX_EXAMPLES, PortClient, PortError, ResyncState, ResyncStatus, UpsertOptions,
     UpsertResult,
 };
 use crate::queue::{JobQueue, MAX_DELAY, QueueError};
 use crate::state::{Expect, Key, LeaseOutcome, PutOutcome, StateError, StateStore};
+use sha2::{Digest as _, Sha256};
 
 /// The lease a run holds.
 pub const LEASE: &str = "resync";
@@ -125,6 +126,8 @@ pub enum ResyncError {
     Port(#[from] PortError),
     #[error("nothing to sync: {0}")]
     NothingToSync(String),
+    #[error("the mapping from Port does not compile: {0}")]
+    Mapping(String),
 }
 
 /// What the schedule's invocation did.
@@ -159,6 +162,21 @@ struct CurrentRun {
     run: String,
     started_at: DateTime<Utc>,
     orgs: Vec<OrgAccess>,
+    /// The mapping read from Port when the run started (its jobs use it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mapping: Option<Value>,
+}
+
+struct LoadedMapping {
+    fingerprint: Option<u64>,
+    compiled: Arc<CompiledMapping>,
+}
+
+fn fingerprint(config: &Value) -> u64 {
+    let digest = Sha256::digest(serde_json::to_vec(config).unwrap_or_default());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// One message of the jobs queue.
@@ -171,7 +189,11 @@ pub struct JobMessage {
 pub struct Resync {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
-    mapping: Arc<CompiledMapping>,
+    /// The run's mapping (swapped when a run brings another one from Port).
+    mapping: std::sync::RwLock<LoadedMapping>,
+    /// The mapping is the one users edit in Port: each run reads it afresh, and its jobs use
+    /// the one the run started with.
+    mapping_from_port: bool,
     state: Arc<dyn StateStore>,
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
@@ -269,7 +291,11 @@ impl Resync {
         Self {
             clients,
             port,
-            mapping,
+            mapping: std::sync::RwLock::new(LoadedMapping {
+                fingerprint: None,
+                compiled: mapping,
+            }),
+            mapping_from_port: false,
             state,
             queue,
             clock,
@@ -278,8 +304,43 @@ impl Resync {
         }
     }
 
-    pub fn mapping(&self) -> &CompiledMapping {
-        &self.mapping
+    /// Each run reads the mapping from Port's integration (falling back to the one given to
+    /// [`Resync::new`] when Port has none), and its jobs use that one.
+    pub fn with_mapping_from_port(mut self) -> Self {
+        self.mapping_from_port = true;
+        self
+    }
+
+    /// The mapping in use.
+    pub fn mapping(&self) -> Arc<CompiledMapping> {
+        self.mapping
+            .read()
+            .map(|m| m.compiled.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().compiled.clone())
+    }
+
+    /// Uses `config` (Port's `port-app-config`), compiling it unless it is the one in use.
+    fn use_mapping(&self, config: &Value) -> Result<(), ResyncError> {
+        let fingerprint = fingerprint(config);
+        if self
+            .mapping
+            .read()
+            .map(|m| m.fingerprint == Some(fingerprint))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let parsed =
+            PortAppConfig::from_value(config).map_err(|e| ResyncError::Mapping(e.to_string()))?;
+        let compiled = CompiledMapping::compile(&parsed, &JqOptions::default())
+            .map_err(|e| ResyncError::Mapping(e.to_string()))?;
+        if let Ok(mut loaded) = self.mapping.write() {
+            *loaded = LoadedMapping {
+                fingerprint: Some(fingerprint),
+                compiled: Arc::new(compiled),
+            };
+        }
+        Ok(())
     }
 
     /// Starts a run, unless one is in progress.
@@ -316,8 +377,9 @@ impl Resync {
     }
 
     async fn begin(&self, run: &str, now: DateTime<Utc>) -> Result<StartOutcome, ResyncError> {
+        let mapping = self.mapping_for_new_run().await?;
         let mut allowed: Vec<String> = self.settings.organizations.clone().unwrap_or_default();
-        allowed.extend(self.mapping.config().organizations.iter().cloned());
+        allowed.extend(self.mapping().config().organizations.iter().cloned());
         let allowed = (!allowed.is_empty()).then_some(allowed);
         let orgs = self.clients.organizations(allowed.as_deref()).await?;
         if orgs.is_empty() {
@@ -329,6 +391,7 @@ impl Resync {
             run: run.to_owned(),
             started_at: now,
             orgs: orgs.clone(),
+            mapping,
         };
         self.state
             .put(
@@ -345,7 +408,6 @@ impl Resync {
                 self.upkeep_webhook(org, webhook, now).await;
             }
         }
-        let has_org_scope = self.first_resource(Scope::Organization, 0).is_some();
         let has_repo_scope = self.first_resource(Scope::Repository, 0).is_some();
         let mut first = Vec::new();
         for org in &orgs {
@@ -359,9 +421,7 @@ impl Resync {
                 attempt: 0,
                 not_before: None,
             };
-            if let Some(resource) = self.first_resource(Scope::Organization, 0)
-                && has_org_scope
-            {
+            if let Some(resource) = self.first_resource(Scope::Organization, 0) {
                 first.push(base.child(
                     format!("{}/~#0", org.login),
                     Task::Org {
@@ -429,9 +489,25 @@ impl Resync {
         }
     }
 
+    /// With the mapping from Port: reads it afresh and uses it (`None`: Port has none, and the
+    /// fallback given at construction is used).
+    async fn mapping_for_new_run(&self) -> Result<Option<Value>, ResyncError> {
+        if !self.mapping_from_port {
+            return Ok(None);
+        }
+        self.port.forget_integration_config().await;
+        match self.port.integration_config().await? {
+            Some(config) if config.get("resources").is_some() => {
+                self.use_mapping(&config)?;
+                Ok(Some(config))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The index of the first resource of `scope` at or after `from`.
     fn first_resource(&self, scope: Scope, from: usize) -> Option<usize> {
-        self.mapping
+        self.mapping()
             .resources()
             .iter()
             .enumerate()
@@ -463,6 +539,12 @@ impl Resync {
                 return messages.into_iter().map(|m| m.id).collect();
             }
         };
+        if let Some(config) = current.as_ref().and_then(|c| c.mapping.as_ref())
+            && let Err(error) = self.use_mapping(config)
+        {
+            tracing::error!(%error, "the run's mapping does not compile; the batch is retried");
+            return messages.into_iter().map(|m| m.id).collect();
+        }
         let now = self.clock.now();
         let mut failed = Vec::new();
         let mut runnable = Vec::new();
@@ -613,7 +695,7 @@ impl Resync {
     ) -> Result<(), GatherFailure> {
         let selector = organization::RepositorySelector {
             included_files: Vec::new(),
-            repository_type: Some(self.mapping.config().repository_type.clone()),
+            repository_type: Some(self.mapping().config().repository_type.clone()),
         };
         let source = access.repo_source();
         let mut pages = match cursor {
@@ -683,7 +765,12 @@ impl Resync {
         let mut index = self.first_resource(scope, start);
         let mut first = true;
         while let Some(at) = index {
-            let resource = &self.mapping.resources()[at];
+            let mapping = self.mapping();
+            let Some(resource) = mapping.resources().get(at) else {
+                gathered.outcome =
+                    Outcome::Failed(format!("the mapping has no resource {at} any more"));
+                return Ok(());
+            };
             let kind = resource.config().kind.clone();
             // Between resources: stop for the deadline or the reserve, and continue later.
             if !first && let Some(delay) = self.should_stop(client, deadline) {
@@ -1007,7 +1094,8 @@ impl Resync {
                 .map(|_| UpsertResult::Upserted { created: None })
                 .collect()
         } else {
-            let config = self.mapping.config();
+            let mapping = self.mapping();
+            let config = mapping.config();
             let options = UpsertOptions {
                 merge: config.enable_merge_entity,
                 create_missing_related_entities: config.create_missing_related_entities,
@@ -1318,6 +1406,7 @@ impl Resync {
                 run: run.to_owned(),
                 started_at: now,
                 orgs: Vec::new(),
+                mapping: None,
             },
         };
         self.finish(&current, "failed", Some(reason.to_owned()), None)

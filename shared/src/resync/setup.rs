@@ -60,6 +60,7 @@ pub async fn build_resync(
         webhook,
         ..ResyncSettings::default()
     };
+    let from_port = source == MappingSource::Port || config.worker.port_app_config.is_none();
     let resync = Resync::new(
         clients,
         port,
@@ -75,5 +76,10 @@ pub async fn build_resync(
         Arc::new(SystemClock),
         settings,
     );
+    let resync = if from_port {
+        resync.with_mapping_from_port()
+    } else {
+        resync
+    };
     Ok((resync, source))
 }
