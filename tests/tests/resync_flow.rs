@@ -635,3 +635,35 @@ async fn each_run_uses_the_mapping_as_it_is_in_port_when_it_starts() {
     assert!(error.contains("mapping"), "{error}");
     assert_eq!(counts(&world)["githubRepository"], 3);
 }
+
+#[tokio::test]
+async fn long_organization_and_branch_lists_continue_page_by_page() {
+    let spec = OrgSpec {
+        repos: 2,
+        members: 230,
+        teams: 150,
+        members_per_team: 1,
+        branches: 130,
+        ..OrgSpec::default()
+    };
+    let world = ResyncWorld::with_spec(spec.clone(), None).await.unwrap();
+    let summary = completed(
+        &world,
+        &DriveSettings {
+            batch: 2,
+            budget: Duration::ZERO,
+            parallel: 1,
+        },
+    )
+    .await;
+    let by_blueprint = counts(&world);
+    assert_eq!(by_blueprint["githubUser"], 230);
+    assert_eq!(by_blueprint["githubTeam"], 150);
+    assert_eq!(by_blueprint["githubBranch"], 2 * 130);
+    // Users (3 pages), teams (2) and each repository's branches (2) were continued.
+    assert!(
+        summary.counters["queued"] >= 12,
+        "continuations: {:#?}",
+        summary.counters
+    );
+}

@@ -86,6 +86,26 @@ impl Lister {
                     client, &saved,
                 )?));
             }
+            if let (Some(saved), Some(repo)) = (cursor.get("branches"), repo) {
+                let saved: KindCursor = serde_json::from_value(saved.clone()).map_err(bad)?;
+                return Ok(Self::Branches(refs::BranchPages::resume(
+                    client,
+                    repo,
+                    &kinds::selector(selector)?,
+                    &saved,
+                )?));
+            }
+            if let Some(next) = cursor.get("teams").and_then(Value::as_str) {
+                return Ok(Self::Teams(people::TeamPages::resume(
+                    client,
+                    org,
+                    &kinds::selector(selector)?,
+                    next,
+                )?));
+            }
+            if let Some(next) = cursor.get("users").and_then(Value::as_str) {
+                return Ok(Self::Users(people::UserPages::resume(client, next)?));
+            }
             return Err(bad_cursor());
         }
         let Some(repo) = repo else {
@@ -206,7 +226,13 @@ impl Lister {
                 .cursor()
                 .and_then(|c| serde_json::to_value(c).ok())
                 .map(|c| serde_json::json!({ "pulls": c })),
-            _ => None,
+            Self::Branches(pages) => pages
+                .cursor()
+                .and_then(|c| serde_json::to_value(c).ok())
+                .map(|c| serde_json::json!({ "branches": c })),
+            Self::Teams(pages) => pages.cursor().map(|c| serde_json::json!({ "teams": c })),
+            Self::Users(pages) => pages.cursor().map(|c| serde_json::json!({ "users": c })),
+            Self::Whole(_) => None,
         }
     }
 }

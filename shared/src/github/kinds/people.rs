@@ -50,6 +50,26 @@ pub fn list_teams(
 }
 
 impl TeamPages {
+    /// Where the list stands (the next page's URL; `None` when done).
+    pub fn cursor(&self) -> Option<&str> {
+        self.pages.cursor()
+    }
+
+    /// Continues the teams of `org` from [`TeamPages::cursor`].
+    pub fn resume(
+        client: &GitHubClient,
+        org: &str,
+        selector: &TeamSelector,
+        cursor: &str,
+    ) -> Result<Self, GitHubError> {
+        Ok(Self {
+            client: client.clone(),
+            org: org.to_owned(),
+            selector: selector.clone(),
+            pages: client.resume_pages(cursor, None, Feature::Required)?,
+        })
+    }
+
     /// The next page of teams (`None` when done).
     pub async fn next_page(&mut self) -> Result<Option<Page>, GitHubError> {
         let Some(mut page) = self.pages.next_page().await? else {
@@ -148,6 +168,19 @@ pub fn list_users(client: &GitHubClient, org: &str) -> Result<UserPages, GitHubE
 }
 
 impl UserPages {
+    /// Where the list stands (the next page's URL; `None` when done).
+    pub fn cursor(&self) -> Option<&str> {
+        self.pages.cursor()
+    }
+
+    /// Continues the members from [`UserPages::cursor`].
+    pub fn resume(client: &GitHubClient, cursor: &str) -> Result<Self, GitHubError> {
+        Ok(Self {
+            client: client.clone(),
+            pages: client.resume_pages(cursor, None, Feature::Required)?,
+        })
+    }
+
     /// The next page of users (`None` when done).
     pub async fn next_page(&mut self) -> Result<Option<Page>, GitHubError> {
         let Some(mut page) = self.pages.next_page().await? else {

@@ -80,6 +80,26 @@ impl BranchPages {
         Ok(Listed::Page(page))
     }
 
+    /// Where the list stands (`None` when done), to resume with [`BranchPages::resume`].
+    pub fn cursor(&self) -> Option<super::KindCursor> {
+        self.pages.cursor()
+    }
+
+    /// Continues the branches of `repo` from a saved cursor.
+    pub fn resume(
+        client: &GitHubClient,
+        repo: &Repo,
+        selector: &BranchSelector,
+        cursor: &super::KindCursor,
+    ) -> Result<Self, GitHubError> {
+        Ok(Self {
+            client: client.clone(),
+            repo: repo.clone(),
+            selector: selector.clone(),
+            pages: KindPages::resume(client, cursor)?,
+        })
+    }
+
     /// Every branch.
     pub async fn collect(mut self) -> Result<Vec<Value>, GitHubError> {
         let mut all = Vec::new();
