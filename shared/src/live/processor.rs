@@ -66,11 +66,38 @@ impl From<PortError> for LiveError {
 pub struct LiveProcessor {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
-    mapping: Arc<CompiledMapping>,
+    loaded: std::sync::RwLock<Arc<Loaded>>,
+    /// When the mapping is the one users edit in Port: how often to look for a new version.
+    refresh: Option<std::time::Duration>,
     /// `GITHUB_ORGANIZATIONS`: when set, events of other organizations are left alone.
     organizations: Option<Vec<String>>,
+}
+
+/// The mapping in use, and what is derived from it.
+struct Loaded {
+    mapping: Arc<CompiledMapping>,
     /// Per kind, the first resource's selector as the GitHub kind functions read it.
     selectors: std::collections::HashMap<String, Value>,
+    /// Of the Port configuration it was compiled from (`None`: not from Port).
+    fingerprint: Option<u64>,
+    checked: std::time::Instant,
+}
+
+impl Loaded {
+    fn new(mapping: Arc<CompiledMapping>, fingerprint: Option<u64>) -> Self {
+        let mut selectors = std::collections::HashMap::new();
+        for resource in mapping.resources() {
+            selectors
+                .entry(resource.config().kind.clone())
+                .or_insert_with(|| selector_json(resource));
+        }
+        Self {
+            mapping,
+            selectors,
+            fingerprint,
+            checked: std::time::Instant::now(),
+        }
+    }
 }
 
 impl LiveProcessor {
@@ -79,18 +106,75 @@ impl LiveProcessor {
         port: PortClient,
         mapping: Arc<CompiledMapping>,
     ) -> Self {
-        let mut selectors = std::collections::HashMap::new();
-        for resource in mapping.resources() {
-            selectors
-                .entry(resource.config().kind.clone())
-                .or_insert_with(|| selector_json(resource));
-        }
         Self {
             clients,
             port,
-            mapping,
+            loaded: std::sync::RwLock::new(Arc::new(Loaded::new(mapping, None))),
+            refresh: None,
             organizations: None,
-            selectors,
+        }
+    }
+
+    /// The mapping is the one users edit in Port: look for a new version at most every
+    /// `every` (the mapping given to [`LiveProcessor::new`] stays in use while Port has none).
+    pub fn with_mapping_from_port(mut self, every: std::time::Duration) -> Self {
+        self.refresh = Some(every);
+        self
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The mapping in use.
+    pub fn mapping(&self) -> Arc<CompiledMapping> {
+        self.loaded().mapping.clone()
+    }
+
+    /// Picks up a mapping edited in Port (at most every `refresh`). A mapping that does not
+    /// compile is logged and the one in use is kept.
+    async fn refresh_mapping(&self) {
+        let Some(every) = self.refresh else {
+            return;
+        };
+        let current = self.loaded();
+        if current.checked.elapsed() < every {
+            return;
+        }
+        let replacement = match self.port.integration_config().await {
+            Ok(Some(config)) if config.get("resources").is_some() => {
+                let fingerprint = crate::mapping::config_fingerprint(&config);
+                if current.fingerprint == Some(fingerprint) {
+                    Loaded::new(current.mapping.clone(), current.fingerprint)
+                } else {
+                    match crate::mapping::PortAppConfig::from_value(&config)
+                        .map_err(|e| e.to_string())
+                        .and_then(|parsed| {
+                            CompiledMapping::compile(&parsed, &crate::mapping::JqOptions::default())
+                                .map_err(|e| e.to_string())
+                        }) {
+                        Ok(compiled) => {
+                            tracing::info!("the mapping changed in Port: using the new one");
+                            Loaded::new(Arc::new(compiled), Some(fingerprint))
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "the mapping in Port does not compile; keeping the one in use");
+                            Loaded::new(current.mapping.clone(), current.fingerprint)
+                        }
+                    }
+                }
+            }
+            Ok(_) => Loaded::new(current.mapping.clone(), current.fingerprint),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the mapping from Port; keeping the one in use");
+                return;
+            }
+        };
+        if let Ok(mut loaded) = self.loaded.write() {
+            *loaded = Arc::new(replacement);
         }
     }
 
@@ -109,10 +193,12 @@ impl LiveProcessor {
                 return Ok(report);
             }
         }
+        self.refresh_mapping().await;
+        let loaded = self.loaded();
         let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
         let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) = items
             .into_iter()
-            .partition(|item| self.mapping.resources_for_kind(item.kind).next().is_some());
+            .partition(|item| loaded.mapping.resources_for_kind(item.kind).next().is_some());
         report.unmapped_kinds = unmapped.iter().map(|item| item.kind).collect();
         if mapped.is_empty() {
             return Ok(report);
@@ -233,7 +319,8 @@ impl LiveProcessor {
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
         use kinds::files::{self, glob_matches};
-        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        let mapping = self.mapping();
+        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
         for resource in resources {
             let patterns: Vec<files::PathPattern> = path_patterns(resource)
                 .into_iter()
@@ -352,7 +439,7 @@ impl LiveProcessor {
             Target::Release { id } => refs::get_release(client, repo, *id).await?,
             Target::Tag { name } => refs::get_tag(client, repo, name).await?,
             Target::Branch { name } => {
-                let selector = kinds::selector(self.raw_selector(kind))?;
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
                 refs::get_branch(client, repo, name, &selector).await?
             }
             Target::Environment { name } => {
@@ -371,7 +458,7 @@ impl LiveProcessor {
                 security::get_code_scanning_alert(client, repo, *number).await?
             }
             Target::SecretScanningAlert { number } => {
-                let selector = kinds::selector(self.raw_selector(kind))?;
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
                 security::get_secret_scanning_alert(client, repo, *number, &selector).await?
             }
             Target::Collaborator { login } => people::get_collaborator(client, repo, login).await?,
@@ -393,7 +480,7 @@ impl LiveProcessor {
         let org = envelope.organization.as_deref().unwrap_or_default();
         match target {
             Target::Team { slug } => {
-                let selector = kinds::selector(self.raw_selector(kind))?;
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
                 Ok(people::get_team(client, org, slug, &selector).await?)
             }
             Target::User { login } => Ok(people::get_user(client, login).await?),
@@ -402,9 +489,9 @@ impl LiveProcessor {
     }
 
     /// The first resource's selector of `kind` as JSON, for the GitHub kind functions (built
-    /// once, when the processor is made).
-    fn raw_selector(&self, kind: &str) -> Option<&Value> {
-        self.selectors.get(kind)
+    /// once per mapping).
+    fn raw_selector(&self, kind: &str) -> Option<Value> {
+        self.loaded().selectors.get(kind).cloned()
     }
 
     /// Upserts what every resource of `kind` selects from `raw`; deletes (if owned) what a
@@ -415,7 +502,8 @@ impl LiveProcessor {
         raw: &Value,
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
-        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        let mapping = self.mapping();
+        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
         let mut upserts = Vec::new();
         for resource in resources {
             let outcome = resource.map_item(raw);
@@ -464,7 +552,8 @@ impl LiveProcessor {
         keep: &[(String, String)],
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
-        let resources: Vec<&CompiledResource> = self.mapping.resources_for_kind(kind).collect();
+        let mapping = self.mapping();
+        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
         for resource in resources {
             for entity in resource
                 .map_item_ignoring_selector(raw)
@@ -493,7 +582,7 @@ impl LiveProcessor {
             report.not_owned.push(key);
             return Ok(());
         }
-        let dependents = self.mapping.config().delete_dependent_entities;
+        let dependents = self.mapping().config().delete_dependent_entities;
         self.port
             .delete_entity(blueprint, identifier, dependents)
             .await?;
@@ -502,7 +591,8 @@ impl LiveProcessor {
     }
 
     fn upsert_options(&self) -> UpsertOptions {
-        let config = self.mapping.config();
+        let mapping = self.mapping();
+        let config = mapping.config();
         UpsertOptions {
             merge: config.enable_merge_entity,
             create_missing_related_entities: config.create_missing_related_entities,

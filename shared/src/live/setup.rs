@@ -20,6 +20,9 @@ use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use crate::port::{PortClient, PortClientConfig, PortError};
 use crate::secrets::{SecretError, SecretSource, SecretsManagerSecret};
 
+/// How often the worker looks for a mapping edited in Port (when the mapping comes from Port).
+pub const MAPPING_REFRESH: Duration = Duration::from_secs(60);
+
 /// How long a cached page stays in the DynamoDB ETag cache after its last write.
 pub const ETAG_TTL: Duration = Duration::from_secs(7 * 86_400);
 
@@ -220,7 +223,10 @@ pub async fn build_processor(
     let clients = github_clients(config, Some(&secrets_manager), etags).await?;
     let port = port_client(config, Some(&secrets_manager)).await?;
     let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
-    let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
+    let mut processor = LiveProcessor::new(clients, port, Arc::new(mapping))
         .with_organizations(config.organizations.clone());
+    if config.port_app_config.is_none() {
+        processor = processor.with_mapping_from_port(MAPPING_REFRESH);
+    }
     Ok((processor, source))
 }

@@ -50,7 +50,6 @@ use crate::port::{
 };
 use crate::queue::{JobQueue, MAX_DELAY, QueueError};
 use crate::state::{Expect, Key, LeaseOutcome, PutOutcome, StateError, StateStore};
-use sha2::{Digest as _, Sha256};
 
 /// The lease a run holds.
 pub const LEASE: &str = "resync";
@@ -172,12 +171,6 @@ struct LoadedMapping {
     compiled: Arc<CompiledMapping>,
 }
 
-fn fingerprint(config: &Value) -> u64 {
-    let digest = Sha256::digest(serde_json::to_vec(config).unwrap_or_default());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
-}
 
 /// One message of the jobs queue.
 #[derive(Debug, Clone)]
@@ -321,7 +314,7 @@ impl Resync {
 
     /// Uses `config` (Port's `port-app-config`), compiling it unless it is the one in use.
     fn use_mapping(&self, config: &Value) -> Result<(), ResyncError> {
-        let fingerprint = fingerprint(config);
+        let fingerprint = crate::mapping::config_fingerprint(config);
         if self
             .mapping
             .read()
