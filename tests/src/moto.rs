@@ -180,3 +180,92 @@ pub async fn create_state_table(
         .await?;
     Ok(name)
 }
+
+/// Creates a standard queue (the resync jobs queue's kind) with a short visibility timeout, and
+/// returns its URL.
+pub async fn create_standard_queue(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+) -> anyhow::Result<String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let created = sqs
+        .create_queue()
+        .queue_name(unique_name(prefix))
+        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .send()
+        .await?;
+    created
+        .queue_url
+        .ok_or_else(|| anyhow::anyhow!("moto returned no queue URL"))
+}
+
+/// Up to `max` (at most 10) messages visible now, without waiting.
+pub async fn receive_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    max: i32,
+) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
+    let received = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max.clamp(1, 10))
+        .wait_time_seconds(0)
+        .send()
+        .await?;
+    Ok(received.messages.unwrap_or_default())
+}
+
+/// Settles a received batch as Lambda's event source mapping does with `ReportBatchItemFailures`:
+/// the messages not named in `failed` are deleted; the failed ones become visible again at once
+/// (Lambda would wait for the visibility timeout).
+pub async fn settle_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    messages: &[aws_sdk_sqs::types::Message],
+    failed: &[String],
+) -> anyhow::Result<()> {
+    for message in messages {
+        let Some(handle) = message.receipt_handle() else {
+            continue;
+        };
+        if failed
+            .iter()
+            .any(|id| Some(id.as_str()) == message.message_id())
+        {
+            sqs.change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(handle)
+                .visibility_timeout(0)
+                .send()
+                .await?;
+        } else {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(handle)
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Messages in the queue, visible or not (in flight, delayed).
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let names = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ];
+    let mut request = sqs.get_queue_attributes().queue_url(url);
+    for name in &names {
+        request = request.attribute_names(name.clone());
+    }
+    let answer = request.send().await?;
+    let attributes = answer.attributes.unwrap_or_default();
+    Ok(names
+        .iter()
+        .filter_map(|name| attributes.get(name))
+        .filter_map(|count| count.parse::<u64>().ok())
+        .sum())
+}

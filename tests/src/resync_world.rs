@@ -109,3 +109,72 @@ impl ResyncWorld {
         run_to_end(&resync, &self.queue, self.clock.clone(), drive, |_| {}).await
     }
 }
+
+/// A small mapping for the moto-backed resync tests: repositories and three of their kinds,
+/// after the built-in mapping (`shared/src/mapping/default-port-app-config.yml`), with relations
+/// only to entities the run itself creates.
+pub const SMALL_MAPPING: &str = r#"
+deleteDependentEntities: true
+createMissingRelatedEntities: true
+enableMergeEntity: true
+entityDeletionThreshold: 0.9
+repositoryType: all
+resources:
+  - kind: repository
+    selector:
+      query: "true"
+    port:
+      entity:
+        mappings:
+          identifier: ".name"
+          title: ".name"
+          blueprint: '"githubRepository"'
+          properties:
+            description: '.description // ""'
+            defaultBranch: ".default_branch"
+            url: ".html_url"
+  - kind: pull-request
+    selector:
+      query: "true"
+      states: ["open"]
+    port:
+      entity:
+        mappings:
+          identifier: '.__repository + "-" + (.number | tostring)'
+          title: ".title"
+          blueprint: '"githubPullRequest"'
+          properties:
+            number: ".number"
+            status: 'if .merged_at != null then "merged" else .state end'
+            link: ".html_url"
+          relations:
+            repository: ".__repository"
+  - kind: issue
+    selector:
+      query: ".pull_request == null"
+      state: "open"
+    port:
+      entity:
+        mappings:
+          identifier: '.__repository + "-" + (.number | tostring)'
+          title: ".title"
+          blueprint: '"githubIssue"'
+          properties:
+            number: ".number"
+            status: ".state"
+          relations:
+            repository: ".__repository"
+  - kind: release
+    selector:
+      query: "true"
+    port:
+      entity:
+        mappings:
+          identifier: '.__repository + "-" + (.id | tostring)'
+          title: ".name // .tag_name"
+          blueprint: '"githubRelease"'
+          properties:
+            tag: ".tag_name"
+          relations:
+            repository: ".__repository"
+"#;

@@ -130,6 +130,12 @@ export class PortGithubStack extends Stack {
       allowedValues: ["true", "false"],
       description: "SEND_RAW_DATA_EXAMPLES.",
     });
+    const manageOrganizationWebhooks = str("ManageOrganizationWebhooks", {
+      default: "true",
+      allowedValues: ["true", "false"],
+      description: "true: every resync points each organization's webhook at the webhook URL and redelivers " +
+        "its failed deliveries (WEBHOOK_URL). false: the GitHub App's own webhook delivers the events.",
+    });
     const resyncMaxConcurrency = num("ResyncMaxConcurrency", {
       default: 2, minValue: 2, maxValue: 20,
       description: "Most resync-job invocations at once.",
@@ -385,6 +391,11 @@ export class PortGithubStack extends Stack {
         RESYNC_TIME_BUDGET_SECONDS: optional("HasResyncTimeBudget", resyncTimeBudgetSeconds),
         RATE_LIMIT_RESERVE: rateLimitReserve.valueAsString,
         SEND_RAW_DATA_EXAMPLES: sendRawDataExamples.valueAsString,
+        RESYNC_INTERVAL_MINUTES: resyncIntervalMinutes.valueAsString,
+        // No cycle: the webhook function and its URL depend on nothing of the resync's.
+        WEBHOOK_URL: Fn.conditionIf(
+          condition("ManageWebhooks", Fn.conditionEquals(manageOrganizationWebhooks.valueAsString, "true")).logicalId,
+          webhookUrl.url, Aws.NO_VALUE).toString(),
         WEBHOOK_SECRET_ARN: webhookSecretArnValue,
       },
       statements: (logGroup) => [

@@ -1,0 +1,287 @@
+//! The real `resync` binary under a Lambda Runtime API emulator, with moto (the SQS jobs queue
+//! and the DynamoDB state table) and the GitHub and Port simulators: a scheduled event starts a
+//! run, the jobs queue's messages go back to the binary as SQS events until the queue is empty,
+//! and the Port simulator's catalog holds the organization.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use port_github_core::resync::RunSummary;
+use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
+use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::moto::{
+    create_standard_queue, create_state_table, moto, queue_depth, receive_batch, settle_batch,
+    unique_name,
+};
+use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
+use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_tests::resync_world::{SMALL_MAPPING, default_blueprints};
+use serde_json::{Value, json};
+
+/// The binary, killed when the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn resync(runtime: &RuntimeApi, env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_resync"));
+    command
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in runtime.lambda_env("resync") {
+        command.env(key, value);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Everything one binary needs: simulators, its own queue and table, and its JSON logs in a file.
+struct Setup {
+    _github: SimHarness,
+    port: PortSim,
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    queue_url: String,
+    table: String,
+    runtime: RuntimeApi,
+    logs: PathBuf,
+    _binary: Running,
+}
+
+impl Setup {
+    async fn start(spec: OrgSpec) -> Self {
+        let github = SimHarness::start(spec).await.unwrap();
+        let port = PortSim::start(default_blueprints()).await.unwrap();
+        let aws = moto().sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let queue_url = create_standard_queue(&sqs, "resync-jobs").await.unwrap();
+        let table = create_state_table(&dynamodb, "resync-state").await.unwrap();
+        let dir = std::env::temp_dir().join(unique_name("resync-runtime"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mapping = dir.join("port-app-config.yml");
+        std::fs::write(&mapping, SMALL_MAPPING).unwrap();
+        let logs = dir.join("stdout.log");
+        let mut env = moto().env();
+        env.extend([
+            ("STATE_TABLE", table.clone()),
+            ("RESYNC_QUEUE_URL", queue_url.clone()),
+            ("RESYNC_TIME_BUDGET_SECONDS", "15".to_owned()),
+            ("GITHUB_API_URL", github.sim.base_url().to_owned()),
+            (
+                "GITHUB_TOKEN",
+                github.sim.personal_token().unwrap().to_owned(),
+            ),
+            ("GITHUB_ORGANIZATIONS", github.sim.org().to_owned()),
+            ("PORT_API_URL", port.base_url().to_owned()),
+            ("PORT_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("PORT_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+            ("PORT_INTEGRATION_ID", INTEGRATION_ID.to_owned()),
+            ("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE.to_owned()),
+            ("PORT_APP_CONFIG", mapping.display().to_string()),
+        ]);
+        let runtime = RuntimeApi::start().await.unwrap();
+        let binary = Running(
+            resync(&runtime, &env)
+                .stdout(std::fs::File::create(&logs).unwrap())
+                .spawn()
+                .expect("spawn the resync binary"),
+        );
+        Self {
+            _github: github,
+            port,
+            sqs,
+            dynamodb,
+            queue_url,
+            table,
+            runtime,
+            logs,
+            _binary: binary,
+        }
+    }
+
+    async fn invoke(&self, event: &Value) -> Value {
+        match self
+            .runtime
+            .invoke(event, Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            Outcome::Response(answer) => answer,
+            Outcome::Error(error) => panic!("the resync reported an error: {error}"),
+        }
+    }
+
+    /// Sends the queue's messages to the binary, ten at a time, until the queue is empty.
+    async fn drain(&self) -> usize {
+        let give_up = Instant::now() + Duration::from_secs(300);
+        let mut batches = 0;
+        loop {
+            assert!(Instant::now() < give_up, "the jobs queue did not empty");
+            let messages = receive_batch(&self.sqs, &self.queue_url, 10).await.unwrap();
+            if messages.is_empty() {
+                if queue_depth(&self.sqs, &self.queue_url).await.unwrap() == 0 {
+                    return batches;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    record(
+                        m.message_id().unwrap(),
+                        m.body().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let answer = self.invoke(&json!({"Records": records})).await;
+            let failed: Vec<String> = answer["batchItemFailures"]
+                .as_array()
+                .unwrap_or_else(|| panic!("not an SqsBatchResponse: {answer}"))
+                .iter()
+                .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+                .collect();
+            settle_batch(&self.sqs, &self.queue_url, &messages, &failed)
+                .await
+                .unwrap();
+            batches += 1;
+        }
+    }
+
+    /// The binary's JSON log lines so far.
+    fn logs(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.logs)
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}
+
+fn scheduled_event() -> Value {
+    json!({"version": "0", "id": "0d7a6f0e-0000-0000-0000-000000000000",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/resync"], "detail": {}})
+}
+
+fn record(id: &str, body: String) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000",
+            "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795536000001"},
+        "messageAttributes": {},
+        "md5OfBody": "0",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:resync-jobs",
+        "awsRegion": "us-east-1"
+    })
+}
+
+#[tokio::test]
+async fn a_scheduled_run_goes_through_the_jobs_queue_to_the_catalog() {
+    let spec = OrgSpec::default();
+    let repos = spec.repos;
+    let setup = Setup::start(spec).await;
+
+    let started = setup.invoke(&scheduled_event()).await;
+    assert_eq!(started["status"], "started", "{started}");
+    let run = started["run"].as_str().unwrap().to_owned();
+    let skipped = setup.invoke(&scheduled_event()).await;
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert_eq!(skipped["holder"], run.as_str(), "{skipped}");
+
+    let batches = setup.drain().await;
+    assert!(batches > 0);
+    assert_eq!(
+        setup.port.entities_of("githubRepository").len(),
+        repos,
+        "one entity per repository"
+    );
+    for blueprint in ["githubPullRequest", "githubIssue", "githubRelease"] {
+        assert!(
+            !setup.port.entities_of(blueprint).is_empty(),
+            "{blueprint} entities in the catalog"
+        );
+    }
+
+    // The summary, as the run stored it (`resync/run/<id>`) and as it logged it.
+    let store = DynamoDbStateStore::new(setup.dynamodb.clone(), setup.table.clone());
+    let stored = store
+        .get(
+            Key::new("resync", &format!("run/{run}")),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .expect("the run's summary is stored");
+    let summary: RunSummary = serde_json::from_str(&stored.value).unwrap();
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    let logged = setup
+        .logs()
+        .into_iter()
+        .any(|line| line["fields"]["message"] == "resync completed");
+    assert!(logged, "the completed run is logged");
+
+    // The lease is released: the next schedule starts a new run.
+    let next = setup.invoke(&scheduled_event()).await;
+    assert_eq!(next["status"], "started", "{next}");
+    setup.drain().await;
+}
+
+#[tokio::test]
+async fn a_malformed_job_is_acknowledged_and_logged_and_an_unknown_event_is_an_error() {
+    let setup = Setup::start(OrgSpec::default()).await;
+    let answer = setup
+        .invoke(&json!({"Records": [record("m-bad", "not a job".to_owned())]}))
+        .await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let logged = setup.logs().into_iter().any(|line| {
+        line["fields"]["message"] == "dropped a malformed resync job"
+            && line["fields"]["message_id"] == "m-bad"
+    });
+    assert!(logged, "the malformed job is logged: {:?}", setup.logs());
+
+    let outcome = setup
+        .runtime
+        .invoke(&json!({"hello": "world"}), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let Outcome::Error(error) = outcome else {
+        panic!("an unknown event must be an error, not {outcome:?}");
+    };
+    assert!(error.to_string().contains("unsupported event"), "{error}");
+}
+
+#[tokio::test]
+async fn refuses_to_start_without_the_jobs_queue() {
+    let runtime = RuntimeApi::start().await.unwrap();
+    let env = [
+        ("GITHUB_TOKEN", "t".to_owned()),
+        ("PORT_CLIENT_ID", "id".to_owned()),
+        ("PORT_CLIENT_SECRET", "secret".to_owned()),
+        ("PORT_INTEGRATION_ID", "gh".to_owned()),
+        ("STATE_TABLE", "state".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let output = resync(&runtime, &env).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("RESYNC_QUEUE_URL"), "{stderr}");
+    assert!(runtime.first_poll().is_none());
+}

@@ -1,0 +1,248 @@
+//! The resync against moto: the DynamoDB state store and the SQS jobs queue (not the in-memory
+//! ones), with the GitHub and Port simulators. Jobs are driven as Lambda's event source mapping
+//! would: batches received from the queue, `handle_messages`, the messages not reported failed
+//! deleted. No rate-limit scenario here: a delayed SQS message takes real minutes (those are
+//! tested in process, `resync_flow.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use port_github_core::github::Feature;
+use port_github_core::live::TokenClients;
+use port_github_core::port::PortClient;
+use port_github_core::queue::SqsJobQueue;
+use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome};
+use port_github_core::state::DynamoDbStateStore;
+use port_github_tests::github_sim::OrgSpec;
+use port_github_tests::moto::{
+    create_standard_queue, create_state_table, moto, queue_depth, receive_batch, settle_batch,
+};
+use port_github_tests::port_sim::harness::client_config;
+use port_github_tests::resync_world::{ResyncWorld, SMALL_MAPPING};
+use serde_json::Value;
+
+/// The simulators, and a moto queue and table of this test's own.
+struct AwsWorld {
+    world: ResyncWorld,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl AwsWorld {
+    async fn start(spec: OrgSpec) -> Self {
+        let world = ResyncWorld::with_spec(spec, Some(SMALL_MAPPING))
+            .await
+            .unwrap();
+        let aws = moto().sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let queue_url = create_standard_queue(&sqs, "resync-jobs").await.unwrap();
+        let table = create_state_table(&dynamodb, "resync-state").await.unwrap();
+        Self {
+            world,
+            sqs,
+            queue_url,
+            dynamodb,
+            table,
+        }
+    }
+
+    /// A resync as one Lambda container builds it: nothing shared but the table and the queue.
+    fn resync(&self) -> Resync {
+        let world = &self.world;
+        let client = world.github.pat_client(world.client_config()).unwrap();
+        Resync::new(
+            Arc::new(TokenClients(client)),
+            PortClient::new(client_config(world.port.base_url())).unwrap(),
+            world.mapping.clone(),
+            Arc::new(DynamoDbStateStore::new(
+                self.dynamodb.clone(),
+                self.table.clone(),
+            )),
+            Arc::new(SqsJobQueue::new(self.sqs.clone(), self.queue_url.clone())),
+            world.clock.clone(),
+            world.settings.clone(),
+        )
+    }
+
+    /// Runs the queued jobs until the queue is empty; returns the batches it took.
+    async fn drain(&self, resync: &Resync) -> usize {
+        let give_up = Instant::now() + Duration::from_secs(300);
+        let mut batches = 0;
+        loop {
+            assert!(
+                Instant::now() < give_up,
+                "the jobs queue did not empty within 5 minutes"
+            );
+            let messages = receive_batch(&self.sqs, &self.queue_url, 10).await.unwrap();
+            if messages.is_empty() {
+                if queue_depth(&self.sqs, &self.queue_url).await.unwrap() == 0 {
+                    return batches;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            let jobs = messages
+                .iter()
+                .map(|m| JobMessage {
+                    id: m.message_id().unwrap_or_default().to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            let failed = resync
+                .handle_messages(jobs, Instant::now() + Duration::from_secs(60))
+                .await;
+            settle_batch(&self.sqs, &self.queue_url, &messages, &failed)
+                .await
+                .unwrap();
+            batches += 1;
+        }
+    }
+
+    /// One whole run: start, then the jobs; its summary.
+    async fn run(&self) -> RunSummary {
+        let resync = self.resync();
+        let StartOutcome::Started { run, .. } = resync.start().await.unwrap() else {
+            panic!("the run did not start");
+        };
+        let batches = self.drain(&resync).await;
+        // Another container reads the summary: it lives in the table.
+        let summary = self.resync().summary(&run).await.unwrap();
+        let summary = summary.unwrap_or_else(|| panic!("no summary after {batches} batches"));
+        println!("{summary:#?}");
+        summary
+    }
+
+    /// The catalog's identifiers per blueprint.
+    fn catalog(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for entity in self.world.port.catalog() {
+            out.entry(entity.blueprint)
+                .or_default()
+                .insert(entity.identifier);
+        }
+        out
+    }
+
+    /// What the small mapping makes of the GitHub simulator's organization now, per blueprint,
+    /// read from GitHub's REST API.
+    async fn expected(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let github = &self.world.github;
+        let client = github.pat_client(github.client_config()).unwrap();
+        let org = github.sim.org();
+        let list = |path: String| {
+            let client = client.clone();
+            async move {
+                let answer = client.get(&path, Feature::Required).await.unwrap();
+                answer.as_array().cloned().unwrap()
+            }
+        };
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut add = |blueprint: &str, identifier: String| {
+            out.entry(blueprint.to_owned())
+                .or_default()
+                .insert(identifier);
+        };
+        for repo in list(format!("/orgs/{org}/repos?type=all&per_page=100")).await {
+            let name = repo["name"].as_str().unwrap().to_owned();
+            add("githubRepository", name.clone());
+            for pr in list(format!("/repos/{org}/{name}/pulls?state=open&per_page=100")).await {
+                add("githubPullRequest", format!("{name}-{}", pr["number"]));
+            }
+            for issue in list(format!(
+                "/repos/{org}/{name}/issues?state=open&per_page=100"
+            ))
+            .await
+            {
+                if issue.get("pull_request").is_none_or(Value::is_null) {
+                    add("githubIssue", format!("{name}-{}", issue["number"]));
+                }
+            }
+            for release in list(format!("/repos/{org}/{name}/releases?per_page=100")).await {
+                add("githubRelease", format!("{name}-{}", release["id"]));
+            }
+        }
+        out
+    }
+}
+
+fn total(catalog: &BTreeMap<String, BTreeSet<String>>) -> usize {
+    catalog.values().map(BTreeSet::len).sum()
+}
+
+#[tokio::test]
+async fn a_run_fills_the_catalog_and_the_next_one_deletes_a_removed_repository() {
+    let spec = OrgSpec {
+        repos: 40,
+        ..OrgSpec::default()
+    };
+    let aws = AwsWorld::start(spec).await;
+
+    let summary = aws.run().await;
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    let expected = aws.expected().await;
+    assert_eq!(expected["githubRepository"].len(), 40);
+    for blueprint in ["githubPullRequest", "githubIssue", "githubRelease"] {
+        assert!(
+            !expected.get(blueprint).is_none_or(BTreeSet::is_empty),
+            "the simulator has {blueprint} entities to sync"
+        );
+    }
+    assert_eq!(aws.catalog(), expected);
+    let cleanup = summary
+        .cleanup
+        .expect("a completed run reports its cleanup");
+    assert_eq!(cleanup.deleted, 0, "{cleanup:?}");
+
+    let removed = aws.world.github.sim.repo_name(0);
+    aws.world.github.sim.remove_repo(0);
+    let summary = aws.run().await;
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    let after = aws.expected().await;
+    assert_eq!(after["githubRepository"].len(), 39);
+    assert!(!after["githubRepository"].contains(&removed));
+    assert_eq!(aws.catalog(), after);
+    let gone = total(&expected) - total(&after);
+    let cleanup = summary
+        .cleanup
+        .expect("a completed run reports its cleanup");
+    assert_eq!(cleanup.stale, gone, "{cleanup:?}");
+    assert_eq!(cleanup.deleted, gone, "{cleanup:?}");
+    assert_eq!(cleanup.not_deleted, 0, "{cleanup:?}");
+}
+
+#[tokio::test]
+async fn two_starts_at_once_start_one_run() {
+    let aws = AwsWorld::start(OrgSpec::default()).await;
+    let (first, second) = (aws.resync(), aws.resync());
+    let (a, b) = tokio::join!(first.start(), second.start());
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let started: Vec<&StartOutcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o, StartOutcome::Started { .. }))
+        .collect();
+    assert_eq!(started.len(), 1, "{outcomes:?}");
+    let StartOutcome::Started { run, .. } = started[0] else {
+        unreachable!()
+    };
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, StartOutcome::Skipped { holder, .. } if holder == run)),
+        "{outcomes:?}"
+    );
+    // The started run finishes, and releases the lease for the next.
+    aws.drain(&first).await;
+    let summary = first.summary(run).await.unwrap().expect("finished");
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    assert!(matches!(
+        second.start().await.unwrap(),
+        StartOutcome::Started { .. }
+    ));
+    aws.drain(&second).await;
+}
