@@ -408,7 +408,10 @@ export class PortGithubStack extends Stack {
       ],
     });
     resync.addEventSource(new SqsEventSource(resyncJobsQueue, {
-      batchSize: 1, // each job works until the time budget, then re-queues its continuation
+      // Up to ten jobs per invocation, listed concurrently and upserted together; a job still
+      // listing when the time budget runs out re-queues its continuation.
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(2),
       reportBatchItemFailures: true,
       maxConcurrency: resyncMaxConcurrency.valueAsNumber,
     }));
