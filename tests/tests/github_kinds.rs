@@ -478,6 +478,26 @@ async fn teams_users_and_collaborators() -> anyhow::Result<()> {
         Some(2)
     );
     assert_eq!(with_members[1]["members"]["nodes"][0]["login"], "user-1");
+    // Name and email as in Port's GraphQL members, each member read once for all teams.
+    assert_eq!(with_members[1]["members"]["nodes"][0]["name"], "User 1");
+    assert_eq!(
+        with_members[1]["members"]["nodes"][0]["email"],
+        "user-1@example.com"
+    );
+    let distinct: std::collections::BTreeSet<String> = with_members
+        .iter()
+        .flat_map(|t| {
+            t["members"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|m| m["login"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        harness.sim.count("GET /users/{login}").total,
+        distinct.len() as u64
+    );
     assert!(
         get_team(&client, "sim-org", "team-2", &TeamSelector::default())
             .await?

@@ -196,9 +196,14 @@ impl LiveProcessor {
         self.refresh_mapping().await;
         let loaded = self.loaded();
         let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
-        let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) = items
-            .into_iter()
-            .partition(|item| loaded.mapping.resources_for_kind(item.kind).next().is_some());
+        let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) =
+            items.into_iter().partition(|item| {
+                loaded
+                    .mapping
+                    .resources_for_kind(item.kind)
+                    .next()
+                    .is_some()
+            });
         report.unmapped_kinds = unmapped.iter().map(|item| item.kind).collect();
         if mapped.is_empty() {
             return Ok(report);

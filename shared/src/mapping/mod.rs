@@ -122,6 +122,16 @@ impl CompiledMapping {
     }
 }
 
+/// A fingerprint of a `port-app-config` document, to tell whether a mapping read again from
+/// Port changed.
+pub fn config_fingerprint(config: &serde_json::Value) -> u64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(serde_json::to_vec(config).unwrap_or_default());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,14 +260,4 @@ mod tests {
         assert_eq!(identifiers, vec![json!("a"), json!("c")]);
         assert_eq!(outcome.entities[0].properties["repo"], json!("r"));
     }
-}
-
-/// A fingerprint of a `port-app-config` document, to tell whether a mapping read again from
-/// Port changed.
-pub fn config_fingerprint(config: &serde_json::Value) -> u64 {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(serde_json::to_vec(config).unwrap_or_default());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
 }

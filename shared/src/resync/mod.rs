@@ -171,7 +171,6 @@ struct LoadedMapping {
     compiled: Arc<CompiledMapping>,
 }
 
-
 /// One message of the jobs queue.
 #[derive(Debug, Clone)]
 pub struct JobMessage {

@@ -1,5 +1,7 @@
 //! The `team`, `user` (organization member) and `collaborator` kinds.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,6 +31,7 @@ pub struct TeamPages {
     org: String,
     selector: TeamSelector,
     pages: Pages,
+    details: MemberDetails,
 }
 
 /// The teams of `org`.
@@ -46,6 +49,7 @@ pub fn list_teams(
             None,
             Feature::Required,
         )?,
+        details: MemberDetails::new(),
     })
 }
 
@@ -67,6 +71,7 @@ impl TeamPages {
             org: org.to_owned(),
             selector: selector.clone(),
             pages: client.resume_pages(cursor, None, Feature::Required)?,
+            details: MemberDetails::new(),
         })
     }
 
@@ -78,7 +83,8 @@ impl TeamPages {
         if self.selector.members {
             for team in &mut page.items {
                 if let Some(slug) = team.get("slug").and_then(Value::as_str).map(str::to_owned) {
-                    let members = team_members(&self.client, &self.org, &slug).await?;
+                    let members =
+                        team_members(&self.client, &self.org, &slug, &mut self.details).await?;
                     enrich(
                         team,
                         &serde_json::Map::from_iter([("members".to_owned(), members)]),
@@ -99,10 +105,19 @@ impl TeamPages {
     }
 }
 
-/// A team's members in the shape Port's integration gives mappings (GraphQL-style
-/// `{"nodes": [{login, name, email, isSiteAdmin}]}`); `name` and `email` are not in REST member
-/// lists and stay `null` (one request per member would be needed).
-async fn team_members(client: &GitHubClient, org: &str, slug: &str) -> Result<Value, GitHubError> {
+/// Names and emails of members already read (`GET /users/{login}`), shared by a list's teams.
+pub type MemberDetails = HashMap<String, (Value, Value)>;
+
+/// A team's members in the shape Port's integration gives mappings (GraphQL's
+/// `{"nodes": [{login, name, email, isSiteAdmin}]}`). REST member lists carry neither name nor
+/// email, so each member not in `details` yet is read once (`GET /users/{login}`); an email the
+/// user keeps private is `""`, as in GraphQL.
+async fn team_members(
+    client: &GitHubClient,
+    org: &str,
+    slug: &str,
+    details: &mut MemberDetails,
+) -> Result<Value, GitHubError> {
     let members = client
         .pages(
             &format!("/orgs/{}/teams/{}/members", segment(org), segment(slug)),
@@ -111,17 +126,36 @@ async fn team_members(client: &GitHubClient, org: &str, slug: &str) -> Result<Va
         )?
         .collect_items()
         .await?;
-    let nodes: Vec<Value> = members
-        .iter()
-        .map(|member| {
-            serde_json::json!({
-                "login": member.get("login").cloned().unwrap_or(Value::Null),
-                "name": member.get("name").cloned().unwrap_or(Value::Null),
-                "email": member.get("email").cloned().unwrap_or(Value::Null),
-                "isSiteAdmin": member.get("site_admin").cloned().unwrap_or(Value::Bool(false)),
-            })
-        })
-        .collect();
+    let mut nodes = Vec::with_capacity(members.len());
+    for member in &members {
+        let login = member
+            .get("login")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !login.is_empty() && !details.contains_key(login) {
+            let (name, email) = match get_user(client, login).await? {
+                Some(user) => (
+                    user.get("name").cloned().unwrap_or(Value::Null),
+                    match user.get("email") {
+                        Some(Value::String(email)) => Value::from(email.clone()),
+                        _ => Value::from(""),
+                    },
+                ),
+                None => (Value::Null, Value::from("")),
+            };
+            details.insert(login.to_owned(), (name, email));
+        }
+        let (name, email) = details
+            .get(login)
+            .cloned()
+            .unwrap_or((Value::Null, Value::from("")));
+        nodes.push(serde_json::json!({
+            "login": login,
+            "name": name,
+            "email": email,
+            "isSiteAdmin": member.get("site_admin").cloned().unwrap_or(Value::Bool(false)),
+        }));
+    }
     Ok(serde_json::json!({ "nodes": nodes }))
 }
 
@@ -139,7 +173,7 @@ pub async fn get_team(
         return Ok(None);
     };
     if selector.members {
-        let members = team_members(client, org, slug).await?;
+        let members = team_members(client, org, slug, &mut MemberDetails::new()).await?;
         enrich(
             &mut team,
             &serde_json::Map::from_iter([("members".to_owned(), members)]),
