@@ -504,3 +504,68 @@ async fn events_of_organizations_outside_the_allow_list_are_left_alone() {
     assert_eq!(w.github.sim.total().total, before, "no GitHub call");
     assert!(port_sim.entities_of("githubPullRequest").is_empty());
 }
+
+#[tokio::test]
+async fn a_mapping_edited_in_port_is_picked_up_without_a_new_container() {
+    let github = SimHarness::start(OrgSpec::default()).await.unwrap();
+    let client = github.pat_client(github.client_config()).unwrap();
+    let (port, _, _) = spawn().await.unwrap();
+    // No caching of the integration, and no wait between looks: every event looks.
+    let port_client = port_github_core::port::PortClient::new({
+        let mut config = port_github_tests::port_sim::harness::client_config(port.base_url());
+        config.integration_config_ttl = std::time::Duration::ZERO;
+        config
+    })
+    .unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
+    let document: Value = serde_norway::from_str(&text).unwrap();
+    port.set_integration_config(INTEGRATION_ID, document.clone());
+    let processor = LiveProcessor::new(
+        Arc::new(TokenClients(client.clone())),
+        port_client,
+        Arc::new(port_default_mapping()),
+    )
+    .with_mapping_from_port(std::time::Duration::ZERO);
+    let (repo, pr) = repo_and_pr(&client, "open").await;
+    processor
+        .process(&pr_event("opened", &repo, &pr))
+        .await
+        .unwrap();
+    let identifier = pr_identifier(&pr);
+    assert_eq!(
+        port.entity("githubPullRequest", &identifier)
+            .unwrap()
+            .title
+            .as_deref(),
+        pr["title"].as_str()
+    );
+    // Someone edits the pull request's title mapping in Port: the next event uses it.
+    let mut edited = document.clone();
+    for resource in edited["resources"].as_array_mut().unwrap() {
+        if resource["kind"] == "pull-request" {
+            resource["port"]["entity"]["mappings"]["title"] = json!("\"PR \" + .title");
+        }
+    }
+    port.set_integration_config(INTEGRATION_ID, edited);
+    processor
+        .process(&pr_event("edited", &repo, &pr))
+        .await
+        .unwrap();
+    let expected = Some(format!("PR {}", pr["title"].as_str().unwrap()));
+    assert_eq!(
+        port.entity("githubPullRequest", &identifier).unwrap().title,
+        expected
+    );
+    // A mapping that does not compile is refused; the one in use stays.
+    let mut broken = document;
+    broken["resources"][0]["port"]["entity"]["mappings"]["identifier"] = json!(".login | (");
+    port.set_integration_config(INTEGRATION_ID, broken);
+    processor
+        .process(&pr_event("edited", &repo, &pr))
+        .await
+        .unwrap();
+    assert_eq!(
+        port.entity("githubPullRequest", &identifier).unwrap().title,
+        expected
+    );
+}
