@@ -660,6 +660,17 @@ async fn long_organization_and_branch_lists_continue_page_by_page() {
     assert_eq!(by_blueprint["githubUser"], 230);
     assert_eq!(by_blueprint["githubTeam"], 150);
     assert_eq!(by_blueprint["githubBranch"], 2 * 130);
+    // The entities of continued lists waited in the run's partial records, now merged and gone.
+    let partials = world
+        .state
+        .list(
+            &format!("run#{}", summary.run),
+            "partial/",
+            world.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert!(partials.is_empty(), "{partials:?}");
     // Users (3 pages), teams (2) and each repository's branches (2) were continued.
     assert!(
         summary.counters["queued"] >= 12,

@@ -57,6 +57,8 @@ pub const LEASE: &str = "resync";
 const RUNS: &str = "resync";
 /// The item naming the current run.
 const CURRENT: &str = "current";
+/// Entries per partial record (a list continued in another job).
+const PARTIAL_CHUNK: usize = 1_000;
 /// How long a run's own records (markers, visited repositories, summaries) are kept.
 const RUN_RECORDS_TTL: Duration = Duration::from_secs(3 * 86_400);
 
@@ -223,6 +225,8 @@ struct Draft {
     partial: bool,
     /// Partial records of earlier parts, merged into this one and then removed.
     merged_partials: Vec<String>,
+    /// How many of `entries` (at the front) came from those partial records.
+    carried: usize,
     /// The list answered "not available": the previous entries are kept, flagged.
     not_available: bool,
 }
@@ -789,6 +793,7 @@ impl Resync {
                 entries: Vec::new(),
                 partial: false,
                 merged_partials: Vec::new(),
+                carried: 0,
                 not_available: false,
             };
             if cursor.is_some() {
@@ -1050,6 +1055,7 @@ impl Resync {
                 }));
             draft.merged_partials.push(item);
         }
+        draft.carried = draft.entries.len();
         Ok(())
     }
 
@@ -1174,19 +1180,24 @@ impl Resync {
                 })
                 .collect();
             if draft.partial {
-                let item = format!(
-                    "partial/{}/{}/{}/{}",
-                    draft.key.org, draft.key.scope, draft.key.resource, job.id
-                );
-                self.state
-                    .put(
-                        Key::new(&partition, &item),
-                        &serde_json::to_string(&entries).unwrap_or_default(),
-                        Expect::Anything,
-                        Some(crate::state::expiry(now, RUN_RECORDS_TTL)),
-                        now,
-                    )
-                    .await?;
+                // Only this part's entries (earlier parts keep their own records until the list
+                // is done), in chunks that stay far below DynamoDB's item size.
+                let fresh = &entries[draft.carried.min(entries.len())..];
+                for (chunk, entries) in fresh.chunks(PARTIAL_CHUNK).enumerate() {
+                    let item = format!(
+                        "partial/{}/{}/{}/{}#{chunk:04}",
+                        draft.key.org, draft.key.scope, draft.key.resource, job.id
+                    );
+                    self.state
+                        .put(
+                            Key::new(&partition, &item),
+                            &serde_json::to_string(entries).unwrap_or_default(),
+                            Expect::Anything,
+                            Some(crate::state::expiry(now, RUN_RECORDS_TTL)),
+                            now,
+                        )
+                        .await?;
+                }
                 continue;
             }
             let unchanged = draft.previous.as_ref().is_some_and(|p| {
