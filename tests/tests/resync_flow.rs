@@ -86,9 +86,17 @@ async fn a_small_org_then_an_unchanged_one_then_a_deleted_repository() {
     assert_eq!((cleanup.stale, cleanup.deleted), (0, 0));
     let states = world.port.resync_states();
     assert!(states.len() >= 2, "running then completed: {states:?}");
+    let mut examples: BTreeMap<String, usize> = BTreeMap::new();
+    for upload in world.port.examples() {
+        *examples.entry(upload.kind).or_default() += upload.examples.len();
+    }
     assert!(
-        !world.port.examples().is_empty(),
-        "raw data examples are sent"
+        examples.len() >= 15,
+        "raw data examples per kind: {examples:?}"
+    );
+    assert!(
+        examples.values().all(|n| (1..=5).contains(n)),
+        "at most 5 per kind and run: {examples:?}"
     );
 
     // Unchanged: nothing is sent again, and GitHub answers from its ETags.
