@@ -7,4 +7,5 @@ pub mod github_sim;
 pub mod lambda_runtime_api;
 pub mod moto;
 pub mod port_sim;
+pub mod request_bounds;
 pub mod resync_world;

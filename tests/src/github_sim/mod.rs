@@ -126,6 +126,8 @@ impl GitHubSim {
             missing_version_header: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            spent: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -216,6 +218,18 @@ impl GitHubSim {
     /// The most requests the simulator has had in flight at once.
     pub fn max_in_flight(&self) -> u64 {
         self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests that spent the hourly budget so far: the rate-limit cost (304s, App JWT calls
+    /// and requests refused for the limit cost nothing). Not reset by [`Self::reset_counts`].
+    pub fn spent(&self) -> u64 {
+        self.state.spent.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused so far because the hourly budget was spent (403, counted in
+    /// [`Self::total`] too).
+    pub fn rate_limited(&self) -> u64 {
+        self.state.rate_limited.load(Ordering::Relaxed)
     }
 
     /// Requests that came without `X-GitHub-Api-Version`.

@@ -54,6 +54,10 @@ pub(crate) struct SimState {
     pub(crate) missing_version_header: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    /// Requests that spent the hourly budget (304s, App JWT calls and refusals do not).
+    pub(crate) spent: AtomicU64,
+    /// Requests refused because the hourly budget was spent.
+    pub(crate) rate_limited: AtomicU64,
 }
 
 /// Counts a request as in flight until dropped.
@@ -262,6 +266,7 @@ impl SimState {
         }
         if spend && window.used < limit {
             window.used += 1;
+            self.spent.fetch_add(1, Ordering::Relaxed);
         }
         let remaining = limit.saturating_sub(window.used);
         if spend {
@@ -411,6 +416,7 @@ pub(crate) async fn handle(
     // Primary budget.
     let (remaining, _) = state.budget(identity, false);
     if remaining == 0 && identity != "app" {
+        state.rate_limited.fetch_add(1, Ordering::Relaxed);
         let (_, limit_headers) = state.budget(identity, false);
         return message(
             StatusCode::FORBIDDEN,

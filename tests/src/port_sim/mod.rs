@@ -301,6 +301,11 @@ impl PortSim {
         self.lock().catalog.entities.values().cloned().collect()
     }
 
+    /// How many entities are stored.
+    pub fn entity_count(&self) -> usize {
+        self.lock().catalog.entities.len()
+    }
+
     pub fn entities_of(&self, blueprint: &str) -> Vec<CatalogEntity> {
         self.lock()
             .catalog
@@ -335,6 +340,12 @@ impl PortSim {
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
+    }
+
+    /// Takes the requests recorded so far, leaving none (the counters stay): a long benchmark
+    /// calls it now and then so the record does not grow with every entity sent.
+    pub fn take_requests(&self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut self.lock().requests)
     }
 
     /// The requests to one endpoint, in order.
