@@ -126,9 +126,10 @@ async fn a_small_org_then_an_unchanged_one_then_a_deleted_repository() {
     let deleted: Vec<_> = before.difference(&after).collect();
     assert!(after.is_subset(&before));
     let cleanup = third.cleanup.unwrap();
-    assert!(
-        cleanup.deleted > 0 && cleanup.deleted <= deleted.len(),
-        "dependents go with their repository: {cleanup:?}"
+    assert_eq!(
+        cleanup.deleted,
+        deleted.len(),
+        "its dependents first, then the repository: {cleanup:?}"
     );
     assert_eq!(counts(&world)["githubRepository"], repos - 1);
     assert_eq!(
@@ -685,4 +686,29 @@ async fn long_organization_and_branch_lists_continue_page_by_page() {
         "continuations: {:#?}",
         summary.counters
     );
+}
+
+#[tokio::test]
+async fn placeholders_port_made_for_missing_related_entities_stay_while_live_entities_use_them() {
+    // Repositories with environments off still have deployments naming environments: Port makes
+    // placeholder environments for them (createMissingRelatedEntities), owned and never seen.
+    let world = ResyncWorld::with_spec(
+        OrgSpec {
+            repos: 4,
+            features_off_every: 2,
+            ..OrgSpec::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let first = completed(&world, &DriveSettings::default()).await;
+    let cleanup = first.cleanup.unwrap();
+    assert!(cleanup.kept_for_dependents > 0, "{cleanup:?}");
+    assert_eq!(cleanup.deleted, 0, "{cleanup:?}");
+    let before = keys(&world);
+    let second = completed(&world, &DriveSettings::default()).await;
+    assert_eq!(keys(&world), before, "no entity comes and goes between runs");
+    assert_eq!(second.cleanup.unwrap().missing, 0);
+    assert_eq!(second.counters.get("upserted"), None);
 }

@@ -16,11 +16,25 @@ pub fn selector_json(resource: &CompiledResource) -> Value {
             selector.insert(key.to_owned(), value);
         }
     };
+    let strings = |list: &Option<Vec<String>>| {
+        list.as_ref()
+            .map(|l| Value::Array(l.iter().cloned().map(Value::String).collect()))
+    };
     put("members", options.members.map(Value::Bool));
     put("detailed", options.detailed.map(Value::Bool));
     put("protectionRules", options.protection_rules.map(Value::Bool));
     put("hideSecret", options.hide_secret.map(Value::Bool));
+    put("includeBots", options.include_bots.map(Value::Bool));
     put("state", options.state.clone().map(Value::String));
+    put("states", strings(&options.states));
+    put("since", options.since.map(Value::from));
+    put("maxResults", options.max_results.map(Value::from));
+    // The issue list takes GitHub's comma-separated form.
+    put("labels", options.labels.as_ref().map(|l| Value::from(l.join(","))));
+    put("severity", strings(&options.severity));
+    put("ecosystems", strings(&options.ecosystems));
+    put("affiliation", options.affiliation.clone().map(Value::String));
+    put("includedFiles", strings(&options.included_files));
     Value::Object(selector)
 }
 
@@ -92,6 +106,29 @@ mod tests {
     use super::*;
     use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
     use serde_json::json;
+
+    #[test]
+    fn every_fetch_option_reaches_the_kind_functions() {
+        let yaml = "resources:\n- kind: pull-request\n  selector: {query: 'true', states: [open, closed], since: 30, maxResults: 50, labels: [bug, ui], includedFiles: [README.md], maxRuns: 7}\n  port: {entity: {mappings: {identifier: .id, blueprint: '\"b\"'}}}";
+        let config = PortAppConfig::from_yaml_or_json(yaml).unwrap();
+        let mapping = CompiledMapping::compile(&config, &JqOptions::default()).unwrap();
+        let selector = selector_json(&mapping.resources()[0]);
+        assert_eq!(selector["states"], json!(["open", "closed"]));
+        assert_eq!(selector["since"], 30);
+        assert_eq!(selector["maxResults"], 50);
+        assert_eq!(selector["labels"], "bug,ui");
+        assert_eq!(selector["includedFiles"], json!(["README.md"]));
+        assert_eq!(selector["maxRuns"], 7, "unknown options pass through");
+        let pulls: crate::github::kinds::pulls::PullRequestSelector =
+            crate::github::kinds::selector(Some(&selector)).unwrap();
+        assert_eq!((pulls.states.len(), pulls.since, pulls.max_results), (2, 30, 50));
+        let repos: crate::github::kinds::organization::RepositorySelector =
+            crate::github::kinds::selector(Some(&selector)).unwrap();
+        assert_eq!(repos.included_files, ["README.md"]);
+        let issues: crate::github::kinds::pulls::IssueSelector =
+            crate::github::kinds::selector(Some(&selector)).unwrap();
+        assert_eq!(issues.labels.as_deref(), Some("bug,ui"));
+    }
 
     fn resource_passes(kind: &str, selector: &str, raw: Value) -> bool {
         let yaml = format!(

@@ -3,6 +3,7 @@
 //! listed) for the resources of the current mapping. A kind that answered "not available" on
 //! every repository looks like a missing permission or an outage: its entities are kept. Nothing
 //! is deleted when the stale share of the owned entities is above `entityDeletionThreshold`.
+//! Deletes never cascade (see the rounds below): `deleteDependentEntities` is for live deletes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -28,6 +29,9 @@ pub struct CleanupReport {
     pub deleted: usize,
     /// Stale entities Port did not delete (with the reason logged).
     pub not_deleted: usize,
+    /// Stale entities kept because entities this run saw still relate to them.
+    #[serde(default)]
+    pub kept_for_dependents: usize,
     /// Kinds that were not available on any repository: their entities were kept.
     pub protected_kinds: Vec<String>,
     /// Seen entities missing from Port (deleted behind the integration's back): sent again by
@@ -166,14 +170,15 @@ pub(super) async fn cleanup(
         return Ok(report);
     }
 
-    let dependents = mapping.config().delete_dependent_entities;
     let mut by_blueprint: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (blueprint, identifier) in stale {
         by_blueprint.entry(blueprint).or_default().push(identifier);
     }
-    // Without deleteDependentEntities, Port refuses to delete an entity others still relate
-    // to; when those are stale too they go in the same round, so the refused ones are tried
-    // again while rounds make progress.
+    // Never cascade: Port's dependents of a stale entity may be entities this run saw (a
+    // placeholder Port made for `createMissingRelatedEntities` is owned and stale, while the
+    // deployments relating to it are not). Port refuses to delete an entity others still
+    // relate to; when those are stale too they go in the same round, so the refused ones are
+    // tried again while rounds make progress, and what live entities still relate to is kept.
     let mut round = 0;
     loop {
         round += 1;
@@ -183,12 +188,12 @@ pub(super) async fn cleanup(
             identifiers.sort();
             let deleted = resync
                 .port
-                .delete_entities(&blueprint, &identifiers, dependents)
+                .delete_entities(&blueprint, &identifiers, false)
                 .await;
             progress |= !deleted.deleted.is_empty();
             report.deleted += deleted.deleted.len();
             for failure in deleted.not_deleted {
-                if round < MAX_DELETE_ROUNDS && failure.failure.code.contains("dependent") {
+                if failure.failure.code.contains("dependent") {
                     retry
                         .entry(blueprint.clone())
                         .or_default()
@@ -203,13 +208,10 @@ pub(super) async fn cleanup(
         if retry.is_empty() {
             break;
         }
-        if !progress {
+        if !progress || round >= MAX_DELETE_ROUNDS {
             let left: usize = retry.values().map(Vec::len).sum();
-            tracing::warn!(
-                left,
-                "stale entities kept: other entities still relate to them"
-            );
-            report.not_deleted += left;
+            tracing::info!(left, "stale entities kept: entities this run saw still relate to them");
+            report.kept_for_dependents += left;
             break;
         }
         by_blueprint = retry;
