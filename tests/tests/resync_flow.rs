@@ -708,7 +708,64 @@ async fn placeholders_port_made_for_missing_related_entities_stay_while_live_ent
     assert_eq!(cleanup.deleted, 0, "{cleanup:?}");
     let before = keys(&world);
     let second = completed(&world, &DriveSettings::default()).await;
-    assert_eq!(keys(&world), before, "no entity comes and goes between runs");
+    assert_eq!(
+        keys(&world),
+        before,
+        "no entity comes and goes between runs"
+    );
     assert_eq!(second.cleanup.unwrap().missing, 0);
     assert_eq!(second.counters.get("upserted"), None);
+}
+
+#[tokio::test]
+async fn a_feature_that_is_off_is_asked_again_only_once_a_day() {
+    let world = ResyncWorld::with_spec(
+        OrgSpec {
+            repos: 4,
+            features_off_every: 2,
+            ..OrgSpec::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let first = completed(&world, &DriveSettings::default()).await;
+    assert!(
+        first.counters["na-dependabot-alert"] >= 2,
+        "{:#?}",
+        first.counters
+    );
+    let alerts_before = world.port.entities_of("githubDependabotAlert").len();
+    assert!(
+        alerts_before > 0,
+        "the repositories with the feature on have alerts"
+    );
+    let refused = |world: &ResyncWorld| {
+        world
+            .github
+            .sim
+            .counts()
+            .iter()
+            .filter(|(endpoint, _)| endpoint.contains("dependabot"))
+            .map(|(_, count)| count.total - count.not_modified)
+            .sum::<u64>()
+    };
+    world.github.sim.reset_counts();
+    let second = completed(&world, &DriveSettings::default()).await;
+    assert_eq!(
+        refused(&world),
+        0,
+        "no 403 asked again, and 304s for the rest"
+    );
+    assert!(second.counters["not-available-skipped"] >= 2);
+    assert_eq!(
+        world.port.entities_of("githubDependabotAlert").len(),
+        alerts_before
+    );
+    // A day later it is checked again.
+    world.github.clock.advance(Duration::from_secs(25 * 3_600));
+    world.github.sim.reset_counts();
+    let third = completed(&world, &DriveSettings::default()).await;
+    assert!(refused(&world) >= 2, "checked again after a day");
+    assert_eq!(third.counters.get("not-available-skipped"), None);
 }

@@ -30,10 +30,16 @@ pub fn selector_json(resource: &CompiledResource) -> Value {
     put("since", options.since.map(Value::from));
     put("maxResults", options.max_results.map(Value::from));
     // The issue list takes GitHub's comma-separated form.
-    put("labels", options.labels.as_ref().map(|l| Value::from(l.join(","))));
+    put(
+        "labels",
+        options.labels.as_ref().map(|l| Value::from(l.join(","))),
+    );
     put("severity", strings(&options.severity));
     put("ecosystems", strings(&options.ecosystems));
-    put("affiliation", options.affiliation.clone().map(Value::String));
+    put(
+        "affiliation",
+        options.affiliation.clone().map(Value::String),
+    );
     put("includedFiles", strings(&options.included_files));
     Value::Object(selector)
 }
@@ -121,7 +127,10 @@ mod tests {
         assert_eq!(selector["maxRuns"], 7, "unknown options pass through");
         let pulls: crate::github::kinds::pulls::PullRequestSelector =
             crate::github::kinds::selector(Some(&selector)).unwrap();
-        assert_eq!((pulls.states.len(), pulls.since, pulls.max_results), (2, 30, 50));
+        assert_eq!(
+            (pulls.states.len(), pulls.since, pulls.max_results),
+            (2, 30, 50)
+        );
         let repos: crate::github::kinds::organization::RepositorySelector =
             crate::github::kinds::selector(Some(&selector)).unwrap();
         assert_eq!(repos.included_files, ["README.md"]);

@@ -79,7 +79,7 @@ pub(super) async fn cleanup(
     // Records of scopes the run did not visit (deleted repositories, removed resources), and
     // records of kinds that were not available here: both end up empty.
     let mut garbage: Vec<(RecordKey, usize)> = Vec::new();
-    let mut emptied: Vec<(RecordKey, String, usize)> = Vec::new();
+    let mut emptied: Vec<(RecordKey, String, usize, Option<i64>)> = Vec::new();
     for (key, record) in &all {
         let in_run = orgs.contains(key.org.as_str())
             && (key.scope == ORG_SCOPE
@@ -93,7 +93,16 @@ pub(super) async fn cleanup(
         } else if in_run && !record.not_available {
             seen.extend(keys);
         } else if in_run {
-            emptied.push((key.clone(), record.kind.clone(), record.chunks));
+            // Not available here (and not everywhere): nothing of the kind exists any more; the
+            // record stays flagged, so the next runs skip asking until it is time to check.
+            if !record.entries.is_empty() {
+                emptied.push((
+                    key.clone(),
+                    record.kind.clone(),
+                    record.chunks,
+                    record.not_available_at,
+                ));
+            }
         } else {
             garbage.push((key.clone(), record.chunks));
         }
@@ -144,16 +153,7 @@ pub(super) async fn cleanup(
                     e
                 })
                 .collect();
-            records::store(
-                state,
-                key,
-                &record.kind,
-                &entries,
-                false,
-                record.chunks,
-                now,
-            )
-            .await?;
+            records::store(state, key, &record.kind, &entries, None, record.chunks, now).await?;
         }
     }
 
@@ -210,7 +210,10 @@ pub(super) async fn cleanup(
         }
         if !progress || round >= MAX_DELETE_ROUNDS {
             let left: usize = retry.values().map(Vec::len).sum();
-            tracing::info!(left, "stale entities kept: entities this run saw still relate to them");
+            tracing::info!(
+                left,
+                "stale entities kept: entities this run saw still relate to them"
+            );
             report.kept_for_dependents += left;
             break;
         }
@@ -219,8 +222,8 @@ pub(super) async fn cleanup(
     for (key, chunks) in garbage {
         records::remove(state, &key, chunks).await?;
     }
-    for (key, kind, chunks) in emptied {
-        records::store(state, &key, &kind, &[], false, chunks, now).await?;
+    for (key, kind, chunks, not_available_at) in emptied {
+        records::store(state, &key, &kind, &[], not_available_at, chunks, now).await?;
     }
     Ok(report)
 }

@@ -227,8 +227,9 @@ struct Draft {
     merged_partials: Vec<String>,
     /// How many of `entries` (at the front) came from those partial records.
     carried: usize,
-    /// The list answered "not available": the previous entries are kept, flagged.
-    not_available: bool,
+    /// The list answered "not available" (when it was checked): the previous entries are kept,
+    /// flagged.
+    not_available_at: Option<i64>,
 }
 
 /// What one job gathered (phase one) and what it leads to.
@@ -794,10 +795,28 @@ impl Resync {
                 partial: false,
                 merged_partials: Vec::new(),
                 carried: 0,
-                not_available: false,
+                not_available_at: None,
             };
             if cursor.is_some() {
                 self.load_partials(&gathered.job, &mut draft).await?;
+            } else if let Some(checked) = self.recently_not_available(&draft) {
+                // A feature that is off here was checked lately: a 403/404 carries no ETag, so
+                // asking again every run would cost budget for nothing. Live events still come.
+                draft.not_available_at = Some(checked);
+                draft.entries = draft
+                    .previous
+                    .iter()
+                    .flat_map(|p| p.entries.iter().cloned())
+                    .map(|entry| DraftEntry {
+                        entry,
+                        upsert: None,
+                    })
+                    .collect();
+                gathered.count(format!("na-{kind}"), 1);
+                gathered.count("not-available-skipped".into(), 1);
+                gathered.drafts.push(draft);
+                index = self.first_resource(scope, at + 1);
+                continue;
             }
             let mut lister =
                 match Lister::start(client, &org, repo, resource, cursor.take().as_ref()).await {
@@ -860,7 +879,7 @@ impl Resync {
                     }
                     Step::NotAvailable => {
                         available = false;
-                        draft.not_available = true;
+                        draft.not_available_at = Some(self.clock.now().timestamp());
                         draft.entries = draft
                             .previous
                             .iter()
@@ -894,6 +913,18 @@ impl Resync {
             index = self.first_resource(scope, at + 1);
         }
         Ok(())
+    }
+
+    /// When a resource's list last answered "not available", if that was within
+    /// `resend_after`.
+    fn recently_not_available(&self, draft: &Draft) -> Option<i64> {
+        let previous = draft.previous.as_ref()?;
+        let checked = previous
+            .not_available_at
+            .filter(|_| previous.not_available)?;
+        let age = self.clock.now().timestamp() - checked;
+        (age >= 0 && age < i64::try_from(self.settings.resend_after.as_secs()).unwrap_or(i64::MAX))
+            .then_some(checked)
     }
 
     fn continuation(
@@ -1203,7 +1234,7 @@ impl Resync {
             let unchanged = draft.previous.as_ref().is_some_and(|p| {
                 p.entries == entries
                     && p.kind == draft.kind
-                    && p.not_available == draft.not_available
+                    && p.not_available_at == draft.not_available_at
             });
             if !unchanged && self.settings.dry_run.is_none() {
                 records::store(
@@ -1211,7 +1242,7 @@ impl Resync {
                     &draft.key,
                     &draft.kind,
                     &entries,
-                    draft.not_available,
+                    draft.not_available_at,
                     draft.previous.as_ref().map_or(0, |p| p.chunks),
                     now,
                 )

@@ -40,6 +40,9 @@ struct Chunk {
     entries: Vec<Entry>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     na: bool,
+    /// When the list last answered "not available" (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    na_at: Option<i64>,
 }
 
 /// A resource's record, all chunks together.
@@ -52,6 +55,8 @@ pub struct ResourceRecord {
     /// The last list answered "not available" (403/404): `entries` are what was there before,
     /// kept until the cleanup knows whether that was this repository or an outage.
     pub not_available: bool,
+    /// When that answer was last checked (epoch seconds).
+    pub not_available_at: Option<i64>,
 }
 
 /// Where one resource's record of one scope lives.
@@ -127,6 +132,7 @@ pub async fn load_scope(
         entry.entries.extend(chunk.entries);
         entry.chunks += 1;
         entry.not_available |= chunk.na;
+        entry.not_available_at = entry.not_available_at.or(chunk.na_at);
     }
     Ok(out)
 }
@@ -147,6 +153,7 @@ pub async fn load_all(
         entry.entries.extend(chunk.entries);
         entry.chunks += 1;
         entry.not_available |= chunk.na;
+        entry.not_available_at = entry.not_available_at.or(chunk.na_at);
     }
     Ok(out)
 }
@@ -166,7 +173,7 @@ pub async fn store(
     key: &RecordKey,
     kind: &str,
     entries: &[Entry],
-    not_available: bool,
+    not_available_at: Option<i64>,
     previous_chunks: usize,
     now: DateTime<Utc>,
 ) -> Result<(), StateError> {
@@ -179,7 +186,8 @@ pub async fn store(
         let value = serde_json::to_string(&Chunk {
             kind: kind.to_owned(),
             entries: chunk.to_vec(),
-            na: not_available,
+            na: not_available_at.is_some(),
+            na_at: not_available_at,
         })
         .unwrap_or_default();
         state
@@ -243,14 +251,14 @@ mod tests {
                 t: 1,
             })
             .collect();
-        store(&state, &key, "issue", &entries, false, 0, now)
+        store(&state, &key, "issue", &entries, None, 0, now)
             .await
             .unwrap();
         let loaded = load_scope(&state, "acme", "repo", now).await.unwrap();
         let record = &loaded[&key.resource];
         assert_eq!(record.chunks, 3);
         assert_eq!(record.entries, entries);
-        store(&state, &key, "issue", &entries[..10], false, 3, now)
+        store(&state, &key, "issue", &entries[..10], None, 3, now)
             .await
             .unwrap();
         let all = load_all(&state, now).await.unwrap();
