@@ -72,6 +72,11 @@ impl AwsWorld {
 
     /// Runs the queued jobs until the queue is empty; returns the batches it took.
     async fn drain(&self, resync: &Resync) -> usize {
+        self.drain_with(resync, Duration::from_secs(60)).await
+    }
+
+    /// [`AwsWorld::drain`] with `budget` of work time per batch.
+    async fn drain_with(&self, resync: &Resync, budget: Duration) -> usize {
         let give_up = Instant::now() + Duration::from_secs(300);
         let mut batches = 0;
         loop {
@@ -94,9 +99,7 @@ impl AwsWorld {
                     body: m.body().unwrap_or_default().to_owned(),
                 })
                 .collect();
-            let failed = resync
-                .handle_messages(jobs, Instant::now() + Duration::from_secs(60))
-                .await;
+            let failed = resync.handle_messages(jobs, Instant::now() + budget).await;
             settle_batch(&self.sqs, &self.queue_url, &messages, &failed)
                 .await
                 .unwrap();
@@ -106,11 +109,16 @@ impl AwsWorld {
 
     /// One whole run: start, then the jobs; its summary.
     async fn run(&self) -> RunSummary {
+        self.run_with(Duration::from_secs(60)).await
+    }
+
+    /// [`AwsWorld::run`] with `budget` of work time per batch.
+    async fn run_with(&self, budget: Duration) -> RunSummary {
         let resync = self.resync();
         let StartOutcome::Started { run, .. } = resync.start().await.unwrap() else {
             panic!("the run did not start");
         };
-        let batches = self.drain(&resync).await;
+        let batches = self.drain_with(&resync, budget).await;
         // Another container reads the summary: it lives in the table.
         let summary = self.resync().summary(&run).await.unwrap();
         let summary = summary.unwrap_or_else(|| panic!("no summary after {batches} batches"));
@@ -135,11 +143,16 @@ impl AwsWorld {
         let github = &self.world.github;
         let client = github.pat_client(github.client_config()).unwrap();
         let org = github.sim.org();
+        // Every page of a list.
         let list = |path: String| {
             let client = client.clone();
             async move {
-                let answer = client.get(&path, Feature::Required).await.unwrap();
-                answer.as_array().cloned().unwrap()
+                client
+                    .pages(&path, None, Feature::Required)
+                    .unwrap()
+                    .collect_items()
+                    .await
+                    .unwrap()
             }
         };
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -148,22 +161,18 @@ impl AwsWorld {
                 .or_default()
                 .insert(identifier);
         };
-        for repo in list(format!("/orgs/{org}/repos?type=all&per_page=100")).await {
+        for repo in list(format!("/orgs/{org}/repos?type=all")).await {
             let name = repo["name"].as_str().unwrap().to_owned();
             add("githubRepository", name.clone());
-            for pr in list(format!("/repos/{org}/{name}/pulls?state=open&per_page=100")).await {
+            for pr in list(format!("/repos/{org}/{name}/pulls?state=open")).await {
                 add("githubPullRequest", format!("{name}-{}", pr["number"]));
             }
-            for issue in list(format!(
-                "/repos/{org}/{name}/issues?state=open&per_page=100"
-            ))
-            .await
-            {
+            for issue in list(format!("/repos/{org}/{name}/issues?state=open")).await {
                 if issue.get("pull_request").is_none_or(Value::is_null) {
                     add("githubIssue", format!("{name}-{}", issue["number"]));
                 }
             }
-            for release in list(format!("/repos/{org}/{name}/releases?per_page=100")).await {
+            for release in list(format!("/repos/{org}/{name}/releases")).await {
                 add("githubRelease", format!("{name}-{}", release["id"]));
             }
         }
@@ -245,4 +254,104 @@ async fn two_starts_at_once_start_one_run() {
         StartOutcome::Started { .. }
     ));
     aws.drain(&second).await;
+}
+
+#[tokio::test]
+async fn a_zero_time_budget_continues_through_sqs_and_ends_with_the_same_catalog() {
+    // 130 open issues: two pages per repository, so lists continue mid-way too.
+    let aws = AwsWorld::start(OrgSpec {
+        repos: 12,
+        issues: 130,
+        ..OrgSpec::default()
+    })
+    .await;
+    let summary = aws.run_with(Duration::ZERO).await;
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    assert!(
+        summary.counters["queued"] > 2 * 12,
+        "every repository job continued: {:?}",
+        summary.counters
+    );
+    let expected = aws.expected().await;
+    assert_eq!(
+        expected["githubIssue"].len(),
+        12 * 130,
+        "both pages of every list"
+    );
+    assert!(
+        aws.catalog() == expected,
+        "the catalog is what the mapping makes of GitHub"
+    );
+    // And the cleanup after a sliced run is exact as well.
+    aws.world.github.sim.remove_repo(3);
+    let summary = aws.run_with(Duration::ZERO).await;
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    assert_eq!(aws.catalog(), aws.expected().await);
+}
+
+#[tokio::test]
+async fn a_job_that_fails_for_good_deletes_nothing_and_the_next_run_recovers() {
+    let aws = AwsWorld::start(OrgSpec {
+        repos: 6,
+        ..OrgSpec::default()
+    })
+    .await;
+    assert_eq!(aws.run().await.status, "completed");
+    let before = aws.catalog();
+    aws.world.github.sim.remove_repo(2);
+    aws.world.github.sim.faults(|f| {
+        f.status_next = 2;
+        f.status_of_next = 422;
+    });
+    let failed = aws.run().await;
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    assert!(failed.cleanup.is_none());
+    assert_eq!(aws.catalog(), before, "a failed run deletes nothing");
+    aws.world.github.sim.faults(|f| f.status_next = 0);
+    let recovered = aws.run().await;
+    assert_eq!(recovered.status, "completed", "{recovered:?}");
+    assert_eq!(aws.catalog(), aws.expected().await);
+}
+
+#[tokio::test]
+async fn an_empty_repository_list_does_not_wipe_the_catalog() {
+    let aws = AwsWorld::start(OrgSpec {
+        repos: 5,
+        ..OrgSpec::default()
+    })
+    .await;
+    assert_eq!(aws.run().await.status, "completed");
+    let before = aws.catalog();
+    for index in 0..5 {
+        aws.world.github.sim.remove_repo(index);
+    }
+    let summary = aws.run().await;
+    let cleanup = summary.cleanup.expect("completed");
+    assert!(cleanup.skipped.is_some(), "{cleanup:?}");
+    assert_eq!(aws.catalog(), before);
+}
+
+#[tokio::test]
+async fn a_crashed_runs_lease_expires_and_the_next_schedule_proceeds() {
+    let aws = AwsWorld::start(OrgSpec::default()).await;
+    let crashed = aws.resync();
+    assert!(matches!(
+        crashed.start().await.unwrap(),
+        StartOutcome::Started { .. }
+    ));
+    // Its jobs are never run; within the interval the schedule skips.
+    assert!(matches!(
+        aws.resync().start().await.unwrap(),
+        StartOutcome::Skipped { .. }
+    ));
+    aws.world.github.clock.advance(Duration::from_secs(3_601));
+    let next = aws.resync();
+    let StartOutcome::Started { run, .. } = next.start().await.unwrap() else {
+        panic!("the expired lease is taken");
+    };
+    // The crashed run's jobs are still in the queue: they are dropped as superseded.
+    aws.drain(&next).await;
+    let summary = next.summary(&run).await.unwrap().expect("finished");
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    assert_eq!(aws.catalog(), aws.expected().await);
 }
