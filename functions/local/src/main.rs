@@ -4,6 +4,7 @@
 //! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
 //! JSON object per line), with the per-field errors on standard error; `webhooks
 //! ensure|redeliver`: the organization webhook (see `webhooks`).
+mod catalog;
 mod demo;
 mod entity_line;
 mod progress;

@@ -6,6 +6,8 @@
 //! and never calls Port. No resync logic of its own.
 
 use std::collections::HashMap;
+
+use crate::catalog::EmbeddedCatalog;
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +41,9 @@ pub enum ResyncCliError {
     /// The run could not start or be driven: exit status 1.
     #[error("resync: {0}")]
     Run(#[from] ResyncError),
+    /// The embedded catalog (no Port credentials) could not start or be saved: exit status 1.
+    #[error("embedded catalog: {0}")]
+    Catalog(#[from] anyhow::Error),
 }
 
 impl ResyncCliError {
@@ -50,7 +55,13 @@ impl ResyncCliError {
 
 /// Runs one resync with the settings in `vars` (the environment); true when it completed.
 pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, ResyncCliError> {
-    let vars = if dry_run { dry_run_vars(vars)? } else { vars };
+    let mut vars = if dry_run { dry_run_vars(vars)? } else { vars };
+    // No Port credentials (and not a dry run): the embedded catalog stands in for Port.
+    let embedded = if dry_run {
+        None
+    } else {
+        EmbeddedCatalog::start_if_no_port(&mut vars).await?
+    };
     let config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
     let secrets_manager = if crate::serve::worker_uses_secrets_manager(&config) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -117,6 +128,14 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, R
         |counters| progress.update(counters),
     )
     .await?;
+    if let Some(catalog) = &embedded {
+        let path = catalog.save()?;
+        eprintln!(
+            "no Port credentials: {} entities in the embedded catalog, saved to {}",
+            catalog.len(),
+            path.display()
+        );
+    }
     if sink.broken.load(Ordering::Relaxed) {
         eprintln!("standard output was closed: not every entity was printed");
     }

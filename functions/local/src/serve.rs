@@ -4,6 +4,7 @@
 //! Settings come from the environment, read by the core's `WebhookConfig` and `WorkerConfig`; the
 //! clients come from the core's setup functions. No webhook or worker logic of its own.
 
+use crate::catalog::EmbeddedCatalog;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub enum ServeError {
     },
     #[error("server stopped: {0}")]
     Server(#[source] std::io::Error),
+    #[error("embedded catalog: {0}")]
+    Catalog(#[source] anyhow::Error),
 }
 
 impl ServeError {
@@ -82,7 +85,12 @@ pub fn init_logging(default: &str) {
 }
 
 /// Serves webhooks on `addr` until Ctrl-C, with the settings in `vars` (the environment).
-pub async fn run(addr: SocketAddr, vars: HashMap<String, String>) -> Result<(), ServeError> {
+pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<(), ServeError> {
+    // No Port credentials: the embedded catalog stands in for Port, saved after every batch.
+    let embedded = EmbeddedCatalog::start_if_no_port(&mut vars)
+        .await
+        .map_err(ServeError::Catalog)?
+        .map(Arc::new);
     let webhook_config = webhook_config(vars.clone())?;
     let worker_config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
     let secrets_manager = if uses_secrets_manager(&webhook_config, &worker_config) {
@@ -114,10 +122,17 @@ pub async fn run(addr: SocketAddr, vars: HashMap<String, String>) -> Result<(), 
         "mapping: {source:?}; GitHub at {}",
         worker_config.github_api_url
     );
+    if let Some(catalog) = &embedded {
+        let path = catalog.save().map_err(ServeError::Catalog)?;
+        println!(
+            "no Port credentials: writing to the embedded catalog, saved to {}",
+            path.display()
+        );
+    }
     println!("listening on http://{bound}");
 
     let (stop, stopped) = watch::channel(false);
-    let worker = tokio::spawn(drain_queue(queue, processor, stopped));
+    let worker = tokio::spawn(drain_queue(queue, processor, stopped, embedded));
     let app = Router::new()
         .fallback(deliver)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -199,6 +214,7 @@ async fn drain_queue(
     queue: Arc<InMemoryEventQueue>,
     processor: LiveProcessor,
     mut stop: watch::Receiver<bool>,
+    catalog: Option<Arc<EmbeddedCatalog>>,
 ) -> usize {
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut seq = 0u64;
@@ -261,6 +277,11 @@ async fn drain_queue(
             }
         }
         pending.make_contiguous().sort_by_key(|p| p.seq);
+        if let Some(catalog) = &catalog
+            && let Err(error) = catalog.save()
+        {
+            tracing::warn!(%error, "the embedded catalog was not saved");
+        }
     }
     pending.len() + queue.len()
 }

@@ -184,3 +184,23 @@ async fn a_token_without_organizations_is_refused_naming_the_variable() {
     assert!(stderr.contains("GITHUB_ORGANIZATIONS"), "{stderr}");
     assert!(port.catalog().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_port_credentials_the_embedded_catalog_is_filled_and_saved() {
+    let (github, _port) = simulators().await;
+    let dir = std::env::temp_dir().join(format!("port-github-embedded-{}", std::process::id()));
+    let mut settings = github_settings(&github);
+    settings.push(("PORT_GITHUB_CATALOG_DIR", dir.display().to_string()));
+    let output = resync(&[], settings);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("embedded catalog"), "{stderr}");
+    let saved: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("catalog.json")).unwrap()).unwrap();
+    let repositories = saved
+        .iter()
+        .filter(|e| e["blueprint"] == "githubRepository")
+        .count();
+    assert_eq!(repositories, REPOS, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,10 +35,14 @@ impl Drop for Served {
 
 impl Served {
     fn start(github: &SimHarness, port: &PortSim) -> Served {
+        Self::start_with(settings(github, port))
+    }
+
+    fn start_with(settings: Vec<(&'static str, String)>) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_port-github"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env_clear()
-            .envs(settings(github, port))
+            .envs(settings)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -261,4 +265,50 @@ async fn a_temporary_failure_is_retried_until_it_passes() {
         "serve-retry repository created: upserted 1, deleted 0"
     );
     assert!(port.entity("githubRepository", &name).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_port_credentials_deliveries_go_to_the_embedded_catalog_file() {
+    let (github, port) = simulators().await;
+    let dir =
+        std::env::temp_dir().join(format!("port-github-serve-embedded-{}", std::process::id()));
+    let mut without_port: Vec<(&'static str, String)> = settings(&github, &port)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("PORT_"))
+        .collect();
+    without_port.push(("PORT_GITHUB_CATALOG_DIR", dir.display().to_string()));
+    let mut served = Served::start_with(without_port);
+    assert!(
+        served.seen.iter().any(|l| l.contains("embedded catalog")),
+        "{:?}",
+        served.seen
+    );
+    let (payload, name) = repository_created(&github).await;
+    let (status, body) = served
+        .send_webhook("repository", "serve-embedded", &payload, SECRET)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    served.wait_for_line(|l| l.starts_with("serve-embedded "));
+    let file = dir.join("catalog.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let saved: Vec<Value> = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        if saved
+            .iter()
+            .any(|e| e["blueprint"] == "githubRepository" && e["identifier"] == name.as_str())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(port.catalog().is_empty(), "nothing went to the other Port");
+    let _ = std::fs::remove_dir_all(&dir);
 }
