@@ -769,3 +769,40 @@ async fn a_feature_that_is_off_is_asked_again_only_once_a_day() {
     assert!(refused(&world) >= 2, "checked again after a day");
     assert_eq!(third.counters.get("not-available-skipped"), None);
 }
+
+#[tokio::test]
+async fn stale_entities_go_even_when_a_kept_placeholder_shares_their_bulk_delete() {
+    let world = ResyncWorld::with_spec(
+        OrgSpec {
+            repos: 4,
+            features_off_every: 2,
+            ..OrgSpec::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    completed(&world, &DriveSettings::default()).await;
+    let before = keys(&world);
+    let gone = world.github.sim.repo_name(1);
+    world.github.sim.remove_repo(1);
+    let summary = completed(&world, &DriveSettings::default()).await;
+    let cleanup = summary.cleanup.unwrap();
+    let after = keys(&world);
+    assert!(
+        cleanup.kept_for_dependents > 0,
+        "placeholders kept: {cleanup:?}"
+    );
+    assert_eq!(cleanup.deleted, before.len() - after.len(), "{cleanup:?}");
+    let environments_left: Vec<_> = world
+        .port
+        .entities_of("githubEnvironment")
+        .into_iter()
+        .filter(|e| e.identifier.contains(&gone))
+        .collect();
+    assert!(
+        environments_left.is_empty(),
+        "{gone}'s environments went, though a placeholder refused in the same bulk call: {environments_left:?}"
+    );
+    assert_eq!(counts(&world)["githubRepository"], 3);
+}

@@ -176,9 +176,10 @@ pub(super) async fn cleanup(
     }
     // Never cascade: Port's dependents of a stale entity may be entities this run saw (a
     // placeholder Port made for `createMissingRelatedEntities` is owned and stale, while the
-    // deployments relating to it are not). Port refuses to delete an entity others still
-    // relate to; when those are stale too they go in the same round, so the refused ones are
-    // tried again while rounds make progress, and what live entities still relate to is kept.
+    // deployments relating to it are not). Port refuses to delete an entity others still relate
+    // to, and a bulk delete with one such entity fails as a whole: the first round is in bulk,
+    // the refused are then tried one by one, again while rounds make progress (stale dependents
+    // go first), and what live entities still relate to is kept.
     let mut round = 0;
     loop {
         round += 1;
@@ -186,29 +187,58 @@ pub(super) async fn cleanup(
         let mut progress = false;
         for (blueprint, mut identifiers) in std::mem::take(&mut by_blueprint) {
             identifiers.sort();
-            let deleted = resync
-                .port
-                .delete_entities(&blueprint, &identifiers, false)
-                .await;
-            progress |= !deleted.deleted.is_empty();
-            report.deleted += deleted.deleted.len();
-            for failure in deleted.not_deleted {
-                if failure.failure.code.contains("dependent") {
-                    retry
-                        .entry(blueprint.clone())
-                        .or_default()
-                        .push(failure.identifier);
-                    continue;
+            let outcomes: Vec<(String, Result<(), crate::port::EntityFailure>)> = if round == 1 {
+                let deleted = resync
+                    .port
+                    .delete_entities(&blueprint, &identifiers, false)
+                    .await;
+                deleted
+                    .deleted
+                    .into_iter()
+                    .map(|id| (id, Ok(())))
+                    .chain(
+                        deleted
+                            .not_deleted
+                            .into_iter()
+                            .map(|n| (n.identifier, Err(n.failure))),
+                    )
+                    .collect()
+            } else {
+                let mut outcomes = Vec::with_capacity(identifiers.len());
+                for identifier in identifiers {
+                    let result = resync
+                        .port
+                        .delete_entity(&blueprint, &identifier, false)
+                        .await
+                        .map(|_| ())
+                        .map_err(|error| crate::port::EntityFailure::from_error(&error));
+                    outcomes.push((identifier, result));
                 }
-                tracing::warn!(blueprint, identifier = %failure.identifier, code = %failure.failure.code,
-                    message = %failure.failure.message, "stale entity not deleted");
-                report.not_deleted += 1;
+                outcomes
+            };
+            for (identifier, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => {
+                        progress = true;
+                        report.deleted += 1;
+                    }
+                    Err(failure) if failure.code.contains("dependent") => {
+                        retry.entry(blueprint.clone()).or_default().push(identifier);
+                    }
+                    Err(failure) => {
+                        tracing::warn!(blueprint, identifier, code = %failure.code,
+                            message = %failure.message, "stale entity not deleted");
+                        report.not_deleted += 1;
+                    }
+                }
             }
         }
         if retry.is_empty() {
             break;
         }
-        if !progress || round >= MAX_DELETE_ROUNDS {
+        // After the bulk round, always try one by one at least once: the bulk refusal may have
+        // come from a single entity of the call.
+        if (!progress && round > 1) || round >= MAX_DELETE_ROUNDS {
             let left: usize = retry.values().map(Vec::len).sum();
             tracing::info!(
                 left,
