@@ -171,6 +171,10 @@ struct Rounds {
     start: usize,
     /// Peak heap above the heap at the round's start, per round.
     peaks: Vec<usize>,
+    /// Peak heap of the rounds that ran after every job had settled: the cleanup.
+    cleanup_peaks: Vec<usize>,
+    /// Whether every job of the run had settled when the current round began.
+    settled: bool,
     max_rss: u64,
     port_bytes: u64,
 }
@@ -184,9 +188,16 @@ impl Rounds {
         }
     }
 
-    fn after_round(&mut self, port: &PortSim) {
-        self.peaks
-            .push(HEAP.peak_usage().saturating_sub(self.start));
+    fn after_round(&mut self, port: &PortSim, counters: Option<&BTreeMap<String, i64>>) {
+        let peak = HEAP.peak_usage().saturating_sub(self.start);
+        self.peaks.push(peak);
+        if self.settled && counters.is_some() {
+            self.cleanup_peaks.push(peak);
+        }
+        if let Some(counters) = counters {
+            let get = |name: &str| counters.get(name).copied().unwrap_or(0);
+            self.settled = get("queued") > 0 && get("done") + get("failed") >= get("queued");
+        }
         self.max_rss = self.max_rss.max(proc_status("VmRSS").unwrap_or(0));
         // The Port simulator records every request; keep only their sizes.
         self.port_bytes += port
@@ -264,12 +275,12 @@ async fn run_once(world: &ResyncWorld, drive: &DriveSettings) -> anyhow::Result<
     let resync = world.resync()?;
     let started = Instant::now();
     let mut rounds = Rounds::begin();
-    let report = run_to_end(&resync, queue, world.clock.clone(), drive, |_| {
-        rounds.after_round(&world.port)
+    let report = run_to_end(&resync, queue, world.clock.clone(), drive, |counters| {
+        rounds.after_round(&world.port, Some(counters))
     })
     .await?;
     let wall = started.elapsed();
-    rounds.after_round(&world.port);
+    rounds.after_round(&world.port, None);
     let port = PORT_ENDPOINTS
         .iter()
         .zip(port_before)
@@ -350,6 +361,17 @@ async fn memory_phase(settings: &Settings) -> anyhow::Result<()> {
     println!(
         "| heap peak above the invocation's start, median | {} |",
         mb(median as u64)
+    );
+    println!(
+        "| heap peak above the invocation's start, cleanup ({} invocations after every job settled), largest | {} |",
+        figures.rounds.cleanup_peaks.len(),
+        mb(figures
+            .rounds
+            .cleanup_peaks
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0) as u64)
     );
     println!(
         "| compiled built-in mapping (heap) | {} |",
@@ -550,6 +572,24 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         ),
         mb(first.rounds.peaks.iter().copied().max().unwrap_or(0) as u64),
         mb(second.rounds.peaks.iter().copied().max().unwrap_or(0) as u64),
+        "",
+    );
+    row(
+        "heap peak above a round's start, cleanup rounds (after every job settled), largest",
+        mb(first
+            .rounds
+            .cleanup_peaks
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0) as u64),
+        mb(second
+            .rounds
+            .cleanup_peaks
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0) as u64),
         "",
     );
     row(

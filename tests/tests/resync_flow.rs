@@ -718,6 +718,68 @@ async fn placeholders_port_made_for_missing_related_entities_stay_while_live_ent
 }
 
 #[tokio::test]
+async fn kept_placeholders_cost_one_bulk_call_a_run_and_are_rechecked_daily() {
+    let world = ResyncWorld::with_spec(
+        OrgSpec {
+            repos: 4,
+            features_off_every: 2,
+            ..OrgSpec::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let first = completed(&world, &DriveSettings::default()).await;
+    let kept = first.cleanup.unwrap().kept_for_dependents;
+    assert!(kept > 0);
+    let singles = |world: &ResyncWorld| world.port.count(Endpoint::Delete);
+    assert!(
+        singles(&world) >= kept as u64,
+        "the first run tries each one"
+    );
+
+    // An unchanged run: one bulk attempt for the known ones, no request per entity.
+    let before = singles(&world);
+    let bulk_before = world.port.count(Endpoint::BulkDelete);
+    let second = completed(&world, &DriveSettings::default()).await;
+    let cleanup = second.cleanup.unwrap();
+    assert_eq!(
+        singles(&world),
+        before,
+        "known placeholders are not tried one by one again: {cleanup:?}"
+    );
+    assert!(world.port.count(Endpoint::BulkDelete) > bulk_before);
+    assert_eq!(cleanup.kept_for_dependents, kept);
+
+    // Repository 0 (environments off: its environments are placeholders) goes away.
+    let gone = world.github.sim.repo_name(0);
+    let placeholders_of = |world: &ResyncWorld, repo: &str| {
+        world
+            .port
+            .entities_of("githubEnvironment")
+            .into_iter()
+            .filter(|e| e.identifier.contains(repo))
+            .count()
+    };
+    assert!(placeholders_of(&world, &gone) > 0);
+    world.github.sim.remove_repo(0);
+    let third = completed(&world, &DriveSettings::default()).await;
+    assert_eq!(counts(&world)["githubRepository"], 3);
+    assert!(third.cleanup.unwrap().deleted > 0);
+    let before = singles(&world);
+
+    // A day later the kept ones are tried one by one again: the gone repository's placeholders
+    // have no dependents left and go; the others stay.
+    world.github.clock.advance(Duration::from_secs(25 * 3_600));
+    let fourth = completed(&world, &DriveSettings::default()).await;
+    assert!(singles(&world) > before, "rechecked one by one");
+    assert_eq!(placeholders_of(&world, &gone), 0, "{:?}", fourth.cleanup);
+    let kept_repo = world.github.sim.repo_name(2);
+    assert!(placeholders_of(&world, &kept_repo) > 0, "still used");
+    assert!(fourth.cleanup.unwrap().kept_for_dependents > 0);
+}
+
+#[tokio::test]
 async fn a_feature_that_is_off_is_asked_again_only_once_a_day() {
     let world = ResyncWorld::with_spec(
         OrgSpec {

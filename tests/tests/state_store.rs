@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use port_github_core::state::{
-    DynamoDbStateStore, Expect, InMemoryStateStore, Key, LeaseOutcome, PutOutcome, StateStore,
+    DynamoDbStateStore, Expect, InMemoryStateStore, Key, LeaseOutcome, ListPage, PutOutcome,
+    StateStore,
 };
 use port_github_tests::moto::{create_state_table, moto};
 
@@ -211,6 +212,67 @@ async fn records(store: Arc<dyn StateStore>) {
         .collect();
     assert_eq!(listed, ["seen#a", "seen#b"]);
     assert_eq!(store.list("run-2", "", t(10)).await.unwrap().len(), 3);
+
+    // Paged: the same records, a page at a time, expired ones skipped but still counted as
+    // looked at; the prefix bounds the pages and other partitions never show.
+    for prefix in ["page/", "page/b"] {
+        for n in 0..7 {
+            let expires = (n == 3).then(|| t(5));
+            store
+                .put(
+                    Key::new(
+                        "run-4",
+                        &format!("page/{}{n}", if n < 4 { "a" } else { "b" }),
+                    ),
+                    &n.to_string(),
+                    Expect::Anything,
+                    expires,
+                    t(0),
+                )
+                .await
+                .unwrap();
+        }
+        let expected: Vec<String> = store
+            .list("run-4", prefix, t(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .list_page("run-4", prefix, after.as_deref(), 2, t(10))
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(page.records.len() <= 2);
+            paged.extend(page.records.into_iter().map(|(k, _)| k));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+            assert!(pages < 10, "the listing must end");
+        }
+        assert_eq!(paged, expected, "prefix {prefix}");
+    }
+    assert_eq!(
+        store
+            .list_page("run-4", "page/", Some("page/b6"), 2, t(10))
+            .await
+            .unwrap()
+            .records,
+        []
+    );
+    assert_eq!(
+        store
+            .list_page("run-4", "nothing/", None, 2, t(10))
+            .await
+            .unwrap(),
+        ListPage::default()
+    );
 
     // A 300 KB value (a seen set) round-trips.
     let big = "x".repeat(300_000);

@@ -113,11 +113,22 @@ impl PortClient {
     /// Every entity this integration owns, across blueprints, through the paged
     /// datasource-entities endpoint (the stale sweep).
     pub async fn sweep_owned_entities(&self) -> Result<Vec<EntityRef>, PortError> {
+        let mut owned = Vec::new();
+        self.sweep_owned_entity_pages(|page| owned.extend(page))
+            .await?;
+        Ok(owned)
+    }
+
+    /// The same sweep, handing each page to `each` as it arrives (a large catalog is never held
+    /// whole).
+    pub async fn sweep_owned_entity_pages(
+        &self,
+        mut each: impl FnMut(Vec<EntityRef>),
+    ) -> Result<(), PortError> {
         const ENDPOINT: &str = "datasource entities";
         let config = self.config();
         let prefix = datasource_prefix(&config.integration_type);
         let suffix = datasource_suffix(&config.integration_id);
-        let mut owned = Vec::new();
         let mut from = serde_json::Value::Null;
         loop {
             let mut request = serde_json::json!({
@@ -139,10 +150,10 @@ impl PortClient {
             let page: SweepAnswer =
                 serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
             let empty = page.entities.is_empty();
-            owned.extend(page.entities);
+            each(page.entities);
             match page.next {
                 Some(next) if !next.is_null() && next != from && !empty => from = next,
-                _ => return Ok(owned),
+                _ => return Ok(()),
             }
         }
     }

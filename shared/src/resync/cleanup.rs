@@ -41,6 +41,15 @@ pub struct CleanupReport {
     pub skipped: Option<String>,
 }
 
+/// A record that answered "not available" in a scope the run visited, to be emptied.
+#[derive(Debug, Default)]
+struct Emptied {
+    kind: String,
+    chunks: usize,
+    had_entries: bool,
+    not_available_at: Option<i64>,
+}
+
 pub(super) async fn cleanup(
     resync: &Resync,
     current: &CurrentRun,
@@ -73,87 +82,104 @@ pub(super) async fn cleanup(
         );
     }
 
-    let all = records::load_all(state, now).await?;
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut protected: HashSet<(String, String)> = HashSet::new();
+    // Pass 1, a page of record chunks at a time: which entities the run saw, which belong to a
+    // protected kind, and which records are garbage or emptied. Entities are kept as 16-byte
+    // keys, so the cleanup's memory is a few dozen bytes per entity, not the records.
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut protected: HashSet<u128> = HashSet::new();
     // Records of scopes the run did not visit (deleted repositories, removed resources), and
     // records of kinds that were not available here: both end up empty.
-    let mut garbage: Vec<(RecordKey, usize)> = Vec::new();
-    let mut emptied: Vec<(RecordKey, String, usize, Option<i64>)> = Vec::new();
-    for (key, record) in &all {
-        let in_run = orgs.contains(key.org.as_str())
-            && (key.scope == ORG_SCOPE
-                || visited
-                    .get(&key.org)
-                    .is_some_and(|names| names.contains(&key.scope)))
-            && valid.contains(&key.resource);
-        let keys = record.entries.iter().map(|e| (e.b.clone(), e.i.clone()));
-        if protected_kinds.contains(&record.kind) && (record.not_available || !in_run) {
-            protected.extend(keys);
-        } else if in_run && !record.not_available {
-            seen.extend(keys);
-        } else if in_run {
-            // Not available here (and not everywhere): nothing of the kind exists any more; the
-            // record stays flagged, so the next runs skip asking until it is time to check.
-            if !record.entries.is_empty() {
-                emptied.push((
-                    key.clone(),
-                    record.kind.clone(),
-                    record.chunks,
-                    record.not_available_at,
-                ));
+    let mut garbage: BTreeMap<RecordKey, usize> = BTreeMap::new();
+    let mut emptied: BTreeMap<RecordKey, Emptied> = BTreeMap::new();
+    let mut pager = records::ChunkPager::default();
+    while let Some(page) = pager.next_page(state, now).await? {
+        for chunk in page {
+            let key = &chunk.key;
+            let in_run = orgs.contains(key.org.as_str())
+                && (key.scope == ORG_SCOPE
+                    || visited
+                        .get(&key.org)
+                        .is_some_and(|names| names.contains(&key.scope)))
+                && valid.contains(&key.resource);
+            let keys = chunk
+                .entries
+                .iter()
+                .map(|e| records::entity_key(&e.b, &e.i));
+            if protected_kinds.contains(&chunk.kind) && (chunk.not_available || !in_run) {
+                protected.extend(keys);
+            } else if in_run && !chunk.not_available {
+                seen.extend(keys);
+            } else if in_run {
+                // Not available here (and not everywhere): nothing of the kind exists any
+                // more; the record stays flagged, so the next runs skip asking until it is
+                // time to check.
+                let record = emptied.entry(chunk.key).or_insert_with(|| Emptied {
+                    kind: chunk.kind,
+                    ..Emptied::default()
+                });
+                record.chunks += 1;
+                record.had_entries |= !chunk.entries.is_empty();
+                record.not_available_at = record.not_available_at.or(chunk.not_available_at);
+            } else {
+                *garbage.entry(chunk.key).or_default() += 1;
             }
-        } else {
-            garbage.push((key.clone(), record.chunks));
         }
     }
+    emptied.retain(|_, record| record.had_entries);
 
-    let owned = resync.port.sweep_owned_entities().await?;
-    let owned_set: HashSet<(String, String)> = owned
-        .iter()
-        .map(|e| (e.blueprint.clone(), e.identifier.clone()))
-        .collect();
-    let stale: Vec<(String, String)> = owned_set
-        .iter()
-        .filter(|key| !seen.contains(*key) && !protected.contains(*key))
-        .cloned()
-        .collect();
+    // Pass 2, a page of Port's owned entities at a time: stale = owned, not seen, not protected.
+    let mut owned: HashSet<u128> = HashSet::new();
+    let mut stale: Vec<(String, String)> = Vec::new();
+    resync
+        .port
+        .sweep_owned_entity_pages(|page| {
+            for entity in page {
+                let key = records::entity_key(&entity.blueprint, &entity.identifier);
+                if owned.insert(key) && !seen.contains(&key) && !protected.contains(&key) {
+                    stale.push((entity.blueprint, entity.identifier));
+                }
+            }
+        })
+        .await?;
     let mut report = CleanupReport {
-        owned: owned_set.len(),
+        owned: owned.len(),
         seen: seen.len(),
         stale: stale.len(),
         protected_kinds: protected_kinds.iter().cloned().collect(),
         ..CleanupReport::default()
     };
 
-    // Seen but not in Port: clear their hashes so the next run sends them again.
-    let missing: HashSet<&(String, String)> = seen
+    // Seen but not in Port: clear their hashes so the next run sends them again (pass 3, only
+    // when there are any).
+    let missing: HashSet<u128> = seen
         .iter()
-        .filter(|key| !owned_set.contains(*key))
+        .filter(|key| !owned.contains(*key))
+        .copied()
         .collect();
+    drop(owned);
+    drop(seen);
+    drop(protected);
     report.missing = missing.len();
     if !missing.is_empty() {
-        for (key, record) in &all {
-            if record.not_available
-                || !record
-                    .entries
-                    .iter()
-                    .any(|e| missing.contains(&(e.b.clone(), e.i.clone())))
-            {
-                continue;
-            }
-            let entries: Vec<records::Entry> = record
-                .entries
-                .iter()
-                .map(|e| {
-                    let mut e = e.clone();
-                    if missing.contains(&(e.b.clone(), e.i.clone())) {
-                        e.h.clear();
+        let mut pager = records::ChunkPager::default();
+        while let Some(page) = pager.next_page(state, now).await? {
+            for mut chunk in page {
+                if chunk.not_available {
+                    continue;
+                }
+                let mut changed = false;
+                for entry in &mut chunk.entries {
+                    if !entry.h.is_empty()
+                        && missing.contains(&records::entity_key(&entry.b, &entry.i))
+                    {
+                        entry.h.clear();
+                        changed = true;
                     }
-                    e
-                })
-                .collect();
-            records::store(state, key, &record.kind, &entries, None, record.chunks, now).await?;
+                }
+                if changed {
+                    records::store_chunk(state, &chunk, now).await?;
+                }
+            }
         }
     }
 
@@ -170,92 +196,242 @@ pub(super) async fn cleanup(
         return Ok(report);
     }
 
-    let mut by_blueprint: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (blueprint, identifier) in stale {
-        by_blueprint.entry(blueprint).or_default().push(identifier);
-    }
     // Never cascade: Port's dependents of a stale entity may be entities this run saw (a
     // placeholder Port made for `createMissingRelatedEntities` is owned and stale, while the
     // deployments relating to it are not). Port refuses to delete an entity others still relate
     // to, and a bulk delete with one such entity fails as a whole: the first round is in bulk,
     // the refused are then tried one by one, again while rounds make progress (stale dependents
     // go first), and what live entities still relate to is kept.
+    //
+    // What an earlier run kept is remembered for a day: those entities get one bulk attempt per
+    // run, not one request each, and the refused stay kept until the daily recheck.
+    let known = kept::load(state, now).await?;
+    let mut fresh: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut known_stale: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (blueprint, identifier) in stale {
+        let target = if known
+            .keys
+            .contains(&records::entity_key(&blueprint, &identifier))
+        {
+            &mut known_stale
+        } else {
+            &mut fresh
+        };
+        target.entry(blueprint).or_default().push(identifier);
+    }
+    let mut kept_now: Vec<(String, String)> = Vec::new();
+    let mut by_blueprint = fresh;
     let mut round = 0;
-    loop {
+    while !by_blueprint.is_empty() {
         round += 1;
-        let mut retry: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut progress = false;
-        for (blueprint, mut identifiers) in std::mem::take(&mut by_blueprint) {
-            identifiers.sort();
-            let outcomes: Vec<(String, Result<(), crate::port::EntityFailure>)> = if round == 1 {
-                let deleted = resync
-                    .port
-                    .delete_entities(&blueprint, &identifiers, false)
-                    .await;
-                deleted
-                    .deleted
-                    .into_iter()
-                    .map(|id| (id, Ok(())))
-                    .chain(
-                        deleted
-                            .not_deleted
-                            .into_iter()
-                            .map(|n| (n.identifier, Err(n.failure))),
-                    )
-                    .collect()
-            } else {
-                let mut outcomes = Vec::with_capacity(identifiers.len());
-                for identifier in identifiers {
-                    let result = resync
-                        .port
-                        .delete_entity(&blueprint, &identifier, false)
-                        .await
-                        .map(|_| ())
-                        .map_err(|error| crate::port::EntityFailure::from_error(&error));
-                    outcomes.push((identifier, result));
-                }
-                outcomes
-            };
-            for (identifier, outcome) in outcomes {
-                match outcome {
-                    Ok(()) => {
-                        progress = true;
-                        report.deleted += 1;
-                    }
-                    Err(failure) if failure.code.contains("dependent") => {
-                        retry.entry(blueprint.clone()).or_default().push(identifier);
-                    }
-                    Err(failure) => {
-                        tracing::warn!(blueprint, identifier, code = %failure.code,
-                            message = %failure.message, "stale entity not deleted");
-                        report.not_deleted += 1;
-                    }
-                }
-            }
-        }
+        let (retry, progress) = delete_round(resync, by_blueprint, round == 1, &mut report).await;
         if retry.is_empty() {
             break;
         }
         // After the bulk round, always try one by one at least once: the bulk refusal may have
         // come from a single entity of the call.
         if (!progress && round > 1) || round >= MAX_DELETE_ROUNDS {
-            let left: usize = retry.values().map(Vec::len).sum();
-            tracing::info!(
-                left,
-                "stale entities kept: entities this run saw still relate to them"
-            );
-            report.kept_for_dependents += left;
+            kept_now.extend(flatten(retry));
             break;
         }
         by_blueprint = retry;
     }
+    if !known_stale.is_empty() {
+        let (retry, _) = delete_round(resync, known_stale, true, &mut report).await;
+        kept_now.extend(flatten(retry));
+    }
+    report.kept_for_dependents = kept_now.len();
+    if !kept_now.is_empty() {
+        tracing::info!(
+            left = kept_now.len(),
+            "stale entities kept: entities this run saw still relate to them"
+        );
+    }
+    let keys: Vec<u128> = kept_now
+        .iter()
+        .map(|(b, i)| records::entity_key(b, i))
+        .collect();
+    kept::store(state, &keys, known.since.unwrap_or(now), known.chunks, now).await?;
     for (key, chunks) in garbage {
         records::remove(state, &key, chunks).await?;
     }
-    for (key, kind, chunks, not_available_at) in emptied {
-        records::store(state, &key, &kind, &[], not_available_at, chunks, now).await?;
+    for (key, record) in emptied {
+        records::store(
+            state,
+            &key,
+            &record.kind,
+            &[],
+            record.not_available_at,
+            record.chunks,
+            now,
+        )
+        .await?;
     }
     Ok(report)
+}
+
+fn flatten(by_blueprint: BTreeMap<String, Vec<String>>) -> impl Iterator<Item = (String, String)> {
+    by_blueprint
+        .into_iter()
+        .flat_map(|(blueprint, identifiers)| {
+            identifiers
+                .into_iter()
+                .map(move |identifier| (blueprint.clone(), identifier))
+        })
+}
+
+/// One round of deletes (in bulk, or one request per entity); returns the entities refused
+/// because others still relate to them, and whether anything was deleted.
+async fn delete_round(
+    resync: &Resync,
+    by_blueprint: BTreeMap<String, Vec<String>>,
+    bulk: bool,
+    report: &mut CleanupReport,
+) -> (BTreeMap<String, Vec<String>>, bool) {
+    let mut retry: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut progress = false;
+    for (blueprint, mut identifiers) in by_blueprint {
+        // Sorted, so that related identifiers (one repository's) tend to share a bulk call.
+        identifiers.sort();
+        let outcomes: Vec<(String, Result<(), crate::port::EntityFailure>)> = if bulk {
+            let deleted = resync
+                .port
+                .delete_entities(&blueprint, &identifiers, false)
+                .await;
+            deleted
+                .deleted
+                .into_iter()
+                .map(|id| (id, Ok(())))
+                .chain(
+                    deleted
+                        .not_deleted
+                        .into_iter()
+                        .map(|n| (n.identifier, Err(n.failure))),
+                )
+                .collect()
+        } else {
+            let mut outcomes = Vec::with_capacity(identifiers.len());
+            for identifier in identifiers {
+                let result = resync
+                    .port
+                    .delete_entity(&blueprint, &identifier, false)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| crate::port::EntityFailure::from_error(&error));
+                outcomes.push((identifier, result));
+            }
+            outcomes
+        };
+        for (identifier, outcome) in outcomes {
+            match outcome {
+                Ok(()) => {
+                    progress = true;
+                    report.deleted += 1;
+                }
+                Err(failure) if failure.code.contains("dependent") => {
+                    retry.entry(blueprint.clone()).or_default().push(identifier);
+                }
+                Err(failure) => {
+                    tracing::warn!(blueprint, identifier, code = %failure.code,
+                        message = %failure.message, "stale entity not deleted");
+                    report.not_deleted += 1;
+                }
+            }
+        }
+    }
+    (retry, progress)
+}
+
+/// The stale entities a run kept because live entities relate to them, remembered until the
+/// daily recheck (the items expire then) in partition `cleanup`, items `kept#NNNN`.
+mod kept {
+    use std::collections::HashSet;
+
+    use chrono::{DateTime, TimeDelta, Utc};
+    use serde::{Deserialize, Serialize};
+
+    use crate::state::{Expect, Key, StateError, StateStore};
+
+    const PARTITION: &str = "cleanup";
+    /// Keys per item: 8,000 × 34 bytes stays far below DynamoDB's 400 KB.
+    const CHUNK: usize = 8_000;
+    /// How long a kept entity goes without one-by-one attempts.
+    const RECHECK_HOURS: i64 = 24;
+
+    #[derive(Serialize, Deserialize)]
+    struct Item {
+        /// When the set began (epoch seconds); it expires a day later.
+        since: i64,
+        keys: Vec<String>,
+    }
+
+    #[derive(Debug, Default)]
+    pub(super) struct Known {
+        pub keys: HashSet<u128>,
+        pub since: Option<DateTime<Utc>>,
+        pub chunks: usize,
+    }
+
+    fn item(index: usize) -> String {
+        format!("kept#{index:04}")
+    }
+
+    /// The set kept by earlier runs, empty once the recheck is due. An unreadable item is
+    /// ignored (the cost is one request per entity, once).
+    pub(super) async fn load(
+        state: &dyn StateStore,
+        now: DateTime<Utc>,
+    ) -> Result<Known, StateError> {
+        let mut known = Known::default();
+        for (name, record) in state.list(PARTITION, "kept#", now).await? {
+            known.chunks += 1;
+            let Ok(chunk) = serde_json::from_str::<Item>(&record.value) else {
+                tracing::warn!(item = name, "unreadable kept-entities item ignored");
+                continue;
+            };
+            known.since = known
+                .since
+                .or_else(|| DateTime::from_timestamp(chunk.since, 0));
+            known.keys.extend(
+                chunk
+                    .keys
+                    .iter()
+                    .filter_map(|key| u128::from_str_radix(key, 16).ok()),
+            );
+        }
+        Ok(known)
+    }
+
+    pub(super) async fn store(
+        state: &dyn StateStore,
+        keys: &[u128],
+        since: DateTime<Utc>,
+        previous_chunks: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let expires = since + TimeDelta::hours(RECHECK_HOURS);
+        let chunks: Vec<&[u128]> = keys.chunks(CHUNK).collect();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let value = serde_json::to_string(&Item {
+                since: since.timestamp(),
+                keys: chunk.iter().map(|key| format!("{key:032x}")).collect(),
+            })
+            .unwrap_or_default();
+            state
+                .put(
+                    Key::new(PARTITION, &item(index)),
+                    &value,
+                    Expect::Anything,
+                    Some(expires),
+                    now,
+                )
+                .await?;
+        }
+        for index in chunks.len()..previous_chunks {
+            state.delete(Key::new(PARTITION, &item(index))).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Kinds listed on at least one repository and available on none.

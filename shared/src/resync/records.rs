@@ -137,25 +137,100 @@ pub async fn load_scope(
     Ok(out)
 }
 
-/// Every record of every scope (for the cleanup), by key.
-pub async fn load_all(
-    state: &dyn StateStore,
-    now: DateTime<Utc>,
-) -> Result<HashMap<RecordKey, ResourceRecord>, StateError> {
-    let mut out: HashMap<RecordKey, ResourceRecord> = HashMap::new();
-    for (item, record) in state.list(PARTITION, "", now).await? {
-        let Some((key, _)) = RecordKey::parse(&item) else {
-            continue;
-        };
-        let chunk = parse_chunk(&item, &record.value)?;
-        let entry = out.entry(key).or_default();
-        entry.kind = chunk.kind;
-        entry.entries.extend(chunk.entries);
-        entry.chunks += 1;
-        entry.not_available |= chunk.na;
-        entry.not_available_at = entry.not_available_at.or(chunk.na_at);
+/// Record chunks read per state-store page: a chunk of 1,000 entries is about 100 KB, so a page
+/// stays near DynamoDB's 1 MB query page.
+const PAGE_CHUNKS: usize = 10;
+
+/// One stored chunk of a resource's record (the cleanup reads records chunk by chunk).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChunk {
+    pub key: RecordKey,
+    pub index: usize,
+    pub kind: String,
+    pub entries: Vec<Entry>,
+    /// The list answered "not available" (every chunk of a record carries the same flag).
+    pub not_available: bool,
+    pub not_available_at: Option<i64>,
+}
+
+/// Every record of every scope, a page of chunks at a time: memory stays bounded by the page,
+/// whatever the size of the organization.
+#[derive(Debug, Default)]
+pub struct ChunkPager {
+    after: Option<String>,
+    done: bool,
+}
+
+impl ChunkPager {
+    /// The next page of chunks, in item order; `None` when every chunk was read.
+    pub async fn next_page(
+        &mut self,
+        state: &dyn StateStore,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<StoredChunk>>, StateError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = state
+            .list_page(PARTITION, "", self.after.as_deref(), PAGE_CHUNKS, now)
+            .await?;
+        self.done = page.next.is_none();
+        self.after = page.next;
+        let mut chunks = Vec::with_capacity(page.records.len());
+        for (item, record) in page.records {
+            let Some((key, index)) = RecordKey::parse(&item) else {
+                continue;
+            };
+            let chunk = parse_chunk(&item, &record.value)?;
+            chunks.push(StoredChunk {
+                key,
+                index,
+                kind: chunk.kind,
+                entries: chunk.entries,
+                not_available: chunk.na,
+                not_available_at: chunk.na_at,
+            });
+        }
+        Ok(Some(chunks))
     }
-    Ok(out)
+}
+
+/// Writes one chunk back (the cleanup clearing hashes of entities missing from Port).
+pub async fn store_chunk(
+    state: &dyn StateStore,
+    chunk: &StoredChunk,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    let value = serde_json::to_string(&Chunk {
+        kind: chunk.kind.clone(),
+        entries: chunk.entries.clone(),
+        na: chunk.not_available,
+        na_at: chunk.not_available_at,
+    })
+    .unwrap_or_default();
+    state
+        .put(
+            Key::new(PARTITION, &chunk.key.item(chunk.index)),
+            &value,
+            Expect::Anything,
+            None,
+            now,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A compact, collision-safe identity of an entity (blueprint and identifier) for the
+/// cleanup's sets: 16 bytes instead of two strings.
+pub fn entity_key(blueprint: &str, identifier: &str) -> u128 {
+    let mut hasher = Sha256::new();
+    hasher.update(blueprint.as_bytes());
+    hasher.update([0]);
+    hasher.update(identifier.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(bytes)
 }
 
 fn parse_chunk(item: &str, value: &str) -> Result<Chunk, StateError> {
@@ -261,9 +336,14 @@ mod tests {
         store(&state, &key, "issue", &entries[..10], None, 3, now)
             .await
             .unwrap();
-        let all = load_all(&state, now).await.unwrap();
-        assert_eq!(all[&key].chunks, 1);
-        assert_eq!(all[&key].entries.len(), 10);
+        let mut pager = ChunkPager::default();
+        let mut chunks = Vec::new();
+        while let Some(page) = pager.next_page(&state, now).await.unwrap() {
+            chunks.extend(page);
+        }
+        assert_eq!(chunks.len(), 1);
+        assert_eq!((chunks[0].index, chunks[0].entries.len()), (0, 10));
+        assert_eq!(chunks[0].key, key);
         assert!(
             load_scope(&state, "acme", "rep", now)
                 .await
@@ -271,6 +351,49 @@ mod tests {
                 .is_empty(),
             "a scope prefix does not match a longer scope name"
         );
+    }
+
+    #[tokio::test]
+    async fn the_chunk_pager_reads_every_chunk_once_across_pages() {
+        let state = InMemoryStateStore::default();
+        let now = Utc::now();
+        let mut expected = Vec::new();
+        for repo in 0..(PAGE_CHUNKS * 2 + 3) {
+            let key = RecordKey {
+                org: "acme".into(),
+                scope: format!("repo-{repo:02}"),
+                resource: resource_key(0, "issue"),
+            };
+            let entries: Vec<Entry> = (0..(repo % 3) * 700)
+                .map(|n| Entry {
+                    b: "githubIssue".into(),
+                    i: format!("{repo}-{n}"),
+                    h: "h".into(),
+                    t: 1,
+                })
+                .collect();
+            store(&state, &key, "issue", &entries, None, 0, now)
+                .await
+                .unwrap();
+            expected.extend(entries);
+        }
+        let mut pager = ChunkPager::default();
+        let (mut pages, mut read) = (0, Vec::new());
+        while let Some(page) = pager.next_page(&state, now).await.unwrap() {
+            pages += 1;
+            assert!(page.len() <= PAGE_CHUNKS);
+            read.extend(page.into_iter().flat_map(|chunk| chunk.entries));
+        }
+        assert!(pages >= 3, "{pages} pages");
+        assert_eq!(read, expected);
+        assert_eq!(pager.next_page(&state, now).await.unwrap(), None);
+    }
+
+    #[test]
+    fn entity_keys_tell_blueprints_and_identifiers_apart() {
+        assert_eq!(entity_key("a", "b"), entity_key("a", "b"));
+        assert_ne!(entity_key("a", "bc"), entity_key("ab", "c"));
+        assert_ne!(entity_key("a", "b"), entity_key("b", "a"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{
-    Expect, Key, Lease, LeaseOutcome, PutOutcome, Record, StateError, StateStore,
+    Expect, Key, Lease, LeaseOutcome, ListPage, PutOutcome, Record, StateError, StateStore,
     check_counter_name, check_key, expiry,
 };
 
@@ -296,6 +296,50 @@ impl StateStore for DynamoDbStateStore {
             .await
             .map_err(unavailable("delete"))?;
         Ok(())
+    }
+
+    async fn list_page(
+        &self,
+        partition: &str,
+        item_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<ListPage, StateError> {
+        let start = after.map(|item| {
+            HashMap::from([("pk".to_owned(), s(partition)), ("sk".to_owned(), s(item))])
+        });
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .expression_attribute_values(":pk", s(partition))
+            .set_exclusive_start_key(start);
+        query = if item_prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(item_prefix))
+        };
+        let page = query.send().await.map_err(unavailable("list"))?;
+        let mut records = Vec::new();
+        for item in page.items.unwrap_or_default() {
+            let Some(sk) = text(&item, "sk") else {
+                continue;
+            };
+            if let Some(record) = record(Key::new(partition, sk), &item, now)? {
+                records.push((sk.to_owned(), record));
+            }
+        }
+        let next = page
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|key| text(key, "sk"))
+            .map(str::to_owned);
+        Ok(ListPage { records, next })
     }
 
     async fn list(

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Expect, Key, Lease, LeaseOutcome, PutOutcome, Record, StateError, StateStore,
+    Expect, Key, Lease, LeaseOutcome, ListPage, PutOutcome, Record, StateError, StateStore,
     check_counter_name, check_key, expiry,
 };
 
@@ -124,6 +124,49 @@ impl StateStore for InMemoryStateStore {
         inner.records.remove(&owned(key));
         inner.counters.remove(&owned(key));
         Ok(())
+    }
+
+    async fn list_page(
+        &self,
+        partition: &str,
+        item_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<ListPage, StateError> {
+        let inner = self.lock();
+        let start = (
+            partition.to_owned(),
+            after.unwrap_or(item_prefix).to_owned(),
+        );
+        let lower = if after.is_some() {
+            std::ops::Bound::Excluded(start)
+        } else {
+            std::ops::Bound::Included(start)
+        };
+        let mut last = None;
+        let mut records = Vec::new();
+        for (looked, ((_, item), record)) in inner
+            .records
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|((p, item), _)| p == partition && item.starts_with(item_prefix))
+            .enumerate()
+        {
+            if looked == limit.max(1) {
+                return Ok(ListPage {
+                    records,
+                    next: last,
+                });
+            }
+            last = Some(item.clone());
+            if live(record, now) {
+                records.push((item.clone(), record.clone()));
+            }
+        }
+        Ok(ListPage {
+            records,
+            next: None,
+        })
     }
 
     async fn list(

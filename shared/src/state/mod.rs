@@ -50,6 +50,14 @@ pub struct Record {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A page of records and where the listing goes on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    pub records: Vec<(String, Record)>,
+    /// The item to pass as `after` for the next page; `None` at the end.
+    pub next: Option<String>,
+}
+
 /// The condition a write is made under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -122,6 +130,19 @@ pub trait StateStore: Send + Sync {
     ) -> Result<PutOutcome, StateError>;
 
     async fn delete(&self, key: Key<'_>) -> Result<(), StateError>;
+
+    /// One page of [`StateStore::list`]: live records whose item starts with `item_prefix` and
+    /// sorts after `after` (all of them when `None`), in item order, at most `limit` items
+    /// looked at; with the item to continue after when there may be more. Large scans (the
+    /// resync's cleanup) hold one page at a time instead of the whole partition.
+    async fn list_page(
+        &self,
+        partition: &str,
+        item_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<ListPage, StateError>;
 
     /// Every live record of a partition whose item starts with `item_prefix`, in item order.
     async fn list(

@@ -161,14 +161,24 @@ pub(super) async fn datasource_entities(
                 cursor(json.get("from"))?,
                 page_limit(json.get("limit"), MAX_SWEEP_PAGE, MAX_SWEEP_PAGE)?,
             );
-            let owned: Vec<Value> = state
-            .catalog
-            .entities
-            .values()
-            .filter(|e| e.datasource.as_deref().is_some_and(|ds| ds.starts_with(&prefix) && ds.ends_with(&suffix)))
-            .map(|e| json!({"identifier": e.identifier, "blueprint": e.blueprint, "$datasource": e.datasource}))
-            .collect();
-            ok(StatusCode::OK, paginate(owned, from, limit))
+            // Only the page is built (a large catalog is swept in many requests).
+            let mut owned = state.catalog.entities.values().filter(|e| {
+                e.datasource
+                    .as_deref()
+                    .is_some_and(|ds| ds.starts_with(&prefix) && ds.ends_with(&suffix))
+            });
+            let page: Vec<Value> = owned
+                .by_ref()
+                .skip(from)
+                .take(limit)
+                .map(|e| json!({"identifier": e.identifier, "blueprint": e.blueprint, "$datasource": e.datasource}))
+                .collect();
+            let more = owned.next().is_some();
+            let next = more.then(|| (from + limit).to_string());
+            ok(
+                StatusCode::OK,
+                json!({"ok": true, "entities": page, "next": next}),
+            )
         },
     )
 }
