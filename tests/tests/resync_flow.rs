@@ -688,11 +688,10 @@ async fn long_organization_and_branch_lists_continue_page_by_page() {
     );
 }
 
-#[tokio::test]
-async fn placeholders_port_made_for_missing_related_entities_stay_while_live_entities_use_them() {
-    // Repositories with environments off still have deployments naming environments: Port makes
-    // placeholder environments for them (createMissingRelatedEntities), owned and never seen.
-    let world = ResyncWorld::with_spec(
+/// Four repositories; 0 and 2 have alerts and environments off (their deployments still name
+/// environments, which Port makes as placeholders).
+async fn features_off_world() -> ResyncWorld {
+    ResyncWorld::with_spec(
         OrgSpec {
             repos: 4,
             features_off_every: 2,
@@ -701,7 +700,14 @@ async fn placeholders_port_made_for_missing_related_entities_stay_while_live_ent
         None,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn placeholders_port_made_for_missing_related_entities_stay_while_live_entities_use_them() {
+    // Repositories with environments off still have deployments naming environments: Port makes
+    // placeholder environments for them (createMissingRelatedEntities), owned and never seen.
+    let world = features_off_world().await;
     let first = completed(&world, &DriveSettings::default()).await;
     let cleanup = first.cleanup.unwrap();
     assert!(cleanup.kept_for_dependents > 0, "{cleanup:?}");
@@ -719,16 +725,7 @@ async fn placeholders_port_made_for_missing_related_entities_stay_while_live_ent
 
 #[tokio::test]
 async fn kept_placeholders_cost_one_bulk_call_a_run_and_are_rechecked_daily() {
-    let world = ResyncWorld::with_spec(
-        OrgSpec {
-            repos: 4,
-            features_off_every: 2,
-            ..OrgSpec::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let world = features_off_world().await;
     let first = completed(&world, &DriveSettings::default()).await;
     let kept = first.cleanup.unwrap().kept_for_dependents;
     assert!(kept > 0);
@@ -781,16 +778,7 @@ async fn kept_placeholders_cost_one_bulk_call_a_run_and_are_rechecked_daily() {
 
 #[tokio::test]
 async fn a_feature_that_is_off_is_asked_again_only_once_a_day() {
-    let world = ResyncWorld::with_spec(
-        OrgSpec {
-            repos: 4,
-            features_off_every: 2,
-            ..OrgSpec::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let world = features_off_world().await;
     let first = completed(&world, &DriveSettings::default()).await;
     assert!(
         first.counters["na-dependabot-alert"] >= 2,
@@ -834,16 +822,7 @@ async fn a_feature_that_is_off_is_asked_again_only_once_a_day() {
 
 #[tokio::test]
 async fn stale_entities_go_even_when_a_kept_placeholder_shares_their_bulk_delete() {
-    let world = ResyncWorld::with_spec(
-        OrgSpec {
-            repos: 4,
-            features_off_every: 2,
-            ..OrgSpec::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let world = features_off_world().await;
     completed(&world, &DriveSettings::default()).await;
     let before = keys(&world);
     let gone = world.github.sim.repo_name(1);

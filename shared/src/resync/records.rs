@@ -201,16 +201,26 @@ pub async fn store_chunk(
     chunk: &StoredChunk,
     now: DateTime<Utc>,
 ) -> Result<(), StateError> {
-    let value = serde_json::to_string(&Chunk {
+    let stored = Chunk {
         kind: chunk.kind.clone(),
         entries: chunk.entries.clone(),
         na: chunk.not_available,
         na_at: chunk.not_available_at,
-    })
-    .unwrap_or_default();
+    };
+    put_chunk(state, &chunk.key, chunk.index, &stored, now).await
+}
+
+async fn put_chunk(
+    state: &dyn StateStore,
+    key: &RecordKey,
+    index: usize,
+    chunk: &Chunk,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    let value = serde_json::to_string(chunk).unwrap_or_default();
     state
         .put(
-            Key::new(PARTITION, &chunk.key.item(chunk.index)),
+            Key::new(PARTITION, &key.item(index)),
             &value,
             Expect::Anything,
             None,
@@ -258,22 +268,13 @@ pub async fn store(
         entries.chunks(CHUNK).collect()
     };
     for (index, chunk) in chunks.iter().enumerate() {
-        let value = serde_json::to_string(&Chunk {
+        let chunk = Chunk {
             kind: kind.to_owned(),
             entries: chunk.to_vec(),
             na: not_available_at.is_some(),
             na_at: not_available_at,
-        })
-        .unwrap_or_default();
-        state
-            .put(
-                Key::new(PARTITION, &key.item(index)),
-                &value,
-                Expect::Anything,
-                None,
-                now,
-            )
-            .await?;
+        };
+        put_chunk(state, key, index, &chunk, now).await?;
     }
     for stale in chunks.len()..previous_chunks {
         state.delete(Key::new(PARTITION, &key.item(stale))).await?;

@@ -314,7 +314,7 @@ impl StateStore for DynamoDbStateStore {
             .query()
             .table_name(&self.table)
             .consistent_read(true)
-            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_limit(i32::try_from(limit.max(1)).ok())
             .expression_attribute_values(":pk", s(partition))
             .set_exclusive_start_key(start);
         query = if item_prefix.is_empty() {
@@ -348,35 +348,17 @@ impl StateStore for DynamoDbStateStore {
         item_prefix: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, Record)>, StateError> {
+        // DynamoDB pages by 1 MB whatever the limit; follow them to the end.
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
+        let mut after: Option<String> = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .expression_attribute_values(":pk", s(partition))
-                .set_exclusive_start_key(start.take());
-            query = if item_prefix.is_empty() {
-                query.key_condition_expression("pk = :pk")
-            } else {
-                query
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":prefix", s(item_prefix))
-            };
-            let page = query.send().await.map_err(unavailable("list"))?;
-            for item in page.items.unwrap_or_default() {
-                let Some(sk) = text(&item, "sk") else {
-                    continue;
-                };
-                if let Some(record) = record(Key::new(partition, sk), &item, now)? {
-                    out.push((sk.to_owned(), record));
-                }
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(out),
+            let page = self
+                .list_page(partition, item_prefix, after.as_deref(), usize::MAX, now)
+                .await?;
+            out.extend(page.records);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
             }
         }
     }
