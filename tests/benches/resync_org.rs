@@ -314,6 +314,11 @@ fn hours(span: chrono::TimeDelta) -> String {
     format!("{:.1} h", span.num_seconds() as f64 / 3_600.0)
 }
 
+/// A row whose two values are the same figure of each run.
+fn both(figure: &str, runs: [&RunFigures; 2], value: impl Fn(&RunFigures) -> String, goal: &str) {
+    row(figure, value(runs[0]), value(runs[1]), goal);
+}
+
 fn row(figure: &str, first: String, second: String, goal: &str) {
     println!("| {figure} | {first} | {second} | {goal} |");
 }
@@ -399,24 +404,21 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         spec.repos
     );
     println!("| figure | first run | unchanged re-run | goal |\n|---|---|---|---|");
-    row(
+    both(
         "run status",
-        first
-            .report
-            .summary
-            .as_ref()
-            .map_or("unfinished".into(), |s| s.status.clone()),
-        second
-            .report
-            .summary
-            .as_ref()
-            .map_or("unfinished".into(), |s| s.status.clone()),
+        [first, second],
+        |f| {
+            f.report
+                .summary
+                .as_ref()
+                .map_or("unfinished".into(), |s| s.status.clone())
+        },
         "completed",
     );
-    row(
+    both(
         "GitHub requests (× lower bound)",
-        ratio(first.github_total.total, bound),
-        ratio(second.github_total.total, bound),
+        [first, second],
+        |f| ratio(f.github_total.total, bound),
         "",
     );
     row(
@@ -425,16 +427,16 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         bound.to_string(),
         "",
     );
-    row(
+    both(
         "answered 304",
-        first.github_total.not_modified.to_string(),
-        second.github_total.not_modified.to_string(),
+        [first, second],
+        |f| f.github_total.not_modified.to_string(),
         "",
     );
-    row(
+    both(
         "refused for the rate limit (403)",
-        first.refused.to_string(),
-        second.refused.to_string(),
+        [first, second],
+        |f| f.refused.to_string(),
         "",
     );
     row(
@@ -474,10 +476,10 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         "",
     );
     let sent_bound = |run: &RunFigures| (run.counter("upserted").max(0) as u64).div_ceil(20);
-    row(
+    both(
         "Port bulk upserts (× ⌈sent/20⌉)",
-        ratio(first.port(Endpoint::BulkUpsert), sent_bound(first)),
-        ratio(second.port(Endpoint::BulkUpsert), sent_bound(second)),
+        [first, second],
+        |f| ratio(f.port(Endpoint::BulkUpsert), sent_bound(f)),
         "",
     );
     row(
@@ -492,10 +494,10 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         format!("{} ({})", second.port_total(), port_breakdown(&second.port)),
         "",
     );
-    row(
+    both(
         "Port request bodies",
-        mb(first.rounds.port_bytes),
-        mb(second.rounds.port_bytes),
+        [first, second],
+        |f| mb(f.rounds.port_bytes),
         "",
     );
     row(
@@ -526,10 +528,10 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
         hours(chrono::TimeDelta::from_std(second.waited).unwrap_or_default()),
         "",
     );
-    row(
+    both(
         "simulated span (start to end on the clock)",
-        hours(first.span),
-        hours(second.span),
+        [first, second],
+        |f| hours(f.span),
         "",
     );
     let cleanup = |run: &RunFigures| {
@@ -544,64 +546,52 @@ fn print_runs(settings: &Settings, spec: &OrgSpec, first: &RunFigures, second: &
                 )
             })
     };
-    row(
+    both(
         "cleanup: owned / seen / stale / deleted / missing",
-        cleanup(first),
-        cleanup(second),
+        [first, second],
+        |f| cleanup(f),
         "",
     );
-    row(
+    both(
         "Port catalog after the run (entities)",
-        first.catalog.to_string(),
-        second.catalog.to_string(),
+        [first, second],
+        |f| f.catalog.to_string(),
         "",
     );
-    row(
+    both(
         "GitHub requests in flight, most at once",
-        first.max_in_flight.to_string(),
-        second.max_in_flight.to_string(),
+        [first, second],
+        |f| f.max_in_flight.to_string(),
         &format!(
             "≤ parallel × job concurrency = {}",
             settings.parallel * settings.job_concurrency
         ),
     );
-    row(
+    both(
         &format!(
             "heap peak above a round's start, largest ({} invocations at once)",
             settings.parallel
         ),
-        mb(first.rounds.peaks.iter().copied().max().unwrap_or(0) as u64),
-        mb(second.rounds.peaks.iter().copied().max().unwrap_or(0) as u64),
+        [first, second],
+        |f| mb(f.rounds.peaks.iter().copied().max().unwrap_or(0) as u64),
         "",
     );
-    row(
+    both(
         "heap peak above a round's start, cleanup rounds (after every job settled), largest",
-        mb(first
-            .rounds
-            .cleanup_peaks
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0) as u64),
-        mb(second
-            .rounds
-            .cleanup_peaks
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0) as u64),
+        [first, second],
+        |f| mb(f.rounds.cleanup_peaks.iter().copied().max().unwrap_or(0) as u64),
         "",
     );
-    row(
+    both(
         "heap at the end (simulators, Port catalog, in-memory stores)",
-        mb(first.heap_end as u64),
-        mb(second.heap_end as u64),
+        [first, second],
+        |f| mb(f.heap_end as u64),
         "",
     );
-    row(
+    both(
         "process VmHWM (everything in one process)",
-        mb(first.hwm),
-        mb(second.hwm),
+        [first, second],
+        |f| mb(f.hwm),
         "",
     );
 

@@ -215,6 +215,29 @@ pub async fn receive_batch(
     Ok(received.messages.unwrap_or_default())
 }
 
+/// The next batch (up to 10) of a queue a test drains as Lambda would: waits while messages are
+/// in flight or delayed, `None` once the queue is empty, an error after `give_up`.
+pub async fn next_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    give_up: std::time::Instant,
+) -> anyhow::Result<Option<Vec<aws_sdk_sqs::types::Message>>> {
+    loop {
+        anyhow::ensure!(
+            std::time::Instant::now() < give_up,
+            "the queue {url} did not empty in time"
+        );
+        let messages = receive_batch(sqs, url, 10).await?;
+        if !messages.is_empty() {
+            return Ok(Some(messages));
+        }
+        if queue_depth(sqs, url).await? == 0 {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Settles a received batch as Lambda's event source mapping does with `ReportBatchItemFailures`:
 /// the messages not named in `failed` are deleted; the failed ones become visible again at once
 /// (Lambda would wait for the visibility timeout).

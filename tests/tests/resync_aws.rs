@@ -18,7 +18,7 @@ use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome};
 use port_github_core::state::DynamoDbStateStore;
 use port_github_tests::github_sim::OrgSpec;
 use port_github_tests::moto::{
-    create_standard_queue, create_state_table, moto, queue_depth, receive_batch, settle_batch,
+    create_standard_queue, create_state_table, moto, next_batch, settle_batch,
 };
 use port_github_tests::port_sim::harness::client_config;
 use port_github_tests::resync_world::{ResyncWorld, SMALL_MAPPING};
@@ -79,19 +79,10 @@ impl AwsWorld {
     async fn drain_with(&self, resync: &Resync, budget: Duration) -> usize {
         let give_up = Instant::now() + Duration::from_secs(300);
         let mut batches = 0;
-        loop {
-            assert!(
-                Instant::now() < give_up,
-                "the jobs queue did not empty within 5 minutes"
-            );
-            let messages = receive_batch(&self.sqs, &self.queue_url, 10).await.unwrap();
-            if messages.is_empty() {
-                if queue_depth(&self.sqs, &self.queue_url).await.unwrap() == 0 {
-                    return batches;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
+        while let Some(messages) = next_batch(&self.sqs, &self.queue_url, give_up)
+            .await
+            .expect("the jobs queue empties within 5 minutes")
+        {
             let jobs = messages
                 .iter()
                 .map(|m| JobMessage {
@@ -105,6 +96,7 @@ impl AwsWorld {
                 .unwrap();
             batches += 1;
         }
+        batches
     }
 
     /// One whole run: start, then the jobs; its summary.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use port_github_core::queue::JobQueue as _;
 use port_github_core::resync::driver::DriveSettings;
-use port_github_core::resync::{JobMessage, RunSummary, StartOutcome};
+use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome};
 use port_github_core::state::Key;
 use port_github_tests::github_sim::{OrgSpec, SimConfig};
 use port_github_tests::port_sim::Endpoint;
@@ -47,6 +47,21 @@ async fn completed(world: &ResyncWorld, drive: &DriveSettings) -> RunSummary {
         panic!("{summary:#?}\nfailed jobs: {failures:#?}");
     }
     summary
+}
+
+/// Runs the queued jobs of `run` to the end and returns its summary.
+async fn drain_to_summary(world: &ResyncWorld, resync: &Resync, run: &str) -> RunSummary {
+    port_github_core::resync::driver::drain(
+        resync,
+        &world.queue,
+        world.clock.clone(),
+        &DriveSettings::default(),
+        |_| {},
+        run,
+    )
+    .await
+    .unwrap();
+    resync.summary(run).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -284,17 +299,7 @@ async fn two_schedules_at_once_make_one_run_and_a_crashed_run_blocks_only_until_
         panic!("the expired lease is taken");
     };
     world.queue.send(crashed, Duration::ZERO).await.unwrap();
-    port_github_core::resync::driver::drain(
-        &resync,
-        &world.queue,
-        world.clock.clone(),
-        &DriveSettings::default(),
-        |_| {},
-        &run,
-    )
-    .await
-    .unwrap();
-    let summary = resync.summary(&run).await.unwrap().unwrap();
+    let summary = drain_to_summary(&world, &resync, &run).await;
     assert_eq!(summary.status, "completed", "{summary:#?}");
     assert_eq!(counts(&world)["githubRepository"], 3);
 }
@@ -310,14 +315,7 @@ async fn a_job_delivered_twice_is_counted_once() {
     };
     // Deliver every message of the first round twice, as SQS may.
     let bodies = world.queue.take_ready(10);
-    let messages: Vec<JobMessage> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| JobMessage {
-            id: i.to_string(),
-            body: body.clone(),
-        })
-        .collect();
+    let messages = JobMessage::numbered(&bodies);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     assert!(
         resync
@@ -326,17 +324,7 @@ async fn a_job_delivered_twice_is_counted_once() {
             .is_empty()
     );
     assert!(resync.handle_messages(messages, deadline).await.is_empty());
-    port_github_core::resync::driver::drain(
-        &resync,
-        &world.queue,
-        world.clock.clone(),
-        &DriveSettings::default(),
-        |_| {},
-        &run,
-    )
-    .await
-    .unwrap();
-    let summary = resync.summary(&run).await.unwrap().unwrap();
+    let summary = drain_to_summary(&world, &resync, &run).await;
     assert_eq!(summary.status, "completed", "{summary:#?}");
     let c = &summary.counters;
     assert_eq!(c["done"], c["queued"], "{c:#?}");
@@ -374,18 +362,8 @@ async fn malformed_and_foreign_messages_are_dropped_without_harm() {
         .handle_messages(junk, std::time::Instant::now() + Duration::from_secs(5))
         .await;
     assert!(failed.is_empty(), "acknowledged, not retried: {failed:?}");
-    port_github_core::resync::driver::drain(
-        &resync,
-        &world.queue,
-        world.clock.clone(),
-        &DriveSettings::default(),
-        |_| {},
-        &run,
-    )
-    .await
-    .unwrap();
     assert_eq!(
-        resync.summary(&run).await.unwrap().unwrap().status,
+        drain_to_summary(&world, &resync, &run).await.status,
         "completed"
     );
 }

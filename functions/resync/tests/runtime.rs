@@ -14,8 +14,7 @@ use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
 use port_github_tests::moto::{
-    create_standard_queue, create_state_table, moto, queue_depth, receive_batch, settle_batch,
-    unique_name,
+    create_standard_queue, create_state_table, moto, next_batch, settle_batch, unique_name,
 };
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
@@ -128,16 +127,10 @@ impl Setup {
     async fn drain(&self) -> usize {
         let give_up = Instant::now() + Duration::from_secs(300);
         let mut batches = 0;
-        loop {
-            assert!(Instant::now() < give_up, "the jobs queue did not empty");
-            let messages = receive_batch(&self.sqs, &self.queue_url, 10).await.unwrap();
-            if messages.is_empty() {
-                if queue_depth(&self.sqs, &self.queue_url).await.unwrap() == 0 {
-                    return batches;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
+        while let Some(messages) = next_batch(&self.sqs, &self.queue_url, give_up)
+            .await
+            .expect("the jobs queue empties within 5 minutes")
+        {
             let records: Vec<Value> = messages
                 .iter()
                 .map(|m| {
@@ -159,6 +152,7 @@ impl Setup {
                 .unwrap();
             batches += 1;
         }
+        batches
     }
 
     /// The binary's JSON log lines so far.

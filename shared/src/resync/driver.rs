@@ -106,14 +106,7 @@ pub async fn drain(
         }
         invocations += batches.len() as u64;
         let rounds = batches.into_iter().map(|bodies| async move {
-            let messages: Vec<JobMessage> = bodies
-                .iter()
-                .enumerate()
-                .map(|(index, body)| JobMessage {
-                    id: index.to_string(),
-                    body: body.clone(),
-                })
-                .collect();
+            let messages = JobMessage::numbered(&bodies);
             let failed = resync
                 .handle_messages(messages, Instant::now() + settings.budget)
                 .await;

@@ -180,6 +180,20 @@ pub struct JobMessage {
     pub body: String,
 }
 
+impl JobMessage {
+    /// Messages for in-process delivery, each named by its index in `bodies`.
+    pub fn numbered(bodies: &[String]) -> Vec<Self> {
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(index, body)| Self {
+                id: index.to_string(),
+                body: body.clone(),
+            })
+            .collect()
+    }
+}
+
 pub struct Resync {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
