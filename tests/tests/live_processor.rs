@@ -510,12 +510,11 @@ async fn a_mapping_edited_in_port_is_picked_up_without_a_new_container() {
     let github = SimHarness::start(OrgSpec::default()).await.unwrap();
     let client = github.pat_client(github.client_config()).unwrap();
     let (port, _, _) = spawn().await.unwrap();
-    // No caching of the integration, and no wait between looks: every event looks.
-    let port_client = port_github_core::port::PortClient::new({
-        let mut config = port_github_tests::port_sim::harness::client_config(port.base_url());
-        config.integration_config_ttl = std::time::Duration::ZERO;
-        config
-    })
+    // The client caches the integration as in production (5 minutes); no wait between looks:
+    // every event looks, past that cache.
+    let port_client = port_github_core::port::PortClient::new(
+        port_github_tests::port_sim::harness::client_config(port.base_url()),
+    )
     .unwrap();
     let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();
     let document: Value = serde_norway::from_str(&text).unwrap();

@@ -69,6 +69,8 @@ pub struct LiveProcessor {
     loaded: std::sync::RwLock<Arc<Loaded>>,
     /// When the mapping is the one users edit in Port: how often to look for a new version.
     refresh: Option<std::time::Duration>,
+    /// When Port was last looked at for a new mapping.
+    checked: std::sync::Mutex<std::time::Instant>,
     /// `GITHUB_ORGANIZATIONS`: when set, events of other organizations are left alone.
     organizations: Option<Vec<String>>,
 }
@@ -80,7 +82,6 @@ struct Loaded {
     selectors: std::collections::HashMap<String, Value>,
     /// Of the Port configuration it was compiled from (`None`: not from Port).
     fingerprint: Option<u64>,
-    checked: std::time::Instant,
 }
 
 impl Loaded {
@@ -95,7 +96,6 @@ impl Loaded {
             mapping,
             selectors,
             fingerprint,
-            checked: std::time::Instant::now(),
         }
     }
 }
@@ -111,6 +111,7 @@ impl LiveProcessor {
             port,
             loaded: std::sync::RwLock::new(Arc::new(Loaded::new(mapping, None))),
             refresh: None,
+            checked: std::sync::Mutex::new(std::time::Instant::now()),
             organizations: None,
         }
     }
@@ -134,47 +135,53 @@ impl LiveProcessor {
         self.loaded().mapping.clone()
     }
 
-    /// Picks up a mapping edited in Port (at most every `refresh`). A mapping that does not
-    /// compile is logged and the one in use is kept.
+    /// Picks up a mapping edited in Port (at most every `refresh`, past the Port client's own
+    /// cache of the integration). A mapping that does not compile is logged and the one in use
+    /// is kept; so is the one in use when Port cannot be read.
     async fn refresh_mapping(&self) {
         let Some(every) = self.refresh else {
             return;
         };
-        let current = self.loaded();
-        if current.checked.elapsed() < every {
-            return;
-        }
-        let replacement = match self.port.integration_config().await {
-            Ok(Some(config)) if config.get("resources").is_some() => {
-                let fingerprint = crate::mapping::config_fingerprint(&config);
-                if current.fingerprint == Some(fingerprint) {
-                    Loaded::new(current.mapping.clone(), current.fingerprint)
-                } else {
-                    match crate::mapping::PortAppConfig::from_value(&config)
-                        .map_err(|e| e.to_string())
-                        .and_then(|parsed| {
-                            CompiledMapping::compile(&parsed, &crate::mapping::JqOptions::default())
-                                .map_err(|e| e.to_string())
-                        }) {
-                        Ok(compiled) => {
-                            tracing::info!("the mapping changed in Port: using the new one");
-                            Loaded::new(Arc::new(compiled), Some(fingerprint))
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "the mapping in Port does not compile; keeping the one in use");
-                            Loaded::new(current.mapping.clone(), current.fingerprint)
-                        }
-                    }
-                }
+        {
+            let mut checked = self
+                .checked
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if checked.elapsed() < every {
+                return;
             }
-            Ok(_) => Loaded::new(current.mapping.clone(), current.fingerprint),
+            *checked = std::time::Instant::now();
+        }
+        self.port.forget_integration_config().await;
+        let config = match self.port.integration_config().await {
+            Ok(Some(config)) if config.get("resources").is_some() => config,
+            Ok(_) => return,
             Err(error) => {
                 tracing::warn!(%error, "could not read the mapping from Port; keeping the one in use");
                 return;
             }
         };
-        if let Ok(mut loaded) = self.loaded.write() {
-            *loaded = Arc::new(replacement);
+        let fingerprint = crate::mapping::config_fingerprint(&config);
+        if self.loaded().fingerprint == Some(fingerprint) {
+            return;
+        }
+        let compiled = crate::mapping::PortAppConfig::from_value(&config)
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| {
+                CompiledMapping::compile(&parsed, &crate::mapping::JqOptions::default())
+                    .map_err(|e| e.to_string())
+            });
+        match compiled {
+            Ok(compiled) => {
+                tracing::info!("the mapping changed in Port: using the new one");
+                let replacement = Arc::new(Loaded::new(Arc::new(compiled), Some(fingerprint)));
+                if let Ok(mut loaded) = self.loaded.write() {
+                    *loaded = replacement;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the mapping in Port does not compile; keeping the one in use");
+            }
         }
     }
 
