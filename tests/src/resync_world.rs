@@ -3,8 +3,8 @@
 //! the local demo and the benchmark.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use anyhow::Context as _;
 use port_github_core::clock::Clock;
 use port_github_core::github::ClientConfig;
 use port_github_core::live::TokenClients;
@@ -31,20 +31,28 @@ pub struct ResyncWorld {
     pub settings: ResyncSettings,
 }
 
-/// The built-in blueprints, as the Port simulator takes them.
-pub fn default_blueprints() -> Vec<Blueprint> {
-    let blueprints: Value = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap_or_default();
-    blueprints
+/// The built-in blueprints, as the Port simulator takes them; an error names a built-in
+/// blueprint the simulator cannot read (rather than leaving it out).
+pub fn default_blueprints() -> anyhow::Result<Vec<Blueprint>> {
+    let blueprints: Value =
+        serde_json::from_str(DEFAULT_BLUEPRINTS).context("the built-in blueprints")?;
+    let list = blueprints
         .as_array()
-        .map(|b| b.iter().filter_map(Blueprint::from_port_json).collect())
-        .unwrap_or_default()
+        .context("the built-in blueprints are not a list")?;
+    list.iter()
+        .map(|b| {
+            Blueprint::from_port_json(b).with_context(|| {
+                format!("built-in blueprint {:?} is unreadable", b.get("identifier"))
+            })
+        })
+        .collect()
 }
 
 impl ResyncWorld {
     /// The simulators serving `config`, the built-in mapping unless `mapping` is given.
     pub async fn start(config: SimConfig, mapping: Option<&str>) -> anyhow::Result<Self> {
         let github = SimHarness::start_with(config).await?;
-        let port = PortSim::start(default_blueprints()).await?;
+        let port = PortSim::start(default_blueprints()?).await?;
         let text = mapping.unwrap_or(DEFAULT_PORT_APP_CONFIG);
         let mapping = Arc::new(CompiledMapping::compile(
             &PortAppConfig::from_yaml_or_json(text)?,
@@ -78,10 +86,10 @@ impl ResyncWorld {
         .await
     }
 
-    /// GitHub client settings for a resync: waits of a few seconds at most.
+    /// GitHub client settings for a resync: the resync Lambda's longest wait.
     pub fn client_config(&self) -> ClientConfig {
         ClientConfig {
-            max_wait: Duration::from_secs(5),
+            max_wait: port_github_core::resync::setup::RESYNC_MAX_WAIT,
             ..self.github.client_config()
         }
     }

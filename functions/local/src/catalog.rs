@@ -38,7 +38,7 @@ impl EmbeddedCatalog {
         if given {
             return Ok(None);
         }
-        let port = PortSim::start(default_blueprints())
+        let port = PortSim::start(default_blueprints()?)
             .await
             .context("the embedded catalog")?;
         vars.insert("PORT_API_URL".into(), port.base_url().to_owned());
@@ -68,6 +68,6 @@ impl EmbeddedCatalog {
     }
 
     pub fn len(&self) -> usize {
-        self.port.catalog().len()
+        self.port.entity_count()
     }
 }

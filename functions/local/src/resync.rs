@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use port_github_core::clock::{Clock, SystemClock};
-use port_github_core::config::{ConfigError, Env, GitHubAuthSetting, WorkerConfig};
-use port_github_core::github::{ClientConfig, InMemoryEtagStore};
-use port_github_core::live::setup::{SetupError, github_clients_with, load_mapping, port_client};
+use port_github_core::config::{ConfigError, Env, WorkerConfig};
+use port_github_core::github::InMemoryEtagStore;
+use port_github_core::live::setup::SetupError;
 use port_github_core::port::Entity;
 use port_github_core::queue::InMemoryJobQueue;
 use port_github_core::resync::driver::{DriveSettings, run_to_end};
-use port_github_core::resync::setup::RESYNC_MAX_WAIT;
-use port_github_core::resync::{DryRunSink, Resync, ResyncError, ResyncSettings, StartOutcome};
+use port_github_core::resync::setup::{ResyncParts, assemble_resync};
+use port_github_core::resync::{DryRunSink, ResyncError, ResyncSettings, StartOutcome};
 use port_github_core::state::InMemoryStateStore;
 
 use crate::entity_line::{entity_line, from_port};
@@ -69,30 +69,6 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, R
     } else {
         None
     };
-    let client_config = ClientConfig {
-        base_url: config.github_api_url.clone(),
-        max_wait: RESYNC_MAX_WAIT,
-        ..ClientConfig::default()
-    };
-    let clients = github_clients_with(
-        &config,
-        client_config,
-        secrets_manager.as_ref(),
-        Arc::new(InMemoryEtagStore::new()),
-    )
-    .await?;
-    let port = port_client(&config, secrets_manager.as_ref()).await?;
-    let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
-    let named = config.organizations.as_ref().is_some_and(|o| !o.is_empty())
-        || !mapping.config().organizations.is_empty();
-    if matches!(config.github_auth, GitHubAuthSetting::Token(_)) && !named {
-        return Err(ConfigError::Missing {
-            name: "GITHUB_ORGANIZATIONS",
-            hint: "with GITHUB_TOKEN, name the organizations to sync (comma-separated)",
-        }
-        .into());
-    }
-
     let sink = Arc::new(StdoutSink::default());
     let settings = ResyncSettings {
         organizations: config.organizations.clone(),
@@ -101,15 +77,14 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, R
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let queue = Arc::new(InMemoryJobQueue::new(clock.clone()));
-    let resync = Resync::new(
-        clients,
-        port,
-        Arc::new(mapping),
-        Arc::new(InMemoryStateStore::default()),
-        queue.clone(),
-        clock.clone(),
-        settings,
-    );
+    let parts = ResyncParts {
+        secrets_manager,
+        etags: Arc::new(InMemoryEtagStore::new()),
+        state: Arc::new(InMemoryStateStore::default()),
+        queue: queue.clone(),
+        clock: clock.clone(),
+    };
+    let (resync, source) = assemble_resync(&config, settings, parts).await?;
 
     eprintln!(
         "port-github resync{}: mapping {source:?}; GitHub at {}",

@@ -44,7 +44,7 @@ async fn simulators() -> (SimHarness, PortSim) {
     })
     .await
     .expect("GitHub simulator starts");
-    let port = PortSim::start(default_blueprints())
+    let port = PortSim::start(default_blueprints().unwrap())
         .await
         .expect("Port simulator starts");
     (github, port)

@@ -62,7 +62,7 @@ struct Setup {
 impl Setup {
     async fn start(spec: OrgSpec) -> Self {
         let github = SimHarness::start(spec).await.unwrap();
-        let port = PortSim::start(default_blueprints()).await.unwrap();
+        let port = PortSim::start(default_blueprints().unwrap()).await.unwrap();
         let aws = moto().sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
@@ -277,5 +277,31 @@ async fn refuses_to_start_without_the_jobs_queue() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("RESYNC_QUEUE_URL"), "{stderr}");
+    assert!(runtime.first_poll().is_none());
+}
+
+#[tokio::test]
+async fn refuses_to_start_with_a_token_and_no_organization_named() {
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mapping = port_github_tests::fixtures::fixtures_dir().join("ocean/port-app-config.yml");
+    let env = [
+        ("GITHUB_TOKEN", "t".to_owned()),
+        ("PORT_CLIENT_ID", "id".to_owned()),
+        ("PORT_CLIENT_SECRET", "secret".to_owned()),
+        ("PORT_INTEGRATION_ID", "gh".to_owned()),
+        ("PORT_APP_CONFIG", mapping.display().to_string()),
+        ("STATE_TABLE", "state".to_owned()),
+        (
+            "RESYNC_QUEUE_URL",
+            "http://127.0.0.1:1/queue/jobs".to_owned(),
+        ),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ];
+    let output = resync(&runtime, &env).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("GITHUB_ORGANIZATIONS"), "{stderr}");
     assert!(runtime.first_poll().is_none());
 }

@@ -29,6 +29,8 @@ pub const ETAG_TTL: Duration = Duration::from_secs(7 * 86_400);
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
     Secret(#[from] SecretError),
     #[error("GitHub client: {0}")]
     GitHub(#[from] GitHubError),

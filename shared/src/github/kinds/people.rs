@@ -106,7 +106,7 @@ impl TeamPages {
 }
 
 /// Names and emails of members already read (`GET /users/{login}`), shared by a list's teams.
-pub type MemberDetails = HashMap<String, (Value, Value)>;
+type MemberDetails = HashMap<String, (Value, Value)>;
 
 /// A team's members in the shape Port's integration gives mappings (GraphQL's
 /// `{"nodes": [{login, name, email, isSiteAdmin}]}`). REST member lists carry neither name nor
