@@ -825,3 +825,46 @@ async fn stale_entities_go_even_when_a_kept_placeholder_shares_their_bulk_delete
     );
     assert_eq!(counts(&world)["githubRepository"], 3);
 }
+
+#[tokio::test]
+async fn a_warm_container_sends_raw_examples_at_every_run() {
+    let world = ResyncWorld::with_spec(OrgSpec::default(), None)
+        .await
+        .unwrap();
+    // One `Resync` for both runs, as one Lambda container serves hourly schedules.
+    let resync = world.resync().unwrap();
+    let examples = |world: &ResyncWorld| {
+        let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for upload in world.port.examples() {
+            *per_kind.entry(upload.kind).or_default() += upload.examples.len();
+        }
+        per_kind
+    };
+    let mut after = Vec::new();
+    for _ in 0..2 {
+        let report = port_github_core::resync::driver::run_to_end(
+            &resync,
+            &world.queue,
+            world.clock.clone(),
+            &DriveSettings::default(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.summary.unwrap().status, "completed");
+        after.push(examples(&world));
+    }
+    // Kinds that reached the limit in the first run (their later pages found it full).
+    let full: Vec<&String> = after[0]
+        .iter()
+        .filter(|(_, n)| **n == 5)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!full.is_empty(), "{:?}", after[0]);
+    for kind in full {
+        assert_eq!(
+            after[1][kind], 10,
+            "{kind}: sent again by the second run: {after:?}"
+        );
+    }
+}

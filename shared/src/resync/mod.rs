@@ -206,8 +206,9 @@ pub struct Resync {
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     settings: ResyncSettings,
-    /// Kinds whose raw examples are known to be sent (saves the counter write).
-    examples_sent: Mutex<HashSet<String>>,
+    /// Run and kind of the raw examples known to be sent (saves the counter write); a warm
+    /// container serves many runs, each of which sends its own.
+    examples_sent: Mutex<HashSet<(String, String)>>,
 }
 
 /// How a job ended its listing.
@@ -1046,8 +1047,9 @@ impl Resync {
         if !self.settings.send_raw_examples || self.settings.dry_run.is_some() {
             return;
         }
+        let memo = (gathered.job.run.clone(), kind.to_owned());
         if let Ok(sent) = self.examples_sent.lock()
-            && sent.contains(kind)
+            && sent.contains(&memo)
         {
             return;
         }
@@ -1067,7 +1069,9 @@ impl Resync {
         let room = (MAX_EXAMPLES as i64 - before).clamp(0, wanted) as usize;
         if room == 0 {
             if let Ok(mut sent) = self.examples_sent.lock() {
-                sent.insert(kind.to_owned());
+                // Only this run's are worth remembering.
+                sent.retain(|(run, _)| *run == memo.0);
+                sent.insert(memo);
             }
             return;
         }
