@@ -254,6 +254,30 @@ async fn a_deleted_repository_is_removed_and_kinds_nobody_maps_cost_no_github_ca
 }
 
 #[tokio::test]
+async fn a_repository_event_maps_the_included_files_as_the_resync_does() {
+    let w = world().await;
+    let (repo, _) = repo_and_pr(&w.client, "open").await;
+    let name = repo["name"].as_str().unwrap().to_owned();
+    w.processor
+        .process(&envelope(
+            "repository",
+            json!({"action": "edited", "repository": repo}),
+        ))
+        .await
+        .unwrap();
+    // Port's default mapping: `includedFiles: [README.md, CODEOWNERS]` on the repository.
+    let entity = w.port.entity("githubRepository", &name).unwrap();
+    assert_eq!(
+        entity.properties["readme"],
+        json!(format!("# {name}\n\nA simulated repository.\n"))
+    );
+    assert_eq!(
+        entity.properties["codeowners"],
+        json!("* @sim-org/team-0\n")
+    );
+}
+
+#[tokio::test]
 async fn failures_are_sorted_into_retry_and_give_up() {
     let w = world().await;
     let (repo, pr) = repo_and_pr(&w.client, "open").await;

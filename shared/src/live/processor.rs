@@ -431,18 +431,19 @@ impl LiveProcessor {
         kind: &str,
         target: &Target,
     ) -> Result<Option<Value>, LiveError> {
-        use kinds::{actions, deployments, people, pulls, refs, security};
+        use kinds::{actions, deployments, organization, people, pulls, refs, security};
         let found = match target {
             Target::Repository => {
-                let mut object = repo.object.clone();
-                if let Some(fields) = object.as_object_mut()
-                    && let Some(org) = envelope.organization.as_deref()
-                {
-                    fields
-                        .entry("__organization")
-                        .or_insert_with(|| Value::String(org.to_owned()));
-                }
-                Some(object)
+                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
+                Some(
+                    organization::repository_raw(
+                        client,
+                        repo,
+                        envelope.organization.as_deref(),
+                        &selector,
+                    )
+                    .await?,
+                )
             }
             Target::PullRequest { number } => {
                 pulls::get_pull_request(client, repo, *number).await?

@@ -124,14 +124,13 @@ impl Lister {
         };
         Ok(match kind {
             "repository" => {
-                let mut object = repo.object.clone();
-                if let Value::Object(fields) = &mut object {
-                    fields
-                        .entry("__organization")
-                        .or_insert_with(|| Value::String(repo.owner.clone()));
-                }
-                let repo_selector: organization::RepositorySelector = kinds::selector(selector)?;
-                organization::include_files(client, &mut object, &repo_selector).await?;
+                let object = organization::repository_raw(
+                    client,
+                    repo,
+                    Some(&repo.owner),
+                    &kinds::selector(selector)?,
+                )
+                .await?;
                 Self::Whole(Some(Some(vec![object])))
             }
             "pull-request" => Self::Pulls(pulls::list_pull_requests(

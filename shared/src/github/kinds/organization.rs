@@ -156,6 +156,24 @@ pub async fn get_repository(
         .await
 }
 
+/// A repository as the resync and live events both map it: its REST object with
+/// `__organization` (when it belongs to one) and the selector's `__includedFiles`.
+pub async fn repository_raw(
+    client: &GitHubClient,
+    repo: &Repo,
+    organization: Option<&str>,
+    selector: &RepositorySelector,
+) -> Result<Value, GitHubError> {
+    let mut object = repo.object.clone();
+    if let (Some(fields), Some(org)) = (object.as_object_mut(), organization) {
+        fields
+            .entry("__organization")
+            .or_insert_with(|| Value::String(org.to_owned()));
+    }
+    include_files(client, &mut object, selector).await?;
+    Ok(object)
+}
+
 /// Adds `__includedFiles` to a repository object: each selected path's text on the default
 /// branch, or `null` when the file does not exist.
 pub async fn include_files(
