@@ -20,10 +20,10 @@ pub struct QueuedMessage {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The queue could not be reached or refused for a reason that may pass (throttling, 5xx).
-    #[error("could not send to the events queue")]
+    #[error("could not send to the queue")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The queue rejected the message itself (too large, bad attribute): retrying will not help.
-    #[error("the events queue rejected the message: {0}")]
+    #[error("the queue rejected the message: {0}")]
     Rejected(String),
 }
 

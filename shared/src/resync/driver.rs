@@ -46,7 +46,7 @@ pub async fn run_to_end(
     queue: &InMemoryJobQueue,
     clock: Arc<dyn Clock>,
     settings: &DriveSettings,
-    mut on_progress: impl FnMut(&BTreeMap<String, i64>),
+    on_progress: impl FnMut(&BTreeMap<String, i64>),
 ) -> Result<DriveReport, ResyncError> {
     let start = resync.start().await?;
     let StartOutcome::Started { run, .. } = &start else {
@@ -57,15 +57,7 @@ pub async fn run_to_end(
         });
     };
     let run = run.clone();
-    let invocations = drain(
-        resync,
-        queue,
-        clock,
-        settings,
-        |counters| on_progress(counters),
-        &run,
-    )
-    .await?;
+    let invocations = drain(resync, queue, clock, settings, on_progress, &run).await?;
     let summary = resync.summary(&run).await?;
     Ok(DriveReport {
         start,
@@ -125,9 +117,7 @@ pub async fn drain(
             // As SQS would: deliver again after the visibility timeout, a bounded number of times.
             redeliveries += 1;
             if redeliveries > 20 {
-                return Err(ResyncError::NothingToSync(
-                    "jobs keep failing their bookkeeping (state store or queue down)".into(),
-                ));
+                return Err(ResyncError::Stuck);
             }
             queue.send(failed, Duration::from_secs(30)).await?;
         }

@@ -23,7 +23,7 @@ pub mod listing;
 pub mod records;
 pub mod setup;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -129,6 +129,9 @@ pub enum ResyncError {
     NothingToSync(String),
     #[error("the mapping from Port does not compile: {0}")]
     Mapping(String),
+    /// The in-process driver gave up: jobs keep failing their bookkeeping.
+    #[error("jobs keep failing their bookkeeping (state store or queue down)")]
+    Stuck,
 }
 
 /// What the schedule's invocation did.
@@ -245,6 +248,52 @@ struct Draft {
     /// The list answered "not available" (when it was checked): the previous entries are kept,
     /// flagged.
     not_available_at: Option<i64>,
+    /// Where each entity of `previous` is, by [`records::entity_key`].
+    previous_index: HashMap<u128, usize>,
+}
+
+impl Draft {
+    fn new(key: RecordKey, kind: &str, previous: Option<ResourceRecord>) -> Self {
+        let previous_index = previous
+            .iter()
+            .flat_map(|p| p.entries.iter().enumerate())
+            .map(|(index, e)| (records::entity_key(&e.b, &e.i), index))
+            .collect();
+        Self {
+            key,
+            kind: kind.to_owned(),
+            entries: Vec::new(),
+            previous,
+            partial: false,
+            merged_partials: Vec::new(),
+            carried: 0,
+            not_available_at: None,
+            previous_index,
+        }
+    }
+
+    /// The previous record's entry of an entity.
+    fn previous_entry(&self, blueprint: &str, identifier: &str) -> Option<&Entry> {
+        let index = self
+            .previous_index
+            .get(&records::entity_key(blueprint, identifier))?;
+        self.previous.as_ref()?.entries.get(*index)
+    }
+
+    /// The list answered "not available" (checked at `checked`): the previous entries stay,
+    /// flagged.
+    fn keep_previous(&mut self, checked: i64) {
+        self.not_available_at = Some(checked);
+        self.entries = self
+            .previous
+            .iter()
+            .flat_map(|p| p.entries.iter().cloned())
+            .map(|entry| DraftEntry {
+                entry,
+                upsert: None,
+            })
+            .collect();
+    }
 }
 
 /// What one job gathered (phase one) and what it leads to.
@@ -802,31 +851,14 @@ impl Resync {
                 scope: scope_name.clone(),
                 resource: resource_key(at, &kind),
             };
-            let mut draft = Draft {
-                previous: previous.get(&key.resource).cloned(),
-                key,
-                kind: kind.clone(),
-                entries: Vec::new(),
-                partial: false,
-                merged_partials: Vec::new(),
-                carried: 0,
-                not_available_at: None,
-            };
+            let previous_record = previous.get(&key.resource).cloned();
+            let mut draft = Draft::new(key, &kind, previous_record);
             if cursor.is_some() {
                 self.load_partials(&gathered.job, &mut draft).await?;
             } else if let Some(checked) = self.recently_not_available(&draft) {
                 // A feature that is off here was checked lately: a 403/404 carries no ETag, so
                 // asking again every run would cost budget for nothing. Live events still come.
-                draft.not_available_at = Some(checked);
-                draft.entries = draft
-                    .previous
-                    .iter()
-                    .flat_map(|p| p.entries.iter().cloned())
-                    .map(|entry| DraftEntry {
-                        entry,
-                        upsert: None,
-                    })
-                    .collect();
+                draft.keep_previous(checked);
                 gathered.count(format!("na-{kind}"), 1);
                 gathered.count("not-available-skipped".into(), 1);
                 gathered.drafts.push(draft);
@@ -852,17 +884,12 @@ impl Resync {
                         tracing::info!(path, kind, "gone while listing; skipped");
                         break;
                     }
-                    Err(error @ GitHubError::RateLimited { .. }) => {
+                    Err(error @ GitHubError::RateLimited { until, .. }) => {
                         // Keep what this resource listed when its list can continue.
                         if let Some(next) = lister.cursor()
                             && !draft.entries.is_empty()
                         {
-                            let delay = match &error {
-                                GitHubError::RateLimited { until, .. } => {
-                                    delay_until(self.clock.now(), *until)
-                                }
-                                _ => Duration::ZERO,
-                            };
+                            let delay = delay_until(self.clock.now(), until);
                             draft.partial = true;
                             gathered.drafts.push(draft);
                             gathered.outcome = Outcome::Continue(
@@ -894,16 +921,7 @@ impl Resync {
                     }
                     Step::NotAvailable => {
                         available = false;
-                        draft.not_available_at = Some(self.clock.now().timestamp());
-                        draft.entries = draft
-                            .previous
-                            .iter()
-                            .flat_map(|p| p.entries.iter().cloned())
-                            .map(|entry| DraftEntry {
-                                entry,
-                                upsert: None,
-                            })
-                            .collect();
+                        draft.keep_previous(self.clock.now().timestamp());
                         break;
                     }
                     Step::Done => break,
@@ -1009,14 +1027,9 @@ impl Resync {
             now - i64::try_from(self.settings.resend_after.as_secs()).unwrap_or(i64::MAX);
         for entity in outcome.entities.iter().filter_map(Entity::from_mapped) {
             let hash = content_hash(&entity);
-            let unchanged = draft.previous.as_ref().and_then(|previous| {
-                previous.entries.iter().find(|e| {
-                    e.i == entity.identifier
-                        && e.b == entity.blueprint
-                        && e.h == hash
-                        && e.t > fresh_after
-                })
-            });
+            let unchanged = draft
+                .previous_entry(&entity.blueprint, &entity.identifier)
+                .filter(|e| e.h == hash && e.t > fresh_after);
             gathered.count(format!("entities-{}", draft.kind), 1);
             match unchanged {
                 Some(entry) => {
