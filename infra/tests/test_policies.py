@@ -107,7 +107,7 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         },
     },
 }
-# The settings of INTERFACES.md (and the webhook's own) each function must be given.
+# The settings of the README's configuration tables each function must be given.
 ENV_REQUIRED = {
     "webhook": {"WEBHOOK_SECRET_ARN", "EVENTS_QUEUE_URL", "MAX_BODY_BYTES", "MAX_MESSAGE_BYTES",
                 "SECRET_TTL_SECONDS", "RUST_LOG"},

@@ -12,7 +12,7 @@ use port_github_core::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
 use port_github_core::mapping::{CompiledMapping, CompiledResource, JqOptions, PortAppConfig};
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
 const MEASURE: Duration = Duration::from_secs(2);
 
 fn fixture(path: &str) -> Value {

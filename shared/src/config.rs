@@ -209,7 +209,7 @@ impl std::fmt::Debug for PortCredentialsSetting {
 /// The product's own name: the `<type>` of the ownership User-Agent unless configured.
 pub const DEFAULT_INTEGRATION_TYPE: &str = "github-serverless";
 
-/// What the worker needs, checked at start (`INTERFACES.md`).
+/// What the worker needs, checked at start (the README's configuration tables).
 #[derive(Debug)]
 pub struct WorkerConfig {
     pub github_api_url: String,

@@ -1,4 +1,4 @@
-//! The built-in default mapping and blueprints: they cover every kind of GITHUB.md, agree with
+//! The built-in default mapping and blueprints: they cover every kind of the table in ARCHITECTURE.md, agree with
 //! each other (blueprints, properties, relation targets), and map the fixture objects cleanly.
 
 mod common;
@@ -8,7 +8,7 @@ use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The kinds table of GITHUB.md.
+/// The kinds table of ARCHITECTURE.md.
 const GITHUB_KINDS: &[&str] = &[
     "organization",
     "repository",

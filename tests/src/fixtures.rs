@@ -1,16 +1,13 @@
-//! Locating the shared fixtures (`../shared/fixtures` beside the repository).
+//! Locating the repository's test fixtures (`tests/fixtures/`, provenance in its README).
 
 use std::path::PathBuf;
 
-/// The fixtures folder; fails with a clear message when the shared folder is not beside the repo.
+/// The fixtures folder inside the repository; fails with a clear message when it is missing.
 pub fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures"
-    ));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"));
     assert!(
         dir.is_dir(),
-        "fixtures not found at {}: the shared/ folder must sit beside the repository checkout",
+        "fixtures not found at {}: the checkout is incomplete (tests/fixtures is tracked in git)",
         dir.display()
     );
     dir
@@ -50,38 +47,27 @@ pub fn webhook_examples() -> Vec<(String, String, Vec<u8>)> {
     out
 }
 
-/// The handled events and actions as `GITHUB.md` lists them ("Events and actions the integration
-/// must handle"), read from the design page itself so the tests check the code against the spec:
-/// event → `None` for every action, or the listed actions.
+/// The handled events and actions (`github/handled-events.json`): event → `None` for every
+/// action, or the listed actions, in the file's order.
 pub fn handled_events_from_spec() -> Vec<(String, Option<Vec<String>>)> {
-    let path = fixtures_dir().join("../design/GITHUB.md");
+    let path = fixtures_dir().join("github/handled-events.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let section = text
-        .split("## Events and actions the integration must handle")
-        .nth(1)
-        .and_then(|rest| rest.split_once('\n'))
-        .and_then(|(_, rest)| rest.split("\n\n").find(|p| !p.trim().is_empty()))
-        .unwrap_or_else(|| panic!("{} has no handled-events section", path.display()));
-    let flat = section.replace('\n', " ");
-    flat.trim()
-        .trim_end_matches('.')
-        .split('·')
-        .map(|item| {
-            let item = item.trim();
-            match item.split_once(':') {
-                Some((event, actions)) => (
-                    event.trim().to_owned(),
-                    Some(
-                        actions
-                            .split(',')
-                            .map(|a| a.trim().to_owned())
-                            .filter(|a| !a.is_empty())
-                            .collect(),
-                    ),
-                ),
-                None => (item.to_owned(), None),
-            }
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let events = doc
+        .get("events")
+        .and_then(serde_json::Value::as_object)
+        .unwrap_or_else(|| panic!("{} has no \"events\" object", path.display()));
+    events
+        .iter()
+        .map(|(event, actions)| {
+            let actions = actions.as_array().map(|list| {
+                list.iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect()
+            });
+            (event.clone(), actions)
         })
         .collect()
 }

@@ -37,11 +37,11 @@ use serde_json::{Value, json};
 /// The `__` keys of an Ocean example object, which our raw objects must carry too.
 fn example_keys(kind: &str) -> anyhow::Result<Vec<String>> {
     let path = format!(
-        "{}/../../shared/fixtures/ocean/examples/{kind}/a.json",
+        "{}/fixtures/ocean/examples/{kind}/a.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).map_err(|err| {
-        anyhow::anyhow!("{path}: {err} (the shared fixtures must sit beside the repository)")
+        anyhow::anyhow!("{path}: {err} (tests/fixtures is tracked in git)")
     })?;
     let example: Value = serde_json::from_str(&text)?;
     Ok(example

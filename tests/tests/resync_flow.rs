@@ -178,7 +178,7 @@ async fn hundreds_of_repositories_with_a_tiny_time_budget_end_like_a_single_pass
         issues: 2,
         ..OrgSpec::default()
     };
-    let mapping = include_str!("../../shared/src/mapping/default-port-app-config.yml");
+    let mapping = port_github_core::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
     let single = ResyncWorld::with_spec(spec.clone(), Some(mapping))
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
 
 fn port_github() -> Command {
     Command::new(env!("CARGO_BIN_EXE_port-github"))
@@ -18,7 +18,7 @@ fn maps_pull_requests_with_port_default_mapping() {
         .arg(format!("{FIXTURES}/ocean/examples/pull-request/a.json"))
         .arg(format!("{FIXTURES}/ocean/examples/pull-request/c.json"))
         .output()
-        .expect("port-github runs (are the fixtures at ../shared/fixtures?)");
+        .expect("port-github runs (are the fixtures at tests/fixtures?)");
     assert!(
         output.status.success(),
         "{}",

@@ -157,7 +157,7 @@ mod tests {
     fn recorded_github_link_headers_parse() {
         let recorded: serde_json::Value = match serde_json::from_str(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/github/rest/list-issues.octokit-fixtures-recorded.headers.json"
+            "/../tests/fixtures/github/rest/list-issues.octokit-fixtures-recorded.headers.json"
         ))) {
             Ok(value) => value,
             Err(err) => panic!("fixture is not JSON: {err}"),

@@ -1,5 +1,5 @@
 //! The Port API client: access token, entity upserts and deletes, ownership search, the
-//! integration's mapping, resync state and raw data examples, as `PORT-API.md` describes them.
+//! integration's mapping, resync state and raw data examples, as `ARCHITECTURE.md` describes them.
 //! It owns the HTTP calls to Port and nothing else: where the credentials come from and what to
 //! do with a failure are the caller's business.
 

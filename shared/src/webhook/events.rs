@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// The events and actions handled live (`GITHUB.md`). `None` = every action (events without an
+/// The events and actions handled live (`ARCHITECTURE.md`, "What the integration relies on from GitHub"). `None` = every action (events without an
 /// `action`, or whose action does not change what is done).
 pub const HANDLED_EVENTS: &[(&str, Option<&[&str]>)] = &[
     (

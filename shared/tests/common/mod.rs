@@ -2,15 +2,12 @@
 
 use std::path::PathBuf;
 
-/// `../shared/fixtures` from the workspace, or a panic saying where it was expected.
+/// The workspace's fixtures (`tests/fixtures`), or a panic saying where they were expected.
 pub fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures"
-    ));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"));
     assert!(
         dir.join("ocean/port-app-config.yml").is_file(),
-        "fixtures missing: expected Port's fixtures at {} (the shared fixtures directory next to the repository)",
+        "fixtures missing: expected Port's fixtures at {} (tests/fixtures, tracked in git)",
         dir.display()
     );
     dir

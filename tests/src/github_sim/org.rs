@@ -1,5 +1,5 @@
 //! The simulator's synthetic organization: its size ([`OrgSpec`]) and a deterministic generator
-//! for every object, built on GitHub's own example responses (`shared/fixtures/github/rest/` and
+//! for every object, built on GitHub's own example responses (`tests/fixtures/github/rest/` and
 //! the Ocean examples) with ids, names, numbers and times filled in from indices. Nothing is
 //! stored per item: item `i` of a list is computed when asked for.
 
@@ -10,7 +10,7 @@ macro_rules! fixture {
     ($path:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/",
+            "/fixtures/",
             $path
         ))
     };

@@ -17,9 +17,9 @@ pub const INTEGRATION_ID: &str = "test-github";
 pub const INTEGRATION_TYPE: &str = "github-serverless";
 pub const INTEGRATION_VERSION: &str = "0.1.0";
 
-/// `../shared/fixtures/ocean/blueprints.json`, beside the workspace.
+/// Port's own GitHub blueprints (`tests/fixtures/ocean/blueprints.json`).
 pub fn blueprints_fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ocean/blueprints.json")
+    crate::fixtures::fixtures_dir().join("ocean/blueprints.json")
 }
 
 /// Records the waits the client asks for and returns at once.
@@ -70,7 +70,7 @@ pub async fn spawn_with(
     let path = blueprints_fixture();
     if !path.is_file() {
         anyhow::bail!(
-            "missing {}: the shared fixtures must sit beside the workspace (../shared/fixtures)",
+            "missing {}: the checkout is incomplete (tests/fixtures is tracked in git)",
             path.display()
         );
     }

@@ -1,5 +1,5 @@
 //! A Port API simulator for tests and the local demo: an HTTP server on loopback with an
-//! in-memory catalog that checks requests the way Port does (`PORT-API.md`), records
+//! in-memory catalog that checks requests the way Port does (`ARCHITECTURE.md`, "What the integration relies on from Port"), records
 //! `$datasource` from the User-Agent, and injects faults on demand. Tests drive it and read its
 //! state through [`PortSim`]; it must answer errors, never panic, on bad requests.
 

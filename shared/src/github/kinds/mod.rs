@@ -1,4 +1,4 @@
-//! Kinds: for each kind of GitHub's table (`GITHUB.md`), how to list it and fetch one object, with
+//! Kinds: for each kind of the table in `ARCHITECTURE.md`, how to list it and fetch one object, with
 //! the selector options of Port's GitHub integration and the enrichment keys its mappings expect
 //! (`__repository`, `__organization`, …). Repository-scoped lists come back page by page, and a
 //! feature that is off for one repository is an outcome ([`Listed::NotAvailable`]), not an error.
