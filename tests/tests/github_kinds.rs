@@ -40,9 +40,8 @@ fn example_keys(kind: &str) -> anyhow::Result<Vec<String>> {
         "{}/fixtures/ocean/examples/{kind}/a.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let text = std::fs::read_to_string(&path).map_err(|err| {
-        anyhow::anyhow!("{path}: {err} (tests/fixtures is tracked in git)")
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| anyhow::anyhow!("{path}: {err} (tests/fixtures is tracked in git)"))?;
     let example: Value = serde_json::from_str(&text)?;
     Ok(example
         .as_object()

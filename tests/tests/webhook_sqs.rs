@@ -105,7 +105,11 @@ fn expected_group(event: &str, p: &Value) -> String {
 #[tokio::test]
 async fn every_github_example_payload_is_queued_or_ignored() {
     let spec = handled_events_from_spec();
-    assert_eq!(spec.len(), 17, "tests/fixtures/github/handled-events.json lists 17 handled events");
+    assert_eq!(
+        spec.len(),
+        17,
+        "tests/fixtures/github/handled-events.json lists 17 handled events"
+    );
     let (handler, sqs, url) = handler_for_new_queue("fixtures").await;
     let examples = webhook_examples();
     assert!(
