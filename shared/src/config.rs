@@ -223,6 +223,24 @@ pub struct WorkerConfig {
     pub port_app_config: Option<String>,
     /// The DynamoDB state table (ETag cache); in-memory caching without it.
     pub state_table: Option<String>,
+    /// Create the integration record and the missing blueprints in Port (`PORT_CREATE_RESOURCES`,
+    /// default true).
+    pub create_port_resources: bool,
+}
+
+/// A `true`/`false` setting (also `1`/`0`, `yes`/`no`), `default` when unset.
+fn boolean(env: &Env, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env.get(name) {
+        None => Ok(default),
+        Some(text) => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{text:?} is not true or false"),
+            }),
+        },
+    }
 }
 
 fn secret_setting(
@@ -348,6 +366,7 @@ impl WorkerConfig {
                 .to_owned(),
             port_app_config: env.get("PORT_APP_CONFIG").map(str::to_owned),
             state_table: env.get("STATE_TABLE").map(str::to_owned),
+            create_port_resources: boolean(env, "PORT_CREATE_RESOURCES", true)?,
         })
     }
 }
@@ -406,19 +425,7 @@ impl ResyncConfig {
                 }
             },
         };
-        let send_raw_examples = match env.get("SEND_RAW_DATA_EXAMPLES") {
-            None => true,
-            Some(text) => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "SEND_RAW_DATA_EXAMPLES",
-                        reason: format!("{text:?} is not true or false"),
-                    });
-                }
-            },
-        };
+        let send_raw_examples = boolean(env, "SEND_RAW_DATA_EXAMPLES", true)?;
         let minutes = env.positive_u64("RESYNC_INTERVAL_MINUTES", 60)?;
         if !(60..=1440).contains(&minutes) {
             return Err(ConfigError::Invalid {
@@ -633,6 +640,7 @@ mod tests {
         assert!(error(&[("RATE_LIMIT_RESERVE", "5%")]).contains("RATE_LIMIT_RESERVE"));
         assert!(error(&[("RATE_LIMIT_RESERVE", "1.5")]).contains("RATE_LIMIT_RESERVE"));
         assert!(error(&[("SEND_RAW_DATA_EXAMPLES", "maybe")]).contains("SEND_RAW_DATA_EXAMPLES"));
+        assert!(error(&[("PORT_CREATE_RESOURCES", "perhaps")]).contains("PORT_CREATE_RESOURCES"));
         assert!(error(&[("RESYNC_INTERVAL_MINUTES", "5")]).contains("RESYNC_INTERVAL_MINUTES"));
         assert!(
             error(&[("RESYNC_TIME_BUDGET_SECONDS", "-3")]).contains("RESYNC_TIME_BUDGET_SECONDS")

@@ -11,6 +11,7 @@ use port_github_core::live::TokenClients;
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
+use port_github_core::port::provision::Provisioner;
 use port_github_core::queue::InMemoryJobQueue;
 use port_github_core::resync::driver::{DriveReport, DriveSettings, run_to_end};
 use port_github_core::resync::{Resync, ResyncError, ResyncSettings};
@@ -29,6 +30,8 @@ pub struct ResyncWorld {
     pub clock: Arc<dyn Clock>,
     pub mapping: Arc<CompiledMapping>,
     pub settings: ResyncSettings,
+    /// Whether each run provisions Port first (`PORT_CREATE_RESOURCES`), as deployed.
+    pub provisioning: bool,
 }
 
 /// The built-in blueprints, as the Port simulator takes them; an error names a built-in
@@ -51,8 +54,23 @@ pub fn default_blueprints() -> anyhow::Result<Vec<Blueprint>> {
 impl ResyncWorld {
     /// The simulators serving `config`, the built-in mapping unless `mapping` is given.
     pub async fn start(config: SimConfig, mapping: Option<&str>) -> anyhow::Result<Self> {
-        let github = SimHarness::start_with(config).await?;
         let port = PortSim::start(default_blueprints()?).await?;
+        Self::start_on(config, mapping, port).await
+    }
+
+    /// The same, against a fresh Port organization (Port's `_user` and `_team` blueprints only,
+    /// no integration): what a first deployment meets.
+    pub async fn start_fresh(config: SimConfig, mapping: Option<&str>) -> anyhow::Result<Self> {
+        let port = PortSim::start_fresh().await?;
+        Self::start_on(config, mapping, port).await
+    }
+
+    async fn start_on(
+        config: SimConfig,
+        mapping: Option<&str>,
+        port: PortSim,
+    ) -> anyhow::Result<Self> {
+        let github = SimHarness::start_with(config).await?;
         let text = mapping.unwrap_or(DEFAULT_PORT_APP_CONFIG);
         let mapping = Arc::new(CompiledMapping::compile(
             &PortAppConfig::from_yaml_or_json(text)?,
@@ -71,6 +89,7 @@ impl ResyncWorld {
             clock,
             mapping,
             settings,
+            provisioning: true,
         })
     }
 
@@ -106,7 +125,11 @@ impl ResyncWorld {
             self.queue.clone(),
             self.clock.clone(),
             self.settings.clone(),
-        ))
+        )
+        .with_provisioning(Arc::new(Provisioner::new(
+            self.provisioning,
+            DEFAULT_BLUEPRINTS,
+        ))))
     }
 
     /// One whole run, driven in process.

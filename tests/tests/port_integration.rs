@@ -50,6 +50,10 @@ async fn the_resync_state_uses_ports_keys() -> anyhow::Result<()> {
         next_resync: chrono::DateTime::from_timestamp(1_750_003_600, 0),
         interval_in_minutes: Some(60),
     };
+    // Port answers 404 for a sub-resource of an integration that does not exist.
+    let missing = client.patch_resync_state(&state).await.unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    sim.set_integration_config(INTEGRATION_ID, json!({}));
     client.patch_resync_state(&state).await?;
     let updates = sim.resync_states();
     assert_eq!(updates.len(), 1);
@@ -88,6 +92,9 @@ async fn raw_examples_are_masked_and_capped_at_five() -> anyhow::Result<()> {
             })
         })
         .collect();
+    let missing = client.send_raw_examples("repository", &raw).await.unwrap_err();
+    assert_eq!(missing.status(), Some(404), "no integration yet");
+    sim.set_integration_config(INTEGRATION_ID, json!({}));
     client.send_raw_examples("repository", &raw).await?;
     let uploads = sim.examples();
     assert_eq!(uploads.len(), 1);

@@ -35,9 +35,18 @@ impl Raw {
         path: &str,
         body: impl Into<reqwest::Body>,
     ) -> anyhow::Result<(u16, Value)> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<(u16, Value)> {
         let response = self
             .http
-            .post(format!("{}{path}", self.sim.base_url()))
+            .request(method, format!("{}{path}", self.sim.base_url()))
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
             .header("user-agent", "port-ocean/raw/1/raw-test/exporter")
@@ -276,5 +285,144 @@ async fn the_catalog_is_listed_over_http_for_the_demo() -> anyhow::Result<()> {
         json!([{"blueprint": "githubOrganization", "identifier": "octo", "title": "Octo", "icon": null, "team": null,
                 "properties": {}, "relations": {}, "$datasource": "someone"}])
     );
+    Ok(())
+}
+
+/// Port's OpenAPI description, with its bare `=` scalars read as strings.
+fn openapi() -> anyhow::Result<Value> {
+    let path = port_github_tests::fixtures::fixtures_dir().join("port/openapi.yaml");
+    let text = std::fs::read_to_string(&path)?;
+    Ok(serde_norway::from_str(&text)?)
+}
+
+/// `/v1/blueprints/{bp}` and `/v1/blueprints/{identifier}` are the same route.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn the_simulators_routes_are_the_ones_of_ports_openapi() -> anyhow::Result<()> {
+    let spec = openapi()?;
+    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+    let in_spec = |method: &str, path: &str| {
+        paths
+            .iter()
+            .any(|(p, ops)| shape(p) == shape(path) && ops.get(method.to_lowercase()).is_some())
+    };
+    for (method, path, listed) in port_github_tests::port_sim::ROUTES {
+        assert_eq!(
+            in_spec(method, path),
+            *listed,
+            "{method} {path}: the simulator's table says in_spec = {listed}"
+        );
+    }
+    // The fields the simulator requires to create a blueprint are the spec's.
+    let required: Vec<&str> = spec
+        .pointer("/paths/~1v1~1blueprints/post/requestBody/content/application~1json/schema/required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(required, port_github_tests::port_sim::BLUEPRINT_REQUIRED_FIELDS);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_integration_and_its_sub_resources_answer_404() -> anyhow::Result<()> {
+    let raw = Raw::start().await?;
+    let missing = "/v1/integration/nobody";
+    let (status, body) = raw.send(reqwest::Method::GET, missing, "").await?;
+    assert_eq!((status, body["error"].clone()), (404, json!("not_found")));
+    let patched = raw
+        .send(reqwest::Method::PATCH, missing, json!({"config": {}}).to_string())
+        .await?;
+    assert_eq!(patched.0, 404);
+    let state = json!({"status": "running"}).to_string();
+    let url = format!("{missing}/resync-state");
+    assert_eq!(raw.send(reqwest::Method::PATCH, &url, state).await?.0, 404);
+    let examples = json!({"examples": [{"a": 1}]}).to_string();
+    let url = format!("{missing}/kinds/repository/examples");
+    assert_eq!(raw.post(&url, examples).await?.0, 404);
+    assert!(raw.sim.resync_states().is_empty() && raw.sim.examples().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn integrations_are_created_once_and_patched_in_place() -> anyhow::Result<()> {
+    let raw = Raw::start().await?;
+    let create = json!({"installationId": "mine", "installationAppType": "github-serverless",
+        "version": "1", "config": {}});
+    let (status, body) = raw.post("/v1/integration", create.to_string()).await?;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = raw.post("/v1/integration", create.to_string()).await?;
+    assert_eq!((status, body["ok"].clone()), (409, json!(false)));
+    let no_id = json!({"installationAppType": "x"}).to_string();
+    assert_eq!(raw.post("/v1/integration", no_id).await?.0, 422);
+    let config = json!({"config": {"resources": []}}).to_string();
+    let (status, body) = raw
+        .send(reqwest::Method::PATCH, "/v1/integration/mine", config)
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["integration"]["config"], json!({"resources": []}));
+    assert_eq!(
+        raw.sim.integration("mine").map(|r| r["installationAppType"].clone()),
+        Some(json!("github-serverless"))
+    );
+    let state = json!({"status": "running"}).to_string();
+    let url = "/v1/integration/mine/resync-state";
+    assert_eq!(raw.send(reqwest::Method::PATCH, url, state).await?.0, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn blueprints_are_created_as_port_requires() -> anyhow::Result<()> {
+    let raw = Raw::start().await?;
+    let service = |relations: Value| {
+        json!({"identifier": "service", "title": "Service", "schema": {"properties": {
+            "lang": {"type": "string"}}}, "relations": relations})
+        .to_string()
+    };
+    // A relation to a blueprint that does not exist: 404, nothing created.
+    let to_missing = service(json!({"owner": {"target": "nothing", "many": false}}));
+    let (status, body) = raw.post("/v1/blueprints", to_missing).await?;
+    assert_eq!((status, body["error"].clone()), (404, json!("not_found")), "{body}");
+    assert!(raw.sim.blueprint("service").is_none());
+    // Required fields.
+    let untitled = json!({"identifier": "service", "schema": {}}).to_string();
+    assert_eq!(raw.post("/v1/blueprints", untitled).await?.0, 422);
+    let bad_id = json!({"identifier": "a b", "title": "x", "schema": {}}).to_string();
+    assert_eq!(raw.post("/v1/blueprints", bad_id).await?.0, 422);
+    // Bare, then again (409), then its relations by PATCH.
+    assert_eq!(raw.post("/v1/blueprints", service(json!({}))).await?.0, 201);
+    let (status, body) = raw.post("/v1/blueprints", service(json!({}))).await?;
+    assert_eq!((status, body["ok"].clone()), (409, json!(false)));
+    let relations =
+        json!({"relations": {"repo": {"target": "githubRepository", "many": false}}}).to_string();
+    let (status, body) = raw
+        .send(reqwest::Method::PATCH, "/v1/blueprints/service", relations)
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let stored = raw.sim.blueprint("service").unwrap_or_default();
+    assert_eq!(stored["relations"]["repo"]["target"], json!("githubRepository"));
+    assert_eq!(stored["schema"]["properties"]["lang"]["type"], json!("string"));
+    // Entities may now use the relation; a PATCH to a missing target or blueprint is refused.
+    let entity = json!({"identifier": "s1", "relations": {"repo": null}}).to_string();
+    assert_eq!(
+        raw.post("/v1/blueprints/service/entities?upsert=true", entity).await?.0,
+        201
+    );
+    let bad = json!({"relations": {"x": {"target": "nothing"}}}).to_string();
+    let path = "/v1/blueprints/service";
+    assert_eq!(raw.send(reqwest::Method::PATCH, path, bad).await?.0, 404);
+    let path = "/v1/blueprints/nothing";
+    assert_eq!(raw.send(reqwest::Method::PATCH, path, "{}").await?.0, 404);
+    let (status, body) = raw.send(reqwest::Method::GET, path, "").await?;
+    assert_eq!((status, body["error"].clone()), (404, json!("not_found")));
+    let (status, body) = raw
+        .send(reqwest::Method::GET, "/v1/blueprints/service", "")
+        .await?;
+    assert_eq!((status, body["blueprint"]["identifier"].clone()), (200, json!("service")));
     Ok(())
 }

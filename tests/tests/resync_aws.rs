@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use port_github_core::port::provision::Provisioner;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +69,10 @@ impl AwsWorld {
             world.clock.clone(),
             world.settings.clone(),
         )
+        .with_provisioning(Arc::new(Provisioner::new(
+            true,
+            port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS,
+        )))
     }
 
     /// Runs the queued jobs until the queue is empty; returns the batches it took.

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
-use port_github_tests::resync_world::default_blueprints;
 
 /// The Port settings whose absence means "no Port account".
 const PORT_SETTINGS: [&str; 4] = [
@@ -38,7 +37,8 @@ impl EmbeddedCatalog {
         if given {
             return Ok(None);
         }
-        let port = PortSim::start(default_blueprints()?)
+        // A fresh Port organization: the integration provisions its record and blueprints.
+        let port = PortSim::start_fresh()
             .await
             .context("the embedded catalog")?;
         vars.insert("PORT_API_URL".into(), port.base_url().to_owned());

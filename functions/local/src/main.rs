@@ -85,6 +85,8 @@ enum WebhooksCommand {
 
 /// Exit status when the configuration is invalid.
 const EXIT_INVALID_CONFIG: u8 = 2;
+/// `resync`: the run completed, but Port refused entities (the summary says which and why).
+const EXIT_REFUSED: u8 = 3;
 /// Exit status when an input cannot be read or parsed.
 const EXIT_BAD_INPUT: u8 = 3;
 
@@ -183,8 +185,9 @@ fn run_resync(dry_run: bool) -> ExitCode {
         }
     };
     match runtime.block_on(resync::run(process_vars(), dry_run)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(resync::Ended::Completed) => ExitCode::SUCCESS,
+        Ok(resync::Ended::Failed) => ExitCode::FAILURE,
+        Ok(resync::Ended::CompletedWithErrors) => ExitCode::from(EXIT_REFUSED),
         Err(error) if error.is_settings() => {
             eprintln!("port-github resync: cannot start: {error}");
             ExitCode::from(EXIT_INVALID_CONFIG)

@@ -121,6 +121,12 @@ pub fn summary_lines(summary: &RunSummary, dry_run: bool) -> Vec<String> {
         }
     }
     lines.push(line);
+    for (blueprint, refusals) in &summary.refused {
+        lines.push(format!(
+            "  refused by Port: {} {blueprint} entities; first reason: {}",
+            refusals.count, refusals.first_reason
+        ));
+    }
     if dry_run {
         lines.push("  dry run: nothing was written to Port or deleted".to_owned());
     } else if let Some(cleanup) = &summary.cleanup {

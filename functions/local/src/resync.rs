@@ -53,8 +53,27 @@ impl ResyncCliError {
     }
 }
 
-/// Runs one resync with the settings in `vars` (the environment); true when it completed.
-pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, ResyncCliError> {
+/// How a run ended, for the exit status: 0 completed, 1 failed (or skipped), 3 completed with
+/// entities refused by Port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Completed,
+    CompletedWithErrors,
+    Failed,
+}
+
+impl Ended {
+    fn of(status: &str) -> Self {
+        match status {
+            port_github_core::resync::COMPLETED => Ended::Completed,
+            port_github_core::resync::COMPLETED_WITH_ERRORS => Ended::CompletedWithErrors,
+            _ => Ended::Failed,
+        }
+    }
+}
+
+/// Runs one resync with the settings in `vars` (the environment).
+pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<Ended, ResyncCliError> {
     let mut vars = if dry_run { dry_run_vars(vars)? } else { vars };
     // No Port credentials (and not a dry run): the embedded catalog stands in for Port.
     let embedded = if dry_run {
@@ -117,18 +136,18 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<bool, R
     match (&report.start, &report.summary) {
         (StartOutcome::Skipped { holder, until }, _) => {
             eprintln!("skipped: run {holder} holds the lease until {until}");
-            Ok(false)
+            Ok(Ended::Failed)
         }
         (StartOutcome::Started { run, .. }, None) => {
             eprintln!("resync {run} stopped without a summary (see the log)");
-            Ok(false)
+            Ok(Ended::Failed)
         }
         (StartOutcome::Started { .. }, Some(summary)) => {
             for line in summary_lines(summary, dry_run) {
                 eprintln!("{line}");
             }
             eprintln!("  in {:.1} s", started.elapsed().as_secs_f64());
-            Ok(summary.status == "completed")
+            Ok(Ended::of(&summary.status))
         }
     }
 }

@@ -105,7 +105,8 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     let port = port_client(&worker_config, secrets_manager.as_ref()).await?;
     let (mapping, source) = load_mapping(worker_config.port_app_config.as_deref(), &port).await?;
     let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
-        .with_organizations(worker_config.organizations.clone());
+        .with_organizations(worker_config.organizations.clone())
+        .with_provisioning(port_github_core::live::setup::provisioner(&worker_config));
 
     let body_limit = webhook_config.max_body_bytes.saturating_add(BODY_MARGIN);
     let queue = Arc::new(InMemoryEventQueue::default());

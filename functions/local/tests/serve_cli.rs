@@ -13,7 +13,7 @@ use port_github_core::webhook::sign;
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::port_sim::harness::INTEGRATION_ID;
-use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Fault, PortSim};
+use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
 use serde_json::Value;
 
 const SECRET: &str = "serve-secret";
@@ -246,7 +246,7 @@ async fn a_temporary_failure_is_retried_until_it_passes() {
     let (payload, name) = repository_created(&github).await;
     // A wait longer than the Port client accepts: the worker sees a temporary failure at once.
     port.fail_next(
-        None,
+        Some(Endpoint::BulkUpsert),
         Fault::RateLimited {
             retry_after_secs: 3_600,
         },

@@ -73,6 +73,8 @@ pub struct LiveProcessor {
     checked: std::sync::Mutex<std::time::Instant>,
     /// `GITHUB_ORGANIZATIONS`: when set, events of other organizations are left alone.
     organizations: Option<Vec<String>>,
+    /// Creates what the mapping writes to in Port when it is missing (once per container).
+    provisioner: Option<Arc<crate::port::provision::Provisioner>>,
 }
 
 /// The mapping in use, and what is derived from it.
@@ -113,6 +115,7 @@ impl LiveProcessor {
             refresh: None,
             checked: std::sync::Mutex::new(std::time::Instant::now()),
             organizations: None,
+            provisioner: None,
         }
     }
 
@@ -186,6 +189,13 @@ impl LiveProcessor {
     }
 
     /// Only events of these organizations (case-insensitive) are applied.
+    /// Before its first event (and after a mapping change), makes sure Port has the integration
+    /// record and the blueprints the mapping targets (`PORT_CREATE_RESOURCES`).
+    pub fn with_provisioning(mut self, provisioner: Arc<crate::port::provision::Provisioner>) -> Self {
+        self.provisioner = Some(provisioner);
+        self
+    }
+
     pub fn with_organizations(mut self, organizations: Option<Vec<String>>) -> Self {
         self.organizations = organizations;
         self
@@ -202,6 +212,10 @@ impl LiveProcessor {
         }
         self.refresh_mapping().await;
         let loaded = self.loaded();
+        if let Some(provisioner) = &self.provisioner {
+            // Logged inside; a failure leaves entities to be refused, not the event.
+            let _ = provisioner.ensure(&self.port, &loaded.mapping).await;
+        }
         let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
         let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) =
             items.into_iter().partition(|item| {

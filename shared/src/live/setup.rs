@@ -208,6 +208,14 @@ pub async fn load_mapping(
     Ok((compiled, source))
 }
 
+/// Provisioning as the settings ask (`PORT_CREATE_RESOURCES`), from the built-in blueprints.
+pub fn provisioner(config: &WorkerConfig) -> Arc<crate::port::provision::Provisioner> {
+    Arc::new(crate::port::provision::Provisioner::new(
+        config.create_port_resources,
+        crate::mapping::defaults::DEFAULT_BLUEPRINTS,
+    ))
+}
+
 /// Everything the worker needs, built from its settings.
 pub async fn build_processor(
     config: &WorkerConfig,
@@ -226,7 +234,8 @@ pub async fn build_processor(
     let port = port_client(config, Some(&secrets_manager)).await?;
     let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
     let mut processor = LiveProcessor::new(clients, port, Arc::new(mapping))
-        .with_organizations(config.organizations.clone());
+        .with_organizations(config.organizations.clone())
+        .with_provisioning(provisioner(config));
     if config.port_app_config.is_none() {
         processor = processor.with_mapping_from_port(MAPPING_REFRESH);
     }

@@ -73,6 +73,8 @@ pub struct PortAppConfig {
     pub organizations: Vec<String>,
     /// The resources, in order.
     pub resources: Vec<ResourceConfig>,
+    /// The document it was read from, as JSON (what provisioning stores in Port's integration).
+    pub document: Value,
 }
 
 /// One `resources[]` entry.
@@ -140,6 +142,7 @@ impl PortAppConfig {
             organizations: optional_strings(top, "organizations", "organizations")?
                 .unwrap_or_default(),
             resources,
+            document: document.clone(),
         })
     }
 }

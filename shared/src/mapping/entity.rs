@@ -261,6 +261,12 @@ impl CompiledResource {
         &self.config
     }
 
+    /// The blueprint this resource writes to, when its `blueprint` expression is a string
+    /// literal (the usual `'"githubRepository"'`); `None` when it is computed per item.
+    pub fn blueprint_constant(&self) -> Option<&str> {
+        self.blueprint.constant().and_then(Value::as_str)
+    }
+
     /// The resource's position in the configuration.
     pub fn index(&self) -> usize {
         self.index

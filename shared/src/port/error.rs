@@ -72,6 +72,15 @@ impl PortError {
         }
     }
 
+    /// Which call failed (`auth` for the access token, `create blueprint`…).
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            PortError::Transient { endpoint, .. } | PortError::Permanent { endpoint, .. } => {
+                endpoint
+            }
+        }
+    }
+
     pub fn cause(&self) -> &Failure {
         match self {
             PortError::Transient { cause, .. } | PortError::Permanent { cause, .. } => cause,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::blueprints::Created;
 use super::error::PortError;
 use super::{PortClient, mask};
 
@@ -34,10 +35,23 @@ struct IntegrationAnswer {
     integration: IntegrationRecord,
 }
 
-#[derive(Deserialize)]
-struct IntegrationRecord {
+/// The integration's record in Port, as far as this integration reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntegrationRecord {
+    /// The mapping users edit in Port's UI (`null` or `{}` when none was set).
     #[serde(default)]
-    config: Option<serde_json::Value>,
+    pub config: Option<serde_json::Value>,
+}
+
+impl IntegrationRecord {
+    /// Whether the record holds no mapping: no config, `null`, or an empty object.
+    pub fn config_is_empty(&self) -> bool {
+        match &self.config {
+            None | Some(serde_json::Value::Null) => true,
+            Some(serde_json::Value::Object(fields)) => fields.is_empty(),
+            Some(_) => false,
+        }
+    }
 }
 
 /// Where a resync stands, as Port shows it.
@@ -97,6 +111,16 @@ impl PortClient {
     }
 
     async fn fetch_integration_config(&self) -> Result<Option<serde_json::Value>, PortError> {
+        Ok(self
+            .integration_record()
+            .await?
+            .and_then(|record| record.config)
+            .filter(|c| !c.is_null()))
+    }
+
+    /// The integration's record (`GET /v1/integration/{id}`, never cached), or `None` when the
+    /// integration does not exist in Port yet.
+    pub async fn integration_record(&self) -> Result<Option<IntegrationRecord>, PortError> {
         const ENDPOINT: &str = "get integration";
         let url = self
             .inner
@@ -105,11 +129,55 @@ impl PortClient {
             Ok(answer) => {
                 let parsed: IntegrationAnswer = serde_json::from_slice(&answer.body)
                     .map_err(|e| PortError::decode(ENDPOINT, e))?;
-                Ok(parsed.integration.config.filter(|c| !c.is_null()))
+                Ok(Some(parsed.integration))
             }
             Err(error) if error.status() == Some(404) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    /// Creates the integration's record with `config` as its mapping (`POST /v1/integration`,
+    /// as Port's own integrations do on first start); 409 means it exists already.
+    pub async fn create_integration(
+        &self,
+        config: &serde_json::Value,
+    ) -> Result<Created, PortError> {
+        const ENDPOINT: &str = "create integration";
+        let settings = self.config();
+        let body = serde_json::json!({
+            "installationId": settings.integration_id,
+            "installationAppType": settings.integration_type,
+            "version": settings.integration_version,
+            "changelogDestination": {},
+            "config": config,
+        });
+        let bytes = serde_json::to_vec(&body).map_err(|e| PortError::decode(ENDPOINT, e))?;
+        let url = self.inner.url(&["integration"], &[])?;
+        let outcome = match self.inner.call(ENDPOINT, Method::POST, url, Some(bytes)).await {
+            Ok(_) => Created::New,
+            Err(error) if error.status() == Some(409) => Created::AlreadyExisted,
+            Err(error) => return Err(error),
+        };
+        self.forget_integration_config().await;
+        Ok(outcome)
+    }
+
+    /// Sets the integration's mapping (`PATCH /v1/integration/{id}` with `config`).
+    pub async fn patch_integration_config(
+        &self,
+        config: &serde_json::Value,
+    ) -> Result<(), PortError> {
+        const ENDPOINT: &str = "patch integration";
+        let body = serde_json::json!({ "config": config });
+        let bytes = serde_json::to_vec(&body).map_err(|e| PortError::decode(ENDPOINT, e))?;
+        let url = self
+            .inner
+            .url(&["integration", &self.config().integration_id], &[])?;
+        self.inner
+            .call(ENDPOINT, Method::PATCH, url, Some(bytes))
+            .await?;
+        self.forget_integration_config().await;
+        Ok(())
     }
 
     /// Reports the resync state on the integration.

@@ -5,11 +5,13 @@
 
 mod auth;
 mod batching;
+mod blueprints;
 mod deletes;
 mod entities;
 mod error;
 mod integration;
 pub mod mask;
+pub mod provision;
 pub mod retry;
 mod search;
 mod transport;
@@ -24,7 +26,8 @@ pub use batching::{BULK_UPSERT_MAX_BYTES, BULK_UPSERT_MAX_ENTITIES, Batch, plan_
 pub use deletes::{BULK_DELETE_MAX, BulkDeleteReport, DeleteOutcome, NotDeleted};
 pub use entities::{EntityFailure, EntityOutcome, UpsertOptions, UpsertResult};
 pub use error::{Failure, PortError, is_transient_status};
-pub use integration::{MAX_EXAMPLES, ResyncState, ResyncStatus};
+pub use blueprints::Created;
+pub use integration::{IntegrationRecord, MAX_EXAMPLES, ResyncState, ResyncStatus};
 pub use retry::{RetrySettings, Sleeper, TokioSleeper};
 pub use search::{EntityRef, datasource_prefix, datasource_suffix};
 

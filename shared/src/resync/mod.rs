@@ -152,14 +152,30 @@ pub enum StartOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub run: String,
-    /// `completed` or `failed`.
+    /// `completed`, `completed_with_errors` (Port refused entities: see `refused`) or `failed`.
     pub status: String,
     pub reason: Option<String>,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
     pub counters: BTreeMap<String, i64>,
     pub cleanup: Option<CleanupReport>,
+    /// Entities Port refused, per blueprint: how many, and the first reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, Refusals>,
 }
+
+/// The entities of one blueprint Port refused in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusals {
+    pub count: i64,
+    /// Port's code and message for the first one (`not_found: blueprint ... was not found`).
+    pub first_reason: String,
+}
+
+/// What a run's status says.
+pub const COMPLETED: &str = "completed";
+pub const COMPLETED_WITH_ERRORS: &str = "completed_with_errors";
+pub const FAILED: &str = "failed";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CurrentRun {
@@ -212,6 +228,8 @@ pub struct Resync {
     /// Run and kind of the raw examples known to be sent (saves the counter write); a warm
     /// container serves many runs, each of which sends its own.
     examples_sent: Mutex<HashSet<(String, String)>>,
+    /// Creates what the run writes to in Port when it is missing (once per container).
+    provisioner: Option<Arc<crate::port::provision::Provisioner>>,
 }
 
 /// How a job ended its listing.
@@ -326,6 +344,16 @@ impl Gathered {
     }
 }
 
+/// Item prefix of a run's first refusal reason per blueprint.
+const REFUSAL: &str = "refusal/";
+
+/// A counter name may hold ASCII letters, digits, `_` and `-` only.
+fn counter_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect()
+}
+
 fn run_partition(run: &str) -> String {
     format!("run#{run}")
 }
@@ -362,7 +390,15 @@ impl Resync {
             clock,
             settings,
             examples_sent: Mutex::new(HashSet::new()),
+            provisioner: None,
         }
+    }
+
+    /// Each run first makes sure Port has the integration record and the blueprints the
+    /// run's mapping targets (`PORT_CREATE_RESOURCES`).
+    pub fn with_provisioning(mut self, provisioner: Arc<crate::port::provision::Provisioner>) -> Self {
+        self.provisioner = Some(provisioner);
+        self
     }
 
     /// Each run reads the mapping from Port's integration (falling back to the one given to
@@ -439,6 +475,12 @@ impl Resync {
 
     async fn begin(&self, run: &str, now: DateTime<Utc>) -> Result<StartOutcome, ResyncError> {
         let mapping = self.mapping_for_new_run().await?;
+        if let Some(provisioner) = &self.provisioner
+            && self.settings.dry_run.is_none()
+        {
+            // Logged inside; a failure leaves entities to be refused and counted, not the run.
+            let _ = provisioner.ensure(&self.port, &self.mapping()).await;
+        }
         let mut allowed: Vec<String> = self.settings.organizations.clone().unwrap_or_default();
         allowed.extend(self.mapping().config().organizations.iter().cloned());
         let allowed = (!allowed.is_empty()).then_some(allowed);
@@ -1182,10 +1224,21 @@ impl Resync {
     ) -> Result<(), ResyncError> {
         let now = self.clock.now();
         let job = gathered.job.clone();
-        // Entities Port refused for a reason that may pass make the job try again.
+        // Entities Port refused for a reason that may pass make the job try again; the others
+        // are counted per blueprint, with the first reason of each.
         let mut refused = 0i64;
-        for result in &results {
+        let mut refusals: BTreeMap<String, (i64, String)> = BTreeMap::new();
+        for (index, result) in results.iter().enumerate() {
             if let UpsertResult::Failed(failure) = result {
+                if !failure.transient {
+                    let blueprint = gathered
+                        .upserts
+                        .get(index)
+                        .map(|(_, entity)| entity.blueprint.clone())
+                        .unwrap_or_default();
+                    let reason = format!("{}: {}", failure.code, failure.message);
+                    refusals.entry(blueprint).or_insert((0, reason)).0 += 1;
+                }
                 if failure.transient {
                     gathered.outcome = Outcome::Retry(
                         failure
@@ -1216,6 +1269,23 @@ impl Resync {
         }
         if refused > 0 {
             gathered.count("refused".into(), refused);
+        }
+        for (blueprint, (count, reason)) in &refusals {
+            gathered.count(format!("refusals-{}", counter_safe(blueprint)), *count);
+            // The first reason of each blueprint in the run (later ones leave it).
+            let put = self
+                .state
+                .put(
+                    Key::new(&run_partition(&job.run), &format!("{REFUSAL}{blueprint}")),
+                    reason,
+                    Expect::Absent,
+                    Some(crate::state::expiry(now, RUN_RECORDS_TTL)),
+                    now,
+                )
+                .await;
+            if let Err(error) = put {
+                tracing::warn!(%error, blueprint, "first refusal reason not stored");
+            }
         }
         let upserted = results
             .iter()
@@ -1448,7 +1518,7 @@ impl Resync {
         };
         match report {
             Ok(report) => {
-                self.finish(&current, "completed", None, Some(report)).await;
+                self.finish(&current, COMPLETED, None, Some(report)).await;
                 Ok(())
             }
             Err(error) if job.attempt + 1 < self.settings.max_attempts => {
@@ -1457,7 +1527,7 @@ impl Resync {
                     .await
             }
             Err(error) => {
-                self.finish(&current, "failed", Some(format!("cleanup: {error}")), None)
+                self.finish(&current, FAILED, Some(format!("cleanup: {error}")), None)
                     .await;
                 Ok(())
             }
@@ -1474,7 +1544,7 @@ impl Resync {
                 mapping: None,
             },
         };
-        self.finish(&current, "failed", Some(reason.to_owned()), None)
+        self.finish(&current, FAILED, Some(reason.to_owned()), None)
             .await;
     }
 
@@ -1493,6 +1563,12 @@ impl Resync {
             .counters(Key::new(&run_partition(&current.run), "counters"))
             .await
             .unwrap_or_default();
+        let refused = self.refusals(&current.run, &counters).await;
+        let status = if status == COMPLETED && !refused.is_empty() {
+            COMPLETED_WITH_ERRORS
+        } else {
+            status
+        };
         let summary = RunSummary {
             run: current.run.clone(),
             status: status.to_owned(),
@@ -1501,6 +1577,7 @@ impl Resync {
             ended_at: now,
             counters,
             cleanup,
+            refused,
         };
         let text = serde_json::to_string(&summary).unwrap_or_default();
         if let Err(error) = self
@@ -1516,9 +1593,18 @@ impl Resync {
         {
             tracing::warn!(%error, "run summary not stored");
         }
-        if status == "completed" {
+        if status == COMPLETED {
             tracing::info!(summary = %text, "resync completed");
             self.report(ResyncStatus::Completed, Some(current.started_at), Some(now))
+                .await;
+        } else if status == COMPLETED_WITH_ERRORS {
+            for (blueprint, refusals) in &summary.refused {
+                tracing::error!(blueprint, count = refusals.count, first_reason = %refusals.first_reason,
+                    "Port refused entities");
+            }
+            tracing::error!(summary = %text, "resync completed with errors: Port refused entities");
+            // Port's states have no "with errors": it shows the run as failed, and the log says why.
+            self.report(ResyncStatus::Failed, Some(current.started_at), Some(now))
                 .await;
         } else {
             tracing::error!(summary = %text, "resync failed");
@@ -1528,6 +1614,40 @@ impl Resync {
         if let Err(error) = self.state.release_lease(LEASE, &current.run).await {
             tracing::warn!(%error, "lease not released; it expires by itself");
         }
+    }
+
+    /// The run's refusals per blueprint: counts from the counters, first reasons from the run's
+    /// records.
+    async fn refusals(
+        &self,
+        run: &str,
+        counters: &BTreeMap<String, i64>,
+    ) -> BTreeMap<String, Refusals> {
+        let reasons = self
+            .state
+            .list(&run_partition(run), REFUSAL, self.clock.now())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "refusal reasons not read");
+                Vec::new()
+            });
+        reasons
+            .into_iter()
+            .filter_map(|(item, record)| {
+                let blueprint = item.strip_prefix(REFUSAL)?.to_owned();
+                let count = counters
+                    .get(&format!("refusals-{}", counter_safe(&blueprint)))
+                    .copied()
+                    .unwrap_or(0);
+                Some((
+                    blueprint,
+                    Refusals {
+                        count,
+                        first_reason: record.value,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn report(

@@ -66,7 +66,8 @@ pub async fn assemble_resync(
         parts.queue,
         parts.clock,
         settings,
-    );
+    )
+    .with_provisioning(crate::live::setup::provisioner(worker));
     Ok((resync, source))
 }
 

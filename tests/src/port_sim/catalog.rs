@@ -19,6 +19,8 @@ pub struct Blueprint {
     pub property_types: HashMap<String, String>,
     /// Relation name → target blueprint.
     pub relations: HashMap<String, String>,
+    /// The blueprint as Port returns it (`GET /v1/blueprints/{identifier}`).
+    pub definition: Value,
 }
 
 impl Blueprint {
@@ -52,7 +54,24 @@ impl Blueprint {
             identifier,
             property_types,
             relations,
+            definition: value.clone(),
         })
+    }
+
+    /// The system blueprints every Port organization starts with (`_user`, `_team`), as a fresh
+    /// organization has them and nothing else.
+    pub fn system() -> Vec<Blueprint> {
+        ["_user", "_team"]
+            .into_iter()
+            .filter_map(|id| {
+                Blueprint::from_port_json(&serde_json::json!({
+                    "identifier": id,
+                    "title": if id == "_user" { "User" } else { "Team" },
+                    "schema": {"properties": {}, "required": []},
+                    "relations": {},
+                }))
+            })
+            .collect()
     }
 
     /// A blueprint with no declared properties or relations.
@@ -61,6 +80,12 @@ impl Blueprint {
             identifier: identifier.to_owned(),
             property_types: HashMap::new(),
             relations: HashMap::new(),
+            definition: serde_json::json!({
+                "identifier": identifier,
+                "title": identifier,
+                "schema": {"properties": {}, "required": []},
+                "relations": {},
+            }),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `$datasource` from the User-Agent, and injects faults on demand. Tests drive it and read its
 //! state through [`PortSim`]; it must answer errors, never panic, on bad requests.
 
+mod admin_routes;
 mod catalog;
 mod entity_routes;
 pub mod harness;
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use admin_routes::BLUEPRINT_REQUIRED_FIELDS;
+pub use routes::ROUTES;
 pub use catalog::{Blueprint, CatalogEntity, MAX_IDENTIFIER_CHARS, check_identifier};
 
 /// The client id and secret the simulator accepts unless told otherwise.
@@ -36,8 +39,13 @@ pub enum Endpoint {
     BlueprintSearch,
     DatasourceEntities,
     GetIntegration,
+    CreateIntegration,
+    PatchIntegration,
     ResyncState,
     Examples,
+    GetBlueprint,
+    CreateBlueprint,
+    PatchBlueprint,
 }
 
 /// A failure the simulator answers instead of doing the work.
@@ -55,6 +63,8 @@ pub enum Fault {
     PayloadTooLarge,
     /// 401, as if the token had been revoked.
     Unauthorized,
+    /// 403, as if the credentials' role lacked the permission.
+    Forbidden,
 }
 
 /// One request as the simulator saw it.
@@ -193,6 +203,12 @@ impl PortSim {
         PortSim::start(blueprints).await
     }
 
+    /// Starts a simulator as a fresh Port organization is: Port's own `_user` and `_team`
+    /// blueprints, no integration, no entities.
+    pub async fn start_fresh() -> anyhow::Result<PortSim> {
+        PortSim::start(Blueprint::system()).await
+    }
+
     /// The base URL to give the client (no `/v1`).
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -294,6 +310,27 @@ impl PortSim {
         self.lock()
             .integrations
             .insert(integration.to_owned(), record);
+    }
+
+    /// The integration record `GET /v1/integration/{id}` answers with, if it exists.
+    pub fn integration(&self, integration: &str) -> Option<Value> {
+        self.lock().integrations.get(integration).cloned()
+    }
+
+    /// A blueprint as `GET /v1/blueprints/{id}` returns it, if it exists.
+    pub fn blueprint(&self, identifier: &str) -> Option<Value> {
+        self.lock()
+            .catalog
+            .blueprints
+            .get(identifier)
+            .map(|b| b.definition.clone())
+    }
+
+    /// The identifiers of every blueprint, sorted.
+    pub fn blueprint_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.lock().catalog.blueprints.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// Every stored entity, ordered by blueprint then identifier.

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use super::catalog::Rejection;
 use super::{
-    Endpoint, Fault, MAX_BODY_BYTES, RecordedRequest, SimState, entity_routes, search_routes,
+    Endpoint, Fault, MAX_BODY_BYTES, RecordedRequest, SimState, admin_routes, entity_routes,
+    search_routes,
 };
 
 pub(super) type Shared = Arc<Mutex<SimState>>;
@@ -25,9 +26,44 @@ pub(super) type Shared = Arc<Mutex<SimState>>;
 /// Port's limit on raw examples per kind.
 const MAX_EXAMPLES: usize = 5;
 
+/// Every Port route the simulator serves: (method, path, in Port's OpenAPI). Routes marked
+/// `false` are known only from how Port's own integrations call them; `tests/tests/port_sim.rs`
+/// checks this table against `tests/fixtures/port/openapi.yaml` both ways.
+pub const ROUTES: &[(&str, &str, bool)] = &[
+    ("POST", "/v1/auth/access_token", true),
+    ("POST", "/v1/blueprints", true),
+    ("GET", "/v1/blueprints/{identifier}", true),
+    ("PATCH", "/v1/blueprints/{identifier}", true),
+    ("POST", "/v1/blueprints/{blueprint_identifier}/entities", true),
+    ("POST", "/v1/blueprints/{blueprint_identifier}/entities/bulk", true),
+    ("POST", "/v1/blueprints/{blueprint_identifier}/entities/search", true),
+    (
+        "DELETE",
+        "/v1/blueprints/{blueprint_identifier}/entities/{entity_identifier}",
+        true,
+    ),
+    (
+        "POST",
+        "/v1/blueprints/{blueprint_identifier}/bulk/entities/delete",
+        true,
+    ),
+    ("POST", "/v1/blueprints/entities/datasource-entities", false),
+    ("POST", "/v1/entities/search", true),
+    ("POST", "/v1/integration", false),
+    ("GET", "/v1/integration/{identifier}", true),
+    ("PATCH", "/v1/integration/{identifier}", true),
+    ("PATCH", "/v1/integration/{identifier}/resync-state", false),
+    ("POST", "/v1/integration/{identifier}/kinds/{kind}/examples", false),
+];
+
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/v1/auth/access_token", post(access_token))
+        .route("/v1/blueprints", post(admin_routes::create_blueprint))
+        .route(
+            "/v1/blueprints/{bp}",
+            get(admin_routes::get_blueprint).patch(admin_routes::patch_blueprint),
+        )
         .route("/v1/blueprints/{bp}/entities", post(entity_routes::upsert))
         .route(
             "/v1/blueprints/{bp}/entities/bulk",
@@ -50,7 +86,11 @@ pub(crate) fn router(state: Shared) -> Router {
             post(search_routes::datasource_entities),
         )
         .route("/v1/entities/search", post(search_routes::search))
-        .route("/v1/integration/{id}", get(get_integration))
+        .route("/v1/integration", post(admin_routes::create_integration))
+        .route(
+            "/v1/integration/{id}",
+            get(get_integration).patch(admin_routes::patch_integration),
+        )
         .route("/v1/integration/{id}/resync-state", patch(resync_state))
         .route("/v1/integration/{id}/kinds/{kind}/examples", post(examples))
         .route("/_sim/catalog", get(list_catalog))
@@ -170,6 +210,7 @@ fn fault_response(fault: &Fault) -> Response {
         Fault::Unavailable => error(503, "service_unavailable"),
         Fault::PayloadTooLarge => error(413, "payload_too_large"),
         Fault::Unauthorized => error(401, "unauthorized"),
+        Fault::Forbidden => error(403, "forbidden"),
     }
 }
 
@@ -286,12 +327,17 @@ async fn get_integration(
         Bytes::new(),
         |state, _| match state.integrations.get(&id) {
             Some(record) => ok(StatusCode::OK, json!({"ok": true, "integration": record})),
-            None => Err(Rejection::new(
-                404,
-                "not_found",
-                format!("integration \"{id}\" was not found"),
-            )),
+            None => Err(missing_integration(&id)),
         },
+    )
+}
+
+/// Port's answer for a missing integration, and for any sub-resource of one.
+fn missing_integration(id: &str) -> Rejection {
+    Rejection::new(
+        404,
+        "not_found",
+        format!("integration \"{id}\" was not found"),
     )
 }
 
@@ -308,6 +354,9 @@ async fn resync_state(
         &headers,
         body,
         |state, call| {
+            if !state.integrations.contains_key(&id) {
+                return Err(missing_integration(&id));
+            }
             let json = call.json()?;
             let status = json.get("status").and_then(Value::as_str);
             if !matches!(status, Some("running" | "completed" | "failed" | "aborted")) {
@@ -339,6 +388,9 @@ async fn examples(
         &headers,
         body,
         |state, call| {
+            if !state.integrations.contains_key(&id) {
+                return Err(missing_integration(&id));
+            }
             let json = call.json()?;
             let Some(examples) = json
                 .get("examples")
