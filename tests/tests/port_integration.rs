@@ -92,7 +92,10 @@ async fn raw_examples_are_masked_and_capped_at_five() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let missing = client.send_raw_examples("repository", &raw).await.unwrap_err();
+    let missing = client
+        .send_raw_examples("repository", &raw)
+        .await
+        .unwrap_err();
     assert_eq!(missing.status(), Some(404), "no integration yet");
     sim.set_integration_config(INTEGRATION_ID, json!({}));
     client.send_raw_examples("repository", &raw).await?;

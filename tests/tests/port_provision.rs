@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
-use port_github_core::port::provision::{
-    IntegrationStep, ProvisionError, Provisioner, provision,
-};
+use port_github_core::port::provision::{IntegrationStep, ProvisionError, Provisioner, provision};
 use port_github_core::port::{Created, PortClient};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, client_config};
 use port_github_tests::port_sim::{Blueprint, Endpoint, Fault, PortSim};
@@ -44,7 +42,9 @@ async fn a_fresh_organization_gets_the_integration_and_every_blueprint() -> anyh
     assert_eq!(created, builtin_ids());
     assert!(report.not_provided.is_empty() && report.relations_left_out.is_empty());
 
-    let record = sim.integration(INTEGRATION_ID).expect("integration created");
+    let record = sim
+        .integration(INTEGRATION_ID)
+        .expect("integration created");
     assert_eq!(record["config"], mapping.config().document);
     assert_eq!(record["installationAppType"], json!(INTEGRATION_TYPE));
     // Every built-in blueprint exists with its relations, as defined.
@@ -86,7 +86,10 @@ async fn a_second_run_changes_nothing_and_existing_blueprints_stay_the_users() -
     assert_eq!(sim.blueprint("githubRepository"), Some(theirs));
     // Ours relate to theirs: the relation target exists, so it is kept.
     let pr = sim.blueprint("githubPullRequest").expect("created");
-    assert_eq!(pr["relations"]["repository"]["target"], json!("githubRepository"));
+    assert_eq!(
+        pr["relations"]["repository"]["target"],
+        json!("githubRepository")
+    );
 
     let before = sim.requests().len();
     let second = provision(&port, &mapping, DEFAULT_BLUEPRINTS).await?;
@@ -136,13 +139,25 @@ async fn two_containers_provisioning_at_once_both_succeed() -> anyhow::Result<()
     let (first, second) = (first?, second?);
     let steps = [first.integration, second.integration];
     assert!(steps.contains(&IntegrationStep::Created), "{steps:?}");
-    let mut created: Vec<String> = first.created.iter().chain(&second.created).cloned().collect();
+    let mut created: Vec<String> = first
+        .created
+        .iter()
+        .chain(&second.created)
+        .cloned()
+        .collect();
     created.sort();
-    assert_eq!(created, builtin_ids(), "each blueprint created exactly once");
+    assert_eq!(
+        created,
+        builtin_ids(),
+        "each blueprint created exactly once"
+    );
     assert_eq!(sim.blueprint_ids().len(), builtin_ids().len() + 2);
 
     // The 409 paths themselves: what exists already is "created elsewhere".
-    assert_eq!(a.create_integration(&json!({})).await?, Created::AlreadyExisted);
+    assert_eq!(
+        a.create_integration(&json!({})).await?,
+        Created::AlreadyExisted
+    );
     let repo = json!({"identifier": "githubRepository", "title": "x", "schema": {}});
     assert_eq!(a.create_blueprint(&repo).await?, Created::AlreadyExisted);
     Ok(())
@@ -156,17 +171,29 @@ async fn refusals_say_which_credential_lacks_which_permission() -> anyhow::Resul
     let error = provision(&client(&sim), &mapping, DEFAULT_BLUEPRINTS)
         .await
         .expect_err("403");
-    assert!(matches!(error, ProvisionError::Forbidden { .. }), "{error:?}");
+    assert!(
+        matches!(error, ProvisionError::Forbidden { .. }),
+        "{error:?}"
+    );
     let text = error.to_string();
-    assert!(text.contains("create blueprint githubOrganization"), "{text}");
-    assert!(text.contains(port_github_tests::port_sim::CLIENT_ID), "{text}");
+    assert!(
+        text.contains("create blueprint githubOrganization"),
+        "{text}"
+    );
+    assert!(
+        text.contains(port_github_tests::port_sim::CLIENT_ID),
+        "{text}"
+    );
     assert!(text.contains("PORT_CREATE_RESOURCES=false"), "{text}");
 
     sim.set_credentials("other-id", "other-secret");
     let error = provision(&client(&sim), &mapping, DEFAULT_BLUEPRINTS)
         .await
         .expect_err("401");
-    assert!(matches!(error, ProvisionError::Credentials { .. }), "{error:?}");
+    assert!(
+        matches!(error, ProvisionError::Credentials { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("PORT_CLIENT_ID"), "{error}");
     Ok(())
 }
@@ -231,7 +258,10 @@ async fn the_provisioner_runs_once_per_mapping_and_not_at_all_when_off() -> anyh
         provisioner.ensure(&port, &mapping)
     );
     assert_eq!(
-        [a.is_some(), b.is_some()].iter().filter(|ran| **ran).count(),
+        [a.is_some(), b.is_some()]
+            .iter()
+            .filter(|ran| **ran)
+            .count(),
         1,
         "single flight"
     );
@@ -261,7 +291,13 @@ resources:
     let port = client(&fresh);
     fresh.fail_next(Some(Endpoint::GetIntegration), Fault::Forbidden, 1);
     let provisioner = Provisioner::new(true, DEFAULT_BLUEPRINTS);
-    assert!(matches!(provisioner.ensure(&port, &mapping).await, Some(Err(_))));
-    assert!(provisioner.ensure(&port, &mapping).await.is_none(), "not at once");
+    assert!(matches!(
+        provisioner.ensure(&port, &mapping).await,
+        Some(Err(_))
+    ));
+    assert!(
+        provisioner.ensure(&port, &mapping).await.is_none(),
+        "not at once"
+    );
     Ok(())
 }

@@ -321,11 +321,16 @@ fn the_simulators_routes_are_the_ones_of_ports_openapi() -> anyhow::Result<()> {
     }
     // The fields the simulator requires to create a blueprint are the spec's.
     let required: Vec<&str> = spec
-        .pointer("/paths/~1v1~1blueprints/post/requestBody/content/application~1json/schema/required")
+        .pointer(
+            "/paths/~1v1~1blueprints/post/requestBody/content/application~1json/schema/required",
+        )
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(required, port_github_tests::port_sim::BLUEPRINT_REQUIRED_FIELDS);
+    assert_eq!(
+        required,
+        port_github_tests::port_sim::BLUEPRINT_REQUIRED_FIELDS
+    );
     Ok(())
 }
 
@@ -336,7 +341,11 @@ async fn a_missing_integration_and_its_sub_resources_answer_404() -> anyhow::Res
     let (status, body) = raw.send(reqwest::Method::GET, missing, "").await?;
     assert_eq!((status, body["error"].clone()), (404, json!("not_found")));
     let patched = raw
-        .send(reqwest::Method::PATCH, missing, json!({"config": {}}).to_string())
+        .send(
+            reqwest::Method::PATCH,
+            missing,
+            json!({"config": {}}).to_string(),
+        )
         .await?;
     assert_eq!(patched.0, 404);
     let state = json!({"status": "running"}).to_string();
@@ -367,7 +376,9 @@ async fn integrations_are_created_once_and_patched_in_place() -> anyhow::Result<
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["integration"]["config"], json!({"resources": []}));
     assert_eq!(
-        raw.sim.integration("mine").map(|r| r["installationAppType"].clone()),
+        raw.sim
+            .integration("mine")
+            .map(|r| r["installationAppType"].clone()),
         Some(json!("github-serverless"))
     );
     let state = json!({"status": "running"}).to_string();
@@ -387,7 +398,11 @@ async fn blueprints_are_created_as_port_requires() -> anyhow::Result<()> {
     // A relation to a blueprint that does not exist: 404, nothing created.
     let to_missing = service(json!({"owner": {"target": "nothing", "many": false}}));
     let (status, body) = raw.post("/v1/blueprints", to_missing).await?;
-    assert_eq!((status, body["error"].clone()), (404, json!("not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("not_found")),
+        "{body}"
+    );
     assert!(raw.sim.blueprint("service").is_none());
     // Required fields.
     let untitled = json!({"identifier": "service", "schema": {}}).to_string();
@@ -405,12 +420,20 @@ async fn blueprints_are_created_as_port_requires() -> anyhow::Result<()> {
         .await?;
     assert_eq!(status, 200, "{body}");
     let stored = raw.sim.blueprint("service").unwrap_or_default();
-    assert_eq!(stored["relations"]["repo"]["target"], json!("githubRepository"));
-    assert_eq!(stored["schema"]["properties"]["lang"]["type"], json!("string"));
+    assert_eq!(
+        stored["relations"]["repo"]["target"],
+        json!("githubRepository")
+    );
+    assert_eq!(
+        stored["schema"]["properties"]["lang"]["type"],
+        json!("string")
+    );
     // Entities may now use the relation; a PATCH to a missing target or blueprint is refused.
     let entity = json!({"identifier": "s1", "relations": {"repo": null}}).to_string();
     assert_eq!(
-        raw.post("/v1/blueprints/service/entities?upsert=true", entity).await?.0,
+        raw.post("/v1/blueprints/service/entities?upsert=true", entity)
+            .await?
+            .0,
         201
     );
     let bad = json!({"relations": {"x": {"target": "nothing"}}}).to_string();
@@ -423,6 +446,9 @@ async fn blueprints_are_created_as_port_requires() -> anyhow::Result<()> {
     let (status, body) = raw
         .send(reqwest::Method::GET, "/v1/blueprints/service", "")
         .await?;
-    assert_eq!((status, body["blueprint"]["identifier"].clone()), (200, json!("service")));
+    assert_eq!(
+        (status, body["blueprint"]["identifier"].clone()),
+        (200, json!("service"))
+    );
     Ok(())
 }

@@ -119,9 +119,9 @@ async fn a_run_with_entities_refused_by_port_says_so_and_the_rest_lands() {
     let last = world.port.resync_states().last().cloned().unwrap();
     assert_eq!(last.body["status"], json!("failed"));
     // The next run, once the user fixed their blueprint, completes and sends the issues.
-    world.port.add_blueprint(
-        Blueprint::from_port_json(&builtin("githubIssue")).unwrap(),
-    );
+    world
+        .port
+        .add_blueprint(Blueprint::from_port_json(&builtin("githubIssue")).unwrap());
     let again = world.run(&DriveSettings::default()).await.unwrap();
     let again = again.summary.unwrap();
     assert_eq!(again.status, COMPLETED, "{again:#?}");

@@ -19,7 +19,7 @@ use port_github_core::resync::driver::{DriveSettings, run_to_end};
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
-use port_github_tests::github_sim::OrgSpec;
+use port_github_tests::github_sim::{OrgSpec, SimConfig};
 use port_github_tests::port_sim::CatalogEntity;
 use port_github_tests::port_sim::harness::client_config;
 use port_github_tests::resync_world::ResyncWorld;
@@ -38,10 +38,15 @@ pub async fn run() -> anyhow::Result<()> {
     );
     // The simulators, with in-memory state and jobs queue on the GitHub simulator's clock (a
     // rate-limit wait or a delayed job costs no real time).
-    let world = ResyncWorld::with_spec(
-        OrgSpec {
-            repos: REPOS,
-            ..OrgSpec::default()
+    // Port starts as a fresh organization (Port's `_user` and `_team` only): the resync provisions
+    // the integration record and the blueprints, as on a first deployment.
+    let world = ResyncWorld::start_fresh(
+        SimConfig {
+            spec: OrgSpec {
+                repos: REPOS,
+                ..OrgSpec::default()
+            },
+            ..SimConfig::default()
         },
         None,
     )
@@ -53,8 +58,13 @@ pub async fn run() -> anyhow::Result<()> {
         github.sim.org(),
         github.sim.base_url()
     );
-    println!("Port:   embedded catalog at {}\n", port.base_url());
+    println!(
+        "Port:   embedded catalog at {}, a fresh organization (blueprints: {})\n",
+        port.base_url(),
+        port.blueprint_ids().join(", ")
+    );
 
+    let blueprints_before = port.blueprint_ids().len();
     println!("full resync of {}:", github.sim.org());
     let resync = world.resync()?;
     let mut progress = Progress::new(std::io::stdout(), std::io::stdout().is_terminal());
@@ -73,6 +83,11 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{line}");
     }
     anyhow::ensure!(summary.status == "completed", "the resync did not complete");
+    println!(
+        "provisioned in Port on first contact: the integration record {} (holding the mapping) and {} blueprints",
+        port_github_tests::port_sim::harness::INTEGRATION_ID,
+        port.blueprint_ids().len() - blueprints_before
+    );
     let after_resync = per_blueprint(&port.catalog());
     println!(
         "catalog after the resync: {} entities\n",

@@ -27,6 +27,15 @@ fn the_demo_runs_offline_and_leaves_a_catalog() {
         .position(|l| l.starts_with("delivery "))
         .unwrap_or_else(|| panic!("no deliveries table:\n{stdout}"));
     assert!(resync_done < webhooks_start, "{stdout}");
+    // Port started empty: the resync provisioned it first.
+    assert!(
+        stdout.contains("a fresh organization (blueprints: _team, _user)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("provisioned in Port on first contact: the integration record test-github (holding the mapping) and 20 blueprints"),
+        "{stdout}"
+    );
     assert!(
         stdout
             .lines()

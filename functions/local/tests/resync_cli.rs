@@ -204,3 +204,85 @@ async fn without_port_credentials_the_embedded_catalog_is_filled_and_saved() {
     assert_eq!(repositories, REPOS, "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One of the built-in blueprints, as Port's JSON.
+fn builtin_blueprint(identifier: &str) -> Value {
+    let list: Vec<Value> =
+        serde_json::from_str(port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS).unwrap();
+    list.into_iter()
+        .find(|b| b["identifier"] == identifier)
+        .unwrap()
+}
+
+async fn fresh_simulators() -> (SimHarness, PortSim) {
+    let github = SimHarness::start(OrgSpec {
+        repos: REPOS,
+        ..OrgSpec::default()
+    })
+    .await
+    .expect("GitHub simulator starts");
+    let port = PortSim::start_fresh().await.expect("Port simulator starts");
+    (github, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_resync_into_a_fresh_port_organization_provisions_it() {
+    let (github, port) = fresh_simulators().await;
+    // The user's own githubTeam, made before the integration: it must stay as they made it.
+    let mut theirs = builtin_blueprint("githubTeam");
+    theirs["title"] = Value::from("Our teams");
+    port.add_blueprint(port_github_tests::port_sim::Blueprint::from_port_json(&theirs).unwrap());
+    assert!(port.integration(INTEGRATION_ID).is_none());
+
+    let mut settings = github_settings(&github);
+    settings.extend(port_settings(&port));
+    let output = resync(&[], settings);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("resync completed"), "{stderr}");
+    assert!(!stderr.contains("refused"), "{stderr}");
+
+    let record = port
+        .integration(INTEGRATION_ID)
+        .expect("the integration was created");
+    let kinds: Vec<&str> = record["config"]["resources"]
+        .as_array()
+        .expect("the built-in mapping is the record's config")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"repository"), "{record}");
+    for id in ["githubRepository", "githubPullRequest", "githubIssue"] {
+        assert!(
+            port.blueprint(id).is_some(),
+            "{id}: {:?}",
+            port.blueprint_ids()
+        );
+    }
+    assert_eq!(port.blueprint("githubTeam"), Some(theirs));
+    assert_eq!(port.entities_of("githubRepository").len(), REPOS);
+    assert!(!port.resync_states().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_refused_by_port_end_the_run_with_exit_status_3_naming_the_blueprint() {
+    let (github, port) = fresh_simulators().await;
+    // The user's githubIssue says `status` is a number: Port refuses every issue.
+    let mut theirs = builtin_blueprint("githubIssue");
+    theirs["schema"]["properties"]["status"] = serde_json::json!({"type": "number"});
+    port.add_blueprint(port_github_tests::port_sim::Blueprint::from_port_json(&theirs).unwrap());
+
+    let mut settings = github_settings(&github);
+    settings.extend(port_settings(&port));
+    let output = resync(&[], settings);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("resync completed_with_errors"), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("refused by Port") && l.contains("githubIssue"))
+        .unwrap_or_else(|| panic!("a refusal line for githubIssue: {stderr}"));
+    assert!(line.contains("status"), "the first reason: {line}");
+    assert!(port.entities_of("githubIssue").is_empty());
+    assert_eq!(port.entities_of("githubRepository").len(), REPOS);
+}

@@ -312,3 +312,36 @@ async fn without_port_credentials_deliveries_go_to_the_embedded_catalog_file() {
     assert!(port.catalog().is_empty(), "nothing went to the other Port");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_delivery_into_a_fresh_port_organization_provisions_it() {
+    let github = SimHarness::start(OrgSpec {
+        repos: 2,
+        ..OrgSpec::default()
+    })
+    .await
+    .expect("GitHub simulator starts");
+    let port = PortSim::start_fresh().await.expect("Port simulator starts");
+    assert!(port.integration(INTEGRATION_ID).is_none());
+    let mut served = Served::start(&github, &port);
+    let (payload, name) = repository_created(&github).await;
+    let (status, body) = served
+        .send_webhook("repository", "serve-fresh", &payload, SECRET)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let line = served.wait_for_line(|l| l.starts_with("serve-fresh "));
+    assert_eq!(
+        line,
+        "serve-fresh repository created: upserted 1, deleted 0"
+    );
+    assert!(port.entity("githubRepository", &name).is_some());
+    let record = port
+        .integration(INTEGRATION_ID)
+        .expect("the integration was created");
+    assert!(record["config"]["resources"].is_array(), "{record}");
+    let builtin: Vec<Value> = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
+    for blueprint in &builtin {
+        let id = blueprint["identifier"].as_str().unwrap();
+        assert!(port.blueprint(id).is_some(), "{id}");
+    }
+}

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use port_github_core::mapping::PortAppConfig;
+use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::resync::RunSummary;
 use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
@@ -17,7 +19,7 @@ use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch, unique_name,
 };
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
 use port_github_tests::resync_world::{SMALL_MAPPING, default_blueprints};
 use serde_json::{Value, json};
 
@@ -61,8 +63,14 @@ struct Setup {
 
 impl Setup {
     async fn start(spec: OrgSpec) -> Self {
-        let github = SimHarness::start(spec).await.unwrap();
         let port = PortSim::start(default_blueprints().unwrap()).await.unwrap();
+        Self::start_on(spec, port, Some(SMALL_MAPPING)).await
+    }
+
+    /// The binary against `port`, with `mapping` as `PORT_APP_CONFIG` (none: the mapping comes
+    /// from Port's integration record, else the built-in one).
+    async fn start_on(spec: OrgSpec, port: PortSim, mapping: Option<&str>) -> Self {
+        let github = SimHarness::start(spec).await.unwrap();
         let aws = moto().sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
@@ -70,8 +78,11 @@ impl Setup {
         let table = create_state_table(&dynamodb, "resync-state").await.unwrap();
         let dir = std::env::temp_dir().join(unique_name("resync-runtime"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mapping = dir.join("port-app-config.yml");
-        std::fs::write(&mapping, SMALL_MAPPING).unwrap();
+        let mapping = mapping.map(|text| {
+            let path = dir.join("port-app-config.yml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
         let logs = dir.join("stdout.log");
         let mut env = moto().env();
         env.extend([
@@ -89,8 +100,10 @@ impl Setup {
             ("PORT_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
             ("PORT_INTEGRATION_ID", INTEGRATION_ID.to_owned()),
             ("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE.to_owned()),
-            ("PORT_APP_CONFIG", mapping.display().to_string()),
         ]);
+        if let Some(mapping) = &mapping {
+            env.push(("PORT_APP_CONFIG", mapping.display().to_string()));
+        }
         let runtime = RuntimeApi::start().await.unwrap();
         let binary = Running(
             resync(&runtime, &env)
@@ -236,6 +249,62 @@ async fn a_scheduled_run_goes_through_the_jobs_queue_to_the_catalog() {
     let next = setup.invoke(&scheduled_event()).await;
     assert_eq!(next["status"], "started", "{next}");
     setup.drain().await;
+}
+
+#[tokio::test]
+async fn a_first_run_into_a_fresh_port_organization_provisions_it_and_lands_everything() {
+    let spec = OrgSpec::default();
+    let repos = spec.repos;
+    let port = PortSim::start_fresh().await.unwrap();
+    // The user's own githubRelease, made before the integration: it must stay as they made it.
+    let mut theirs = builtin_blueprint("githubRelease");
+    theirs["title"] = json!("Our releases");
+    port.add_blueprint(Blueprint::from_port_json(&theirs).unwrap());
+    let setup = Setup::start_on(spec, port, None).await;
+
+    let started = setup.invoke(&scheduled_event()).await;
+    assert_eq!(started["status"], "started", "{started}");
+    setup.drain().await;
+
+    // The integration exists, holding the mapping the run used (the built-in one).
+    let record = setup.port.integration(INTEGRATION_ID).expect("created");
+    let builtin = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG).unwrap();
+    assert_eq!(record["config"], builtin.document, "{record}");
+    // Every built-in blueprint exists; the user's is untouched.
+    let list: Vec<Value> = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
+    for definition in &list {
+        let id = definition["identifier"].as_str().unwrap();
+        assert!(setup.port.blueprint(id).is_some(), "{id}");
+    }
+    assert_eq!(setup.port.blueprint("githubRelease"), Some(theirs));
+    // Every entity landed; the run completed and said so to Port.
+    assert_eq!(setup.port.entities_of("githubRepository").len(), repos);
+    for blueprint in [
+        "githubPullRequest",
+        "githubIssue",
+        "githubRelease",
+        "githubTeam",
+    ] {
+        assert!(
+            !setup.port.entities_of(blueprint).is_empty(),
+            "{blueprint} entities in the catalog"
+        );
+    }
+    let states: Vec<Value> = setup
+        .port
+        .resync_states()
+        .into_iter()
+        .map(|s| s.body["status"].clone())
+        .collect();
+    assert_eq!(states.first(), Some(&json!("running")), "{states:?}");
+    assert_eq!(states.last(), Some(&json!("completed")), "{states:?}");
+}
+
+fn builtin_blueprint(identifier: &str) -> Value {
+    let list: Vec<Value> = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
+    list.into_iter()
+        .find(|b| b["identifier"] == identifier)
+        .unwrap()
 }
 
 #[tokio::test]

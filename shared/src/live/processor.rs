@@ -191,7 +191,10 @@ impl LiveProcessor {
     /// Only events of these organizations (case-insensitive) are applied.
     /// Before its first event (and after a mapping change), makes sure Port has the integration
     /// record and the blueprints the mapping targets (`PORT_CREATE_RESOURCES`).
-    pub fn with_provisioning(mut self, provisioner: Arc<crate::port::provision::Provisioner>) -> Self {
+    pub fn with_provisioning(
+        mut self,
+        provisioner: Arc<crate::port::provision::Provisioner>,
+    ) -> Self {
         self.provisioner = Some(provisioner);
         self
     }

@@ -24,7 +24,10 @@ struct BlueprintAnswer {
 
 impl PortClient {
     /// The blueprint as Port holds it, or `None` when it does not exist.
-    pub async fn blueprint(&self, identifier: &str) -> Result<Option<serde_json::Value>, PortError> {
+    pub async fn blueprint(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<serde_json::Value>, PortError> {
         const ENDPOINT: &str = "get blueprint";
         let url = self.inner.url(&["blueprints", identifier], &[])?;
         match self.inner.call(ENDPOINT, Method::GET, url, None).await {
@@ -43,7 +46,11 @@ impl PortClient {
         const ENDPOINT: &str = "create blueprint";
         let bytes = serde_json::to_vec(body).map_err(|e| PortError::decode(ENDPOINT, e))?;
         let url = self.inner.url(&["blueprints"], &[])?;
-        match self.inner.call(ENDPOINT, Method::POST, url, Some(bytes)).await {
+        match self
+            .inner
+            .call(ENDPOINT, Method::POST, url, Some(bytes))
+            .await
+        {
             Ok(_) => Ok(Created::New),
             Err(error) if error.status() == Some(409) => Ok(Created::AlreadyExisted),
             Err(error) => Err(error),

@@ -153,7 +153,11 @@ impl PortClient {
         });
         let bytes = serde_json::to_vec(&body).map_err(|e| PortError::decode(ENDPOINT, e))?;
         let url = self.inner.url(&["integration"], &[])?;
-        let outcome = match self.inner.call(ENDPOINT, Method::POST, url, Some(bytes)).await {
+        let outcome = match self
+            .inner
+            .call(ENDPOINT, Method::POST, url, Some(bytes))
+            .await
+        {
             Ok(_) => Created::New,
             Err(error) if error.status() == Some(409) => Created::AlreadyExisted,
             Err(error) => return Err(error),

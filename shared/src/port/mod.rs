@@ -23,10 +23,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use batching::{BULK_UPSERT_MAX_BYTES, BULK_UPSERT_MAX_ENTITIES, Batch, plan_batches};
+pub use blueprints::Created;
 pub use deletes::{BULK_DELETE_MAX, BulkDeleteReport, DeleteOutcome, NotDeleted};
 pub use entities::{EntityFailure, EntityOutcome, UpsertOptions, UpsertResult};
 pub use error::{Failure, PortError, is_transient_status};
-pub use blueprints::Created;
 pub use integration::{IntegrationRecord, MAX_EXAMPLES, ResyncState, ResyncStatus};
 pub use retry::{RetrySettings, Sleeper, TokioSleeper};
 pub use search::{EntityRef, datasource_prefix, datasource_suffix};

@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::PortClient;
 use super::blueprints::Created;
 use super::error::PortError;
-use super::PortClient;
 use crate::mapping::CompiledMapping;
 
 /// How long after a failed attempt the next one may run (a Port outage must not make every
@@ -120,7 +120,9 @@ impl ProvisionError {
     fn from_port(port: &PortClient, action: impl Into<String>, cause: PortError) -> Self {
         let client_id = port.config().client_id.clone();
         match cause.status() {
-            Some(401) if cause.endpoint() == "auth" => ProvisionError::Credentials { client_id, cause },
+            Some(401) if cause.endpoint() == "auth" => {
+                ProvisionError::Credentials { client_id, cause }
+            }
             Some(401 | 403) => ProvisionError::Forbidden {
                 action: action.into(),
                 client_id,
@@ -257,7 +259,9 @@ async fn lookup(
     let found = port
         .blueprint(identifier)
         .await
-        .map_err(|cause| ProvisionError::from_port(port, format!("read blueprint {identifier}"), cause))?
+        .map_err(|cause| {
+            ProvisionError::from_port(port, format!("read blueprint {identifier}"), cause)
+        })?
         .is_some();
     exists.insert(identifier.to_owned(), found);
     Ok(found)
@@ -268,16 +272,21 @@ async fn integration_record(
     config: &Value,
 ) -> Result<IntegrationStep, ProvisionError> {
     let id = &port.config().integration_id;
-    let record = port
-        .integration_record()
-        .await
-        .map_err(|cause| ProvisionError::from_port(port, format!("read integration {id}"), cause))?;
+    let record = port.integration_record().await.map_err(|cause| {
+        ProvisionError::from_port(port, format!("read integration {id}"), cause)
+    })?;
     match record {
         Some(record) if !record.config_is_empty() => Ok(IntegrationStep::Present),
         Some(_) => {
-            port.patch_integration_config(config).await.map_err(|cause| {
-                ProvisionError::from_port(port, format!("set the mapping of integration {id}"), cause)
-            })?;
+            port.patch_integration_config(config)
+                .await
+                .map_err(|cause| {
+                    ProvisionError::from_port(
+                        port,
+                        format!("set the mapping of integration {id}"),
+                        cause,
+                    )
+                })?;
             Ok(IntegrationStep::ConfigFilled)
         }
         None => match port.create_integration(config).await {
@@ -416,6 +425,9 @@ mod tests {
             .filter_map(|b| b.get("identifier")?.as_str())
             .collect();
         assert!(computed.is_empty());
-        assert_eq!(targets.iter().map(String::as_str).collect::<BTreeSet<_>>(), builtin);
+        assert_eq!(
+            targets.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+            builtin
+        );
     }
 }

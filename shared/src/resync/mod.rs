@@ -350,7 +350,13 @@ const REFUSAL: &str = "refusal/";
 /// A counter name may hold ASCII letters, digits, `_` and `-` only.
 fn counter_safe(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -396,7 +402,10 @@ impl Resync {
 
     /// Each run first makes sure Port has the integration record and the blueprints the
     /// run's mapping targets (`PORT_CREATE_RESOURCES`).
-    pub fn with_provisioning(mut self, provisioner: Arc<crate::port::provision::Provisioner>) -> Self {
+    pub fn with_provisioning(
+        mut self,
+        provisioner: Arc<crate::port::provision::Provisioner>,
+    ) -> Self {
         self.provisioner = Some(provisioner);
         self
     }

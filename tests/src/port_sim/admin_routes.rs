@@ -54,7 +54,9 @@ pub(super) async fn create_integration(
         |state, call| {
             let body = object(call.json()?, "the body")?;
             let Some(id) = body.get("installationId").and_then(Value::as_str) else {
-                return Err(invalid("\"installationId\" is required and must be a string"));
+                return Err(invalid(
+                    "\"installationId\" is required and must be a string",
+                ));
             };
             if id.is_empty() {
                 return Err(invalid("\"installationId\" cannot be empty"));
@@ -190,9 +192,7 @@ fn check_definition(
                     return Err(Rejection::new(
                         404,
                         "not_found",
-                        format!(
-                            "relation \"{name}\": target blueprint \"{target}\" was not found"
-                        ),
+                        format!("relation \"{name}\": target blueprint \"{target}\" was not found"),
                     ));
                 }
             }

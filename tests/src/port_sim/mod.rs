@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub use admin_routes::BLUEPRINT_REQUIRED_FIELDS;
-pub use routes::ROUTES;
 pub use catalog::{Blueprint, CatalogEntity, MAX_IDENTIFIER_CHARS, check_identifier};
+pub use routes::ROUTES;
 
 /// The client id and secret the simulator accepts unless told otherwise.
 pub const CLIENT_ID: &str = "sim-client-id";

@@ -34,9 +34,21 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("POST", "/v1/blueprints", true),
     ("GET", "/v1/blueprints/{identifier}", true),
     ("PATCH", "/v1/blueprints/{identifier}", true),
-    ("POST", "/v1/blueprints/{blueprint_identifier}/entities", true),
-    ("POST", "/v1/blueprints/{blueprint_identifier}/entities/bulk", true),
-    ("POST", "/v1/blueprints/{blueprint_identifier}/entities/search", true),
+    (
+        "POST",
+        "/v1/blueprints/{blueprint_identifier}/entities",
+        true,
+    ),
+    (
+        "POST",
+        "/v1/blueprints/{blueprint_identifier}/entities/bulk",
+        true,
+    ),
+    (
+        "POST",
+        "/v1/blueprints/{blueprint_identifier}/entities/search",
+        true,
+    ),
     (
         "DELETE",
         "/v1/blueprints/{blueprint_identifier}/entities/{entity_identifier}",
@@ -53,7 +65,11 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/v1/integration/{identifier}", true),
     ("PATCH", "/v1/integration/{identifier}", true),
     ("PATCH", "/v1/integration/{identifier}/resync-state", false),
-    ("POST", "/v1/integration/{identifier}/kinds/{kind}/examples", false),
+    (
+        "POST",
+        "/v1/integration/{identifier}/kinds/{kind}/examples",
+        false,
+    ),
 ];
 
 pub(crate) fn router(state: Shared) -> Router {
