@@ -2,6 +2,7 @@
 //! (local AWS emulator) harness, a Lambda Runtime API emulator, and the GitHub and Port API
 //! simulators.
 
+pub mod binaries;
 pub mod fixtures;
 pub mod github_sim;
 pub mod lambda_runtime_api;

@@ -137,6 +137,9 @@ pub fn summary_lines(summary: &RunSummary, dry_run: bool) -> Vec<String> {
         if cleanup.not_deleted > 0 {
             line.push_str(&format!(", not deleted {}", cleanup.not_deleted));
         }
+        if cleanup.written_live > 0 {
+            line.push_str(&format!(", kept as written live {}", cleanup.written_live));
+        }
         if cleanup.missing > 0 {
             line.push_str(&format!(", missing from Port {}", cleanup.missing));
         }

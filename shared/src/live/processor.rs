@@ -75,6 +75,8 @@ pub struct LiveProcessor {
     organizations: Option<Vec<String>>,
     /// Creates what the mapping writes to in Port when it is missing (once per container).
     provisioner: Option<Arc<crate::port::provision::Provisioner>>,
+    /// Notes each write before it is made, so a resync running meanwhile does not undo it.
+    live_writes: Option<crate::state::LiveWrites>,
 }
 
 /// The mapping in use, and what is derived from it.
@@ -116,6 +118,30 @@ impl LiveProcessor {
             checked: std::sync::Mutex::new(std::time::Instant::now()),
             organizations: None,
             provisioner: None,
+            live_writes: None,
+        }
+    }
+
+    /// Note every upsert and delete in the live-write journal before making it (see
+    /// `state::live_writes`).
+    pub fn with_live_writes(mut self, journal: crate::state::LiveWrites) -> Self {
+        self.live_writes = Some(journal);
+        self
+    }
+
+    /// Notes `write` of `entities` in the journal; a journal that cannot be written makes the
+    /// event wait (a resync could otherwise undo the write).
+    async fn note(
+        &self,
+        write: crate::state::LiveWrite,
+        entities: &[(String, String)],
+    ) -> Result<(), LiveError> {
+        match &self.live_writes {
+            Some(journal) => journal
+                .note(write, entities)
+                .await
+                .map_err(|error| LiveError::Transient(format!("the live-write journal: {error}"))),
+            None => Ok(()),
         }
     }
 
@@ -551,6 +577,11 @@ impl LiveProcessor {
         if upserts.is_empty() {
             return Ok(());
         }
+        let keys: Vec<(String, String)> = upserts
+            .iter()
+            .map(|e| (e.blueprint.clone(), e.identifier.clone()))
+            .collect();
+        self.note(crate::state::LiveWrite::Upserted, &keys).await?;
         let outcomes = self
             .port
             .upsert_entities(&upserts, self.upsert_options())
@@ -608,6 +639,10 @@ impl LiveProcessor {
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
         let key = (blueprint.to_owned(), identifier.to_owned());
+        // The tombstone goes first, even when Port does not hold the entity yet: a resync's
+        // upsert of it may be on its way, and must be undone.
+        self.note(crate::state::LiveWrite::Deleted, std::slice::from_ref(&key))
+            .await?;
         if !self.port.owns_entity(blueprint, identifier).await? {
             report.not_owned.push(key);
             return Ok(());

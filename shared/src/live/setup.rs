@@ -236,6 +236,18 @@ pub async fn build_processor(
     let mut processor = LiveProcessor::new(clients, port, Arc::new(mapping))
         .with_organizations(config.organizations.clone())
         .with_provisioning(provisioner(config));
+    if let Some(table) = &config.state_table {
+        // The live-write journal: a resync running meanwhile neither deletes what this worker
+        // upserts nor re-creates what it deletes.
+        let store = crate::state::DynamoDbStateStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table.clone(),
+        );
+        processor = processor.with_live_writes(crate::state::LiveWrites::new(
+            Arc::new(store),
+            Arc::new(crate::clock::SystemClock),
+        ));
+    }
     if config.port_app_config.is_none() {
         processor = processor.with_mapping_from_port(MAPPING_REFRESH);
     }

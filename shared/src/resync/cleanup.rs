@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::records::{self, ORG_SCOPE, RecordKey, resource_key};
 use super::{CurrentRun, Resync, ResyncError, run_partition};
 use crate::github::kinds::AvailabilityTally;
-use crate::state::Key;
+use crate::state::{Key, LiveWrite, LiveWrites};
 
 /// Rounds of deletes while entities wait for their dependents to go.
 const MAX_DELETE_ROUNDS: usize = 5;
@@ -29,6 +29,9 @@ pub struct CleanupReport {
     pub deleted: usize,
     /// Stale entities Port did not delete (with the reason logged).
     pub not_deleted: usize,
+    /// Owned, not seen, but written live (by the worker) since the run started: kept.
+    #[serde(default)]
+    pub written_live: usize,
     /// Stale entities kept because entities this run saw still relate to them.
     #[serde(default)]
     pub kept_for_dependents: usize,
@@ -141,7 +144,17 @@ pub(super) async fn cleanup(
             }
         })
         .await?;
+    // Written live since the run started (the worker's journal, with a clock-skew margin): not
+    // stale, whatever the run saw.
+    let written_live = LiveWrites::new(resync.state.clone(), resync.clock.clone())
+        .keys_since(LiveWrite::Upserted, current.started_at, records::entity_key)
+        .await?;
+    let before = stale.len();
+    stale.retain(|(blueprint, identifier)| {
+        !written_live.contains(&records::entity_key(blueprint, identifier))
+    });
     let mut report = CleanupReport {
+        written_live: before - stale.len(),
         owned: owned.len(),
         seen: seen.len(),
         stale: stale.len(),

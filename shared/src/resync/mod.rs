@@ -45,11 +45,13 @@ use crate::live::selection::passes_selector_options;
 use crate::live::{GitHubClients, OrgAccess};
 use crate::mapping::{CompiledMapping, CompiledResource, JqOptions, PortAppConfig};
 use crate::port::{
-    Entity, MAX_EXAMPLES, PortClient, PortError, ResyncState, ResyncStatus, UpsertOptions,
-    UpsertResult,
+    Entity, EntityFailure, MAX_EXAMPLES, PortClient, PortError, ResyncState, ResyncStatus,
+    UpsertOptions, UpsertResult,
 };
 use crate::queue::{JobQueue, MAX_DELAY, QueueError};
-use crate::state::{Expect, Key, LeaseOutcome, PutOutcome, StateError, StateStore};
+use crate::state::{
+    Expect, Key, LeaseOutcome, LiveWrite, LiveWrites, PutOutcome, StateError, StateStore,
+};
 
 /// The lease a run holds.
 pub const LEASE: &str = "resync";
@@ -324,6 +326,8 @@ struct Gathered {
     counters: BTreeMap<String, i64>,
     /// Repositories this job listed (a repositories page).
     visited: Option<(u32, Vec<String>)>,
+    /// Indices of `upserts` left out or undone because the worker deleted them meanwhile.
+    deleted_live: HashSet<usize>,
 }
 
 impl Gathered {
@@ -336,6 +340,7 @@ impl Gathered {
             upserts: Vec::new(),
             counters: BTreeMap::new(),
             visited: None,
+            deleted_live: HashSet::new(),
         }
     }
 
@@ -709,7 +714,7 @@ impl Resync {
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        let results = self.send_upserts(&mut gathered).await;
+        let results = self.send_upserts(&mut gathered, now).await;
         for ((id, gathered), results) in gathered.into_iter().zip(results) {
             if let Err(error) = self.settle(gathered, results).await {
                 tracing::error!(message_id = %id, %error, "job bookkeeping failed; retried");
@@ -1174,32 +1179,48 @@ impl Resync {
 
     /// Phase two: every entity the batch's jobs want sent, in one bulk upsert (20 per request,
     /// grouped by blueprint). Returns, per job, the result of each of its upserts.
-    async fn send_upserts(&self, gathered: &mut [(String, Gathered)]) -> Vec<Vec<UpsertResult>> {
+    async fn send_upserts(
+        &self,
+        gathered: &mut [(String, Gathered)],
+        listed_from: DateTime<Utc>,
+    ) -> Vec<Vec<UpsertResult>> {
+        // Entities deleted live since the listing began are not sent back (tombstones).
+        let deleted_live = if self.settings.dry_run.is_none() {
+            self.deleted_live_since(gathered, listed_from).await
+        } else {
+            HashMap::new()
+        };
         let mut all: Vec<Entity> = Vec::new();
-        let mut spans = Vec::new();
+        // Per job, per upsert: its index in `all`, or none when it is left out.
+        let mut positions: Vec<Vec<Option<usize>>> = Vec::new();
         for (_, job) in gathered.iter_mut() {
             let usable = matches!(job.outcome, Outcome::Complete | Outcome::Continue(..));
-            let start = all.len();
-            if usable {
-                all.extend(job.upserts.iter().map(|(_, e)| e.clone()));
+            let mut slots = Vec::with_capacity(job.upserts.len());
+            for (index, (_, entity)) in job.upserts.iter().enumerate() {
+                let key = (entity.blueprint.clone(), entity.identifier.clone());
+                if !usable {
+                    slots.push(None);
+                } else if deleted_live.contains_key(&key) {
+                    job.deleted_live.insert(index);
+                    slots.push(None);
+                } else {
+                    slots.push(Some(all.len()));
+                    all.push(entity.clone());
+                }
             }
-            spans.push(start..all.len());
+            positions.push(slots);
         }
         let results: Vec<UpsertResult> = if all.is_empty() {
             Vec::new()
         } else if let Some(sink) = &self.settings.dry_run {
-            let kinds: Vec<&str> = gathered
-                .iter()
-                .flat_map(|(_, g)| {
-                    let usable = matches!(g.outcome, Outcome::Complete | Outcome::Continue(..));
-                    g.upserts
-                        .iter()
-                        .filter(move |_| usable)
-                        .map(|(kind, _)| kind.as_str())
-                })
-                .collect();
-            for (kind, entity) in kinds.iter().zip(&all) {
-                sink.entity(kind, entity);
+            for ((_, job), slots) in gathered.iter().zip(&positions) {
+                for ((kind, _), slot) in job.upserts.iter().zip(slots) {
+                    if let Some(at) = slot
+                        && let Some(entity) = all.get(*at)
+                    {
+                        sink.entity(kind, entity);
+                    }
+                }
             }
             all.iter()
                 .map(|_| UpsertResult::Upserted { created: None })
@@ -1218,10 +1239,104 @@ impl Resync {
                 .map(|outcome| outcome.result)
                 .collect()
         };
-        spans
-            .into_iter()
-            .map(|span| results.get(span).map(<[_]>::to_vec).unwrap_or_default())
-            .collect()
+        let left_out = UpsertResult::Failed(EntityFailure::local(
+            "deleted_live",
+            "deleted live while the run listed it",
+        ));
+        let mut per_job: Vec<Vec<UpsertResult>> = positions
+            .iter()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .map(|slot| match slot {
+                        Some(at) => results
+                            .get(*at)
+                            .cloned()
+                            .unwrap_or_else(|| left_out.clone()),
+                        None => left_out.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        if self.settings.dry_run.is_none() && !all.is_empty() {
+            // A delete that reached Port while the upserts were on their way: undo the upsert
+            // (the worker notes a delete before making it, so it is seen here).
+            self.undo_upserts_deleted_live(gathered, &mut per_job, listed_from)
+                .await;
+        }
+        per_job
+    }
+
+    /// The entities noted as deleted live since `listed_from` (with the skew margin); when the
+    /// journal cannot be read, every job is retried later rather than risk re-creating them.
+    async fn deleted_live_since(
+        &self,
+        gathered: &mut [(String, Gathered)],
+        listed_from: DateTime<Utc>,
+    ) -> HashMap<(String, String), DateTime<Utc>> {
+        let journal = LiveWrites::new(self.state.clone(), self.clock.clone());
+        match journal.since(LiveWrite::Deleted, listed_from).await {
+            Ok(found) => found,
+            Err(error) => {
+                for (_, job) in gathered.iter_mut() {
+                    if matches!(job.outcome, Outcome::Complete | Outcome::Continue(..)) {
+                        job.outcome = Outcome::Retry(
+                            retry_delay(job.job.attempt),
+                            format!("the live-write journal: {error}"),
+                        );
+                    }
+                }
+                HashMap::new()
+            }
+        }
+    }
+
+    async fn undo_upserts_deleted_live(
+        &self,
+        gathered: &mut [(String, Gathered)],
+        per_job: &mut [Vec<UpsertResult>],
+        listed_from: DateTime<Utc>,
+    ) {
+        let journal = LiveWrites::new(self.state.clone(), self.clock.clone());
+        let deleted = match journal.since(LiveWrite::Deleted, listed_from).await {
+            Ok(deleted) if deleted.is_empty() => return,
+            Ok(deleted) => deleted,
+            Err(error) => {
+                tracing::warn!(%error, "the live-write journal could not be read after the upserts");
+                return;
+            }
+        };
+        let dependents = self.mapping().config().delete_dependent_entities;
+        for ((_, job), results) in gathered.iter_mut().zip(per_job.iter_mut()) {
+            for (index, (_, entity)) in job.upserts.iter().enumerate() {
+                let key = (entity.blueprint.clone(), entity.identifier.clone());
+                let upserted = matches!(results.get(index), Some(UpsertResult::Upserted { .. }));
+                if !upserted || !deleted.contains_key(&key) {
+                    continue;
+                }
+                match self
+                    .port
+                    .delete_entity(&entity.blueprint, &entity.identifier, dependents)
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(blueprint = %entity.blueprint, identifier = %entity.identifier,
+                            "deleted live during the run: the run's upsert was undone");
+                        job.deleted_live.insert(index);
+                        if let Some(slot) = results.get_mut(index) {
+                            *slot = UpsertResult::Failed(EntityFailure::local(
+                                "deleted_live",
+                                "deleted live while the run sent it",
+                            ));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(blueprint = %entity.blueprint, identifier = %entity.identifier,
+                            %error, "an entity deleted live during the run could not be deleted again")
+                    }
+                }
+            }
+        }
     }
 
     /// Phase three: records, continuation and children, counters; and the end of the run when
@@ -1238,6 +1353,9 @@ impl Resync {
         let mut refused = 0i64;
         let mut refusals: BTreeMap<String, (i64, String)> = BTreeMap::new();
         for (index, result) in results.iter().enumerate() {
+            if gathered.deleted_live.contains(&index) {
+                continue;
+            }
             if let UpsertResult::Failed(failure) = result {
                 if !failure.transient {
                     let blueprint = gathered
@@ -1278,6 +1396,9 @@ impl Resync {
         }
         if refused > 0 {
             gathered.count("refused".into(), refused);
+        }
+        if !gathered.deleted_live.is_empty() {
+            gathered.count("deleted-live".into(), gathered.deleted_live.len() as i64);
         }
         for (blueprint, (count, reason)) in &refusals {
             gathered.count(format!("refusals-{}", counter_safe(blueprint)), *count);

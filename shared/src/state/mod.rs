@@ -4,6 +4,7 @@
 //! what they mean belongs to the callers.
 
 mod dynamodb;
+pub mod live_writes;
 mod memory;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use dynamodb::DynamoDbStateStore;
+pub use live_writes::{LiveWrite, LiveWrites};
 pub use memory::InMemoryStateStore;
 
 /// Where a record lives: a partition (e.g. one resync run) and an item within it.

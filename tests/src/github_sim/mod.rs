@@ -205,6 +205,12 @@ impl GitHubSim {
         lock(&self.state.removed).insert(index);
     }
 
+    /// Brings repository `index` back after [`GitHubSim::remove_repo`] (or makes one hidden from
+    /// the start appear): it is listed and served again.
+    pub fn restore_repo(&self, index: usize) {
+        lock(&self.state.removed).remove(&index);
+    }
+
     /// The name of repository `index`.
     pub fn repo_name(&self, index: usize) -> String {
         self.state.data.repo_name(index)
