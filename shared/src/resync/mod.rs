@@ -21,6 +21,7 @@ pub mod driver;
 pub mod jobs;
 pub mod listing;
 pub mod records;
+pub mod schedule;
 pub mod setup;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -35,6 +36,7 @@ use serde_json::Value;
 
 pub use cleanup::CleanupReport;
 pub use jobs::{JOB_VERSION, Job, JobError, RepoRef, Task};
+pub use schedule::TickOutcome;
 
 use self::listing::{Lister, Scope, Step, scope_of};
 use self::records::{Entry, RecordKey, ResourceRecord, content_hash, resource_key};
@@ -350,7 +352,13 @@ const REFUSAL: &str = "refusal/";
 /// A counter name may hold ASCII letters, digits, `_` and `-` only.
 fn counter_safe(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -396,7 +404,10 @@ impl Resync {
 
     /// Each run first makes sure Port has the integration record and the blueprints the
     /// run's mapping targets (`PORT_CREATE_RESOURCES`).
-    pub fn with_provisioning(mut self, provisioner: Arc<crate::port::provision::Provisioner>) -> Self {
+    pub fn with_provisioning(
+        mut self,
+        provisioner: Arc<crate::port::provision::Provisioner>,
+    ) -> Self {
         self.provisioner = Some(provisioner);
         self
     }
@@ -462,6 +473,9 @@ impl Resync {
                 });
             }
             LeaseOutcome::Acquired(_) => {}
+        }
+        if let Err(error) = schedule::record_start(self.state.as_ref(), &run, now).await {
+            tracing::warn!(%error, "the run's start is not recorded for the schedule");
         }
         tracing::info!(run, "resync started");
         match self.begin(&run, now).await {
@@ -1592,6 +1606,17 @@ impl Resync {
             .await
         {
             tracing::warn!(%error, "run summary not stored");
+        }
+        if (status == COMPLETED || status == COMPLETED_WITH_ERRORS)
+            && let Err(error) = schedule::record_completed(
+                self.state.as_ref(),
+                &current.run,
+                current.started_at,
+                now,
+            )
+            .await
+        {
+            tracing::warn!(%error, "the completed run is not recorded for the schedule");
         }
         if status == COMPLETED {
             tracing::info!(summary = %text, "resync completed");
