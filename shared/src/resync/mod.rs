@@ -20,6 +20,7 @@ mod cleanup;
 pub mod driver;
 pub mod jobs;
 pub mod listing;
+pub mod permission_check;
 pub mod records;
 pub mod schedule;
 pub mod setup;
@@ -36,6 +37,7 @@ use serde_json::Value;
 
 pub use cleanup::CleanupReport;
 pub use jobs::{JOB_VERSION, Job, JobError, RepoRef, Task};
+pub use permission_check::MissingPermission;
 pub use schedule::TickOutcome;
 
 use self::listing::{Lister, Scope, Step, scope_of};
@@ -164,6 +166,9 @@ pub struct RunSummary {
     /// Entities Port refused, per blueprint: how many, and the first reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused: BTreeMap<String, Refusals>,
+    /// GitHub App permissions the mapping needs and an installation lacks (checked at the start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_permissions: Vec<MissingPermission>,
 }
 
 /// The entities of one blueprint Port refused in a run.
@@ -187,6 +192,9 @@ struct CurrentRun {
     /// The mapping read from Port when the run started (its jobs use it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mapping: Option<Value>,
+    /// What the permission check found at the start, for the summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    missing_permissions: Vec<MissingPermission>,
 }
 
 struct LoadedMapping {
@@ -504,11 +512,19 @@ impl Resync {
                 "no organization: the App is installed nowhere (or nowhere allowed)".into(),
             ));
         }
+        let missing_permissions = permission_check::check(
+            self.clients.as_ref(),
+            &orgs,
+            &self.mapping(),
+            self.settings.webhook.is_some(),
+        )
+        .await;
         let current = CurrentRun {
             run: run.to_owned(),
             started_at: now,
             orgs: orgs.clone(),
             mapping,
+            missing_permissions,
         };
         self.state
             .put(
@@ -1556,6 +1572,7 @@ impl Resync {
                 started_at: now,
                 orgs: Vec::new(),
                 mapping: None,
+                missing_permissions: Vec::new(),
             },
         };
         self.finish(&current, FAILED, Some(reason.to_owned()), None)
@@ -1592,6 +1609,7 @@ impl Resync {
             counters,
             cleanup,
             refused,
+            missing_permissions: current.missing_permissions.clone(),
         };
         let text = serde_json::to_string(&summary).unwrap_or_default();
         if let Err(error) = self
