@@ -67,6 +67,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "events-queue": SQS_CONSUME,
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
+        "mapping-secret": READ_SECRET,
         "state-table": DYNAMODB_ITEMS,
     },
     "resync": {
@@ -75,6 +76,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
         "webhook-secret": READ_SECRET,
+        "mapping-secret": READ_SECRET,
         "state-table": DYNAMODB_ITEMS | {"dynamodb:Query"},
     },
 }
@@ -90,6 +92,7 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "events-queue": SQS_CONSUME - {"sqs:GetQueueUrl"},
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
+        "mapping-secret": READ_SECRET,
         "state-table": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
     },
     "resync": {
@@ -98,6 +101,7 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
         "webhook-secret": READ_SECRET,
+        "mapping-secret": READ_SECRET,
         "state-table": {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -113,7 +117,8 @@ ENV_REQUIRED = {
                 "SECRET_TTL_SECONDS", "RUST_LOG"},
     "worker": {"GITHUB_API_URL", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_ARN", "GITHUB_TOKEN_ARN",
                "GITHUB_ORGANIZATIONS", "PORT_API_URL", "PORT_CREDENTIALS_ARN", "PORT_INTEGRATION_ID",
-               "PORT_INTEGRATION_TYPE", "PORT_APP_CONFIG", "STATE_TABLE", "SECRET_TTL_SECONDS", "RUST_LOG"},
+               "PORT_INTEGRATION_TYPE", "PORT_APP_CONFIG_ARN", "PORT_CREATE_RESOURCES", "STATE_TABLE",
+               "SECRET_TTL_SECONDS", "RUST_LOG"},
 }
 ENV_REQUIRED["resync"] = ENV_REQUIRED["worker"] | {
     "RESYNC_QUEUE_URL", "RESYNC_TIME_BUDGET_SECONDS", "RATE_LIMIT_RESERVE", "SEND_RAW_DATA_EXAMPLES",
@@ -128,6 +133,7 @@ ENV_KINDS = {
     "GITHUB_APP_PRIVATE_KEY_ARN": "github-secret",
     "GITHUB_TOKEN_ARN": "github-secret",
     "PORT_CREDENTIALS_ARN": "port-secret",
+    "PORT_APP_CONFIG_ARN": "mapping-secret",
 }
 
 
@@ -452,9 +458,28 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
 
     # Schedule.
     rules = [r["Properties"] for r in res.values() if r.get("Type") == "AWS::Events::Rule"]
-    c("an EventBridge schedule targets the resync",
-      any("ScheduleExpression" in r and any(functions["resync"] in names_in(tg.get("Arn")) for tg in r.get("Targets", []))
-          for r in rules))
+    resync_rules = [r for r in rules if "ScheduleExpression" in r
+                    and any(functions["resync"] in names_in(tg.get("Arn")) for tg in r.get("Targets", []))]
+    c("an EventBridge schedule targets the resync", bool(resync_rules))
+    # A tick: the resync decides when a run is due, so a new stack syncs within minutes.
+    c("the resync schedule ticks every 5 minutes",
+      bool(resync_rules) and all(r["ScheduleExpression"] == "rate(5 minutes)" for r in resync_rules),
+      str([r.get("ScheduleExpression") for r in resync_rules]))
+
+    # Rules that refuse a stack which could never sync.
+    def rule_ties(rule: dict, mode: str, parameter: str) -> bool:
+        text = json.dumps(rule)
+        return f'"{mode}"' in text and "GitHubAuthMode" in text and f'"Ref": "{parameter}"' in text
+    template_rules = list(t.get("Rules", {}).values())
+    c("a Rule requires GitHubAppId in app mode", any(rule_ties(r, "app", "GitHubAppId") for r in template_rules))
+    c("a Rule requires GitHubOrganizations in token mode",
+      any(rule_ties(r, "token", "GitHubOrganizations") for r in template_rules))
+
+    # The deployer's mapping secret: optional, read only by the worker and the resync.
+    mapping_ids = all_kinds.get("mapping-secret", set())
+    c("mapping-secret: given by ARN parameter only (PORT_APP_CONFIG_ARN of the worker and resync)",
+      bool(mapping_ids) and all(i in t.get("Parameters", {}) for i in mapping_ids)
+      and all("PORT_APP_CONFIG_ARN" in env[f] for f in ("worker", "resync")), str(sorted(mapping_ids)))
 
     # State table.
     tp = res[table]["Properties"]
@@ -515,6 +540,11 @@ def check_the_checks(sam: dict, checks: Checks) -> None:
             if {"Key": FUNCTION_TAG, "Value": "worker"} in r.get("Properties", {}).get("Tags", []):
                 r["Properties"]["Timeout"] = 900
 
+    def schedule_at_interval(t: dict) -> None:
+        for r in t["Resources"].values():
+            if r.get("Type") == "AWS::Events::Rule" and "ScheduleExpression" in r.get("Properties", {}):
+                r["Properties"]["ScheduleExpression"] = {"Fn::Sub": "rate(${ResyncIntervalMinutes} minutes)"}
+
     mutations = {
         "a '*' resource on sqs:SendMessage": grant("webhook", "sqs:SendMessage", "*"),
         "a wildcard ARN on DynamoDB": grant("resync", "dynamodb:Query", {"Fn::Sub": "arn:aws:dynamodb:*:*:table/*"}),
@@ -522,6 +552,8 @@ def check_the_checks(sam: dict, checks: Checks) -> None:
         "the webhook reading the Port secret": grant("webhook", "secretsmanager:GetSecretValue", {"Ref": "PortCredentialsSecret"}),
         "the worker reading the webhook secret": grant("worker", "secretsmanager:GetSecretValue", {"Ref": "WebhookSecret"}),
         "the worker querying the table": grant("worker", "dynamodb:Query", {"Fn::GetAtt": ["StateTable", "Arn"]}),
+        "the webhook reading the mapping secret": grant("webhook", "secretsmanager:GetSecretValue", {"Ref": "PortAppConfigSecretArn"}),
+        "the schedule at the interval instead of a tick": schedule_at_interval,
         "a wildcard action": grant("resync", "sqs:*", {"Fn::GetAtt": ["ResyncJobsQueue", "Arn"]}),
         "another service": grant("worker", "s3:GetObject", "arn:aws:s3:::bucket/key"),
         "a managed policy": managed,

@@ -219,13 +219,50 @@ pub struct WorkerConfig {
     pub port_credentials: PortCredentialsSetting,
     pub port_integration_id: String,
     pub port_integration_type: String,
-    /// A `port-app-config` file; when unset the mapping comes from Port, else the built-in one.
-    pub port_app_config: Option<String>,
+    /// A `port-app-config` of the deployer's (`PORT_APP_CONFIG` file or `PORT_APP_CONFIG_ARN`
+    /// secret); when unset the mapping comes from Port, else the built-in one.
+    pub port_app_config: Option<MappingSetting>,
     /// The DynamoDB state table (ETag cache); in-memory caching without it.
     pub state_table: Option<String>,
     /// Create the integration record and the missing blueprints in Port (`PORT_CREATE_RESOURCES`,
     /// default true).
     pub create_port_resources: bool,
+}
+
+/// Where a deployer's own `port-app-config` comes from (instead of the mapping in Port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingSetting {
+    /// A file on this machine (`PORT_APP_CONFIG`): the local host, or a container image.
+    File(String),
+    /// A Secrets Manager secret whose value is the YAML or JSON (`PORT_APP_CONFIG_ARN`): how a
+    /// deployed function gets one, as its package holds only `bootstrap`.
+    SecretsManager { arn: String },
+}
+
+impl MappingSetting {
+    /// `PORT_APP_CONFIG` or `PORT_APP_CONFIG_ARN` (not both), `None` when neither is set.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        match (env.get("PORT_APP_CONFIG"), env.get("PORT_APP_CONFIG_ARN")) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid {
+                name: "PORT_APP_CONFIG",
+                reason: "set either PORT_APP_CONFIG (a file) or PORT_APP_CONFIG_ARN, not both"
+                    .into(),
+            }),
+            (Some(path), None) => Ok(Some(Self::File(path.to_owned()))),
+            (None, Some(arn)) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
+                Ok(Some(Self::SecretsManager {
+                    arn: arn.to_owned(),
+                }))
+            }
+            (None, Some(arn)) => Err(ConfigError::Invalid {
+                name: "PORT_APP_CONFIG_ARN",
+                reason: format!(
+                    "expected the ARN of a Secrets Manager secret holding the port-app-config, got {arn:?}"
+                ),
+            }),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// A `true`/`false` setting (also `1`/`0`, `yes`/`no`), `default` when unset.
@@ -243,7 +280,8 @@ fn boolean(env: &Env, name: &'static str, default: bool) -> Result<bool, ConfigE
     }
 }
 
-fn secret_setting(
+/// A secret given as a plain value (`plain`) or a Secrets Manager ARN (`arn`), not both.
+pub fn secret_setting(
     env: &Env,
     plain: &'static str,
     arn: &'static str,
@@ -279,7 +317,8 @@ fn url(env: &Env, name: &'static str, default: &str) -> Result<String, ConfigErr
     }
 }
 
-impl WorkerConfig {
+impl GitHubAuthSetting {
+    /// `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY(_ARN)`, or `GITHUB_TOKEN(_ARN)`: exactly one.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let app_key = secret_setting(env, "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_ARN")?;
         let token = secret_setting(env, "GITHUB_TOKEN", "GITHUB_TOKEN_ARN")?;
@@ -316,6 +355,13 @@ impl WorkerConfig {
                 });
             }
         };
+        Ok(github_auth)
+    }
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let github_auth = GitHubAuthSetting::from_env(env)?;
         let organizations = env.get("GITHUB_ORGANIZATIONS").map(|list| {
             list.split(',')
                 .map(str::trim)
@@ -364,7 +410,7 @@ impl WorkerConfig {
                 .get("PORT_INTEGRATION_TYPE")
                 .unwrap_or(DEFAULT_INTEGRATION_TYPE)
                 .to_owned(),
-            port_app_config: env.get("PORT_APP_CONFIG").map(str::to_owned),
+            port_app_config: MappingSetting::from_env(env)?,
             state_table: env.get("STATE_TABLE").map(str::to_owned),
             create_port_resources: boolean(env, "PORT_CREATE_RESOURCES", true)?,
         })
@@ -615,6 +661,30 @@ mod tests {
                 .to_string()
                 .contains("PORT_INTEGRATION_ID")
         );
+    }
+
+    #[test]
+    fn the_mapping_is_a_file_or_a_secrets_manager_secret() {
+        let base = [("GITHUB_TOKEN", "t")];
+        let mapping = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            WorkerConfig::from_env(&worker_env(&pairs)).map(|c| c.port_app_config)
+        };
+        assert_eq!(mapping(&[]).unwrap(), None);
+        assert_eq!(
+            mapping(&[("PORT_APP_CONFIG", "m.yml")]).unwrap(),
+            Some(MappingSetting::File("m.yml".into()))
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mapping-AbCdEf";
+        assert_eq!(
+            mapping(&[("PORT_APP_CONFIG_ARN", arn)]).unwrap(),
+            Some(MappingSetting::SecretsManager { arn: arn.into() })
+        );
+        let both = mapping(&[("PORT_APP_CONFIG", "m.yml"), ("PORT_APP_CONFIG_ARN", arn)]);
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let ssm = mapping(&[("PORT_APP_CONFIG_ARN", "arn:aws:ssm:eu-west-1:1:parameter/m")]);
+        assert!(ssm.unwrap_err().to_string().contains("PORT_APP_CONFIG_ARN"));
     }
 
     #[test]

@@ -97,7 +97,7 @@ async fn queues_a_handled_event_with_its_envelope() {
     let messages = queue.drain(10);
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].group_id, "repo-7-pr-3");
-    assert_eq!(messages[0].dedup_id, format!("42:{DELIVERY}"));
+    assert_eq!(messages[0].dedup_id, DELIVERY);
     let envelope: Envelope = serde_json::from_str(&messages[0].body).unwrap();
     assert_eq!(envelope.version, 1);
     assert_eq!(envelope.event, "pull_request");

@@ -181,6 +181,23 @@ pub async fn create_state_table(
     Ok(name)
 }
 
+/// Creates a Secrets Manager secret named after `prefix` holding `value`, and returns its ARN.
+pub async fn create_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    value: &str,
+) -> anyhow::Result<String> {
+    let created = secrets
+        .create_secret()
+        .name(unique_name(prefix))
+        .secret_string(value)
+        .send()
+        .await?;
+    created
+        .arn
+        .ok_or_else(|| anyhow::anyhow!("moto returned no secret ARN"))
+}
+
 /// Creates a standard queue (the resync jobs queue's kind) with a short visibility timeout, and
 /// returns its URL.
 pub async fn create_standard_queue(

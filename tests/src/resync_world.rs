@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use port_github_core::clock::Clock;
 use port_github_core::github::ClientConfig;
-use port_github_core::live::TokenClients;
+use port_github_core::live::{AppClients, TokenClients};
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
@@ -119,6 +119,25 @@ impl ResyncWorld {
         let client = self.github.pat_client(self.client_config())?;
         Ok(Resync::new(
             Arc::new(TokenClients(client)),
+            PortClient::new(client_config(self.port.base_url()))?,
+            self.mapping.clone(),
+            self.state.clone(),
+            self.queue.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+        )
+        .with_provisioning(Arc::new(Provisioner::new(
+            self.provisioning,
+            DEFAULT_BLUEPRINTS,
+        ))))
+    }
+
+    /// The same resync authenticated as the simulator's GitHub App (per-installation clients,
+    /// the installation's permissions) instead of the personal token.
+    pub fn app_resync(&self) -> anyhow::Result<Resync> {
+        let app = self.github.app(self.client_config())?;
+        Ok(Resync::new(
+            Arc::new(AppClients::new(app)),
             PortClient::new(client_config(self.port.base_url()))?,
             self.mapping.clone(),
             self.state.clone(),

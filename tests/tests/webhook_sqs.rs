@@ -164,7 +164,7 @@ async fn every_github_example_payload_is_queued_or_ignored() {
             .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
             .unwrap();
         assert_eq!(group, &expected_group(event, payload), "{event}/{file}");
-        assert_eq!(dedup, &format!("4242:{delivery}"), "{event}/{file}");
+        assert_eq!(dedup, delivery, "{event}/{file}");
         assert_eq!(&envelope.event, event);
         assert_eq!(envelope.action.as_deref(), payload["action"].as_str());
         assert_eq!(envelope.hook_id.as_deref(), Some("4242"));

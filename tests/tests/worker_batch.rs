@@ -74,6 +74,18 @@ async fn pipeline() -> Pipeline {
 
 impl Pipeline {
     async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> u16 {
+        self.deliver_from("1", event, delivery, payload).await
+    }
+
+    /// A delivery through the hook `hook_id` (the App's own webhook and an organization webhook
+    /// have different ids; GitHub gives one event the same delivery GUID on both).
+    async fn deliver_from(
+        &self,
+        hook_id: &'static str,
+        event: &str,
+        delivery: &str,
+        payload: &Value,
+    ) -> u16 {
         let body = serde_json::to_vec(payload).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-github-event", HeaderValue::from_str(event).unwrap());
@@ -81,7 +93,7 @@ impl Pipeline {
             "x-github-delivery",
             HeaderValue::from_str(delivery).unwrap(),
         );
-        headers.insert("x-github-hook-id", HeaderValue::from_static("1"));
+        headers.insert("x-github-hook-id", HeaderValue::from_static(hook_id));
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert(
             "x-hub-signature-256",
@@ -203,6 +215,61 @@ async fn deliveries_flow_from_the_webhook_through_sqs_to_the_catalog() {
     assert!(p.run_worker().await.is_empty(), "nothing to retry");
     let stored = p.port.entities_of("githubPullRequest");
     assert_eq!(stored.len(), prs.len(), "each PR once");
+}
+
+#[tokio::test]
+async fn one_event_through_the_app_hook_and_an_organization_hook_is_processed_once() {
+    use port_github_tests::port_sim::Endpoint;
+    let p = pipeline().await;
+    let (repo, prs) = open_prs(&p.client).await;
+    let payload = json!({"action": "edited", "pull_request": prs[0], "repository": repo,
+        "organization": {"login": "sim-org"}});
+    let upserts = || p.port.count(Endpoint::BulkUpsert) + p.port.count(Endpoint::Upsert);
+    // The App's webhook (hook 1) and an organization webhook (hook 2) both deliver the event,
+    // with the same delivery GUID.
+    let guid = "9e2c4d10-7a1b-11f0-8f3a-0242ac120002";
+    assert_eq!(
+        p.deliver_from("1", "pull_request", guid, &payload).await,
+        202
+    );
+    assert_eq!(
+        p.deliver_from("2", "pull_request", guid, &payload).await,
+        202
+    );
+    let queued = p
+        .sqs
+        .receive_message()
+        .queue_url(&p.queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(
+        queued.len(),
+        1,
+        "the FIFO queue kept one of the two deliveries"
+    );
+    let before = upserts();
+    assert!(p.run_worker().await.is_empty(), "nothing to retry");
+    let pair = upserts() - before;
+    assert!(pair > 0, "the event was processed");
+    // One delivery of another event costs the same: the pair was processed once.
+    assert_eq!(
+        p.deliver_from("2", "pull_request", "another-guid", &payload)
+            .await,
+        202
+    );
+    let before = upserts();
+    assert!(p.run_worker().await.is_empty());
+    assert_eq!(
+        upserts() - before,
+        pair,
+        "a pair of deliveries is one processing"
+    );
+    assert_eq!(p.port.entities_of("githubPullRequest").len(), 1);
 }
 
 #[tokio::test]

@@ -127,6 +127,15 @@ pub fn summary_lines(summary: &RunSummary, dry_run: bool) -> Vec<String> {
             refusals.count, refusals.first_reason
         ));
     }
+    for missing in &summary.missing_permissions {
+        lines.push(format!(
+            "  missing GitHub App permission on {}: \"{}\" ({}) for {}",
+            missing.organization,
+            missing.title,
+            missing.level.as_str(),
+            missing.kinds.join(", ")
+        ));
+    }
     if dry_run {
         lines.push("  dry run: nothing was written to Port or deleted".to_owned());
     } else if let Some(cleanup) = &summary.cleanup {
@@ -183,6 +192,24 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert!(lines[0].contains("repository") && lines[0].contains("2 listed"));
         assert!(lines[1].contains("issue") && lines[1].contains("5 listed"));
+    }
+
+    #[test]
+    fn the_summary_names_each_missing_permission() {
+        let summary: RunSummary = serde_json::from_value(serde_json::json!({
+            "run": "r", "status": "completed", "reason": null,
+            "started_at": "2026-01-01T00:00:00Z", "ended_at": "2026-01-01T00:01:00Z",
+            "counters": {}, "cleanup": null,
+            "missing_permissions": [{"organization": "acme", "permission": "issues",
+                "title": "Repository: Issues", "level": "read", "kinds": ["issue"]}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let lines = summary_lines(&summary, false);
+        assert!(
+            lines.iter().any(|l| l
+                == "  missing GitHub App permission on acme: \"Repository: Issues\" (read) for issue"),
+            "{lines:?}"
+        );
     }
 
     #[test]

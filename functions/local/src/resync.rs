@@ -152,7 +152,8 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<Ended, 
     }
 }
 
-/// A dry run without Port credentials takes its mapping from `PORT_APP_CONFIG` and stands
+/// A dry run without Port credentials takes its mapping from `PORT_APP_CONFIG` (or
+/// `PORT_APP_CONFIG_ARN`) and stands
 /// placeholders in for the Port settings `WorkerConfig` requires (the run never calls Port).
 fn dry_run_vars(mut vars: HashMap<String, String>) -> Result<HashMap<String, String>, ConfigError> {
     let env = Env::from_pairs(vars.clone());
@@ -163,12 +164,13 @@ fn dry_run_vars(mut vars: HashMap<String, String>) -> Result<HashMap<String, Str
     ]
     .iter()
     .any(|name| env.get(name).is_some());
-    let has_mapping = env.get("PORT_APP_CONFIG").is_some();
+    let has_mapping =
+        env.get("PORT_APP_CONFIG").is_some() || env.get("PORT_APP_CONFIG_ARN").is_some();
     if !has_credentials {
         if !has_mapping {
             return Err(ConfigError::Missing {
                 name: "PORT_APP_CONFIG",
-                hint: "a dry run without Port credentials reads its mapping from this file",
+                hint: "a dry run without Port credentials reads its mapping from this file (or the secret PORT_APP_CONFIG_ARN)",
             });
         }
         for name in ["PORT_CLIENT_ID", "PORT_CLIENT_SECRET"] {

@@ -16,8 +16,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 use port_github_core::config::{
-    ConfigError, Env, GitHubAuthSetting, PortCredentialsSetting, SecretSetting, WebhookConfig,
-    WorkerConfig,
+    ConfigError, Env, GitHubAuthSetting, MappingSetting, PortCredentialsSetting, SecretSetting,
+    WebhookConfig, WorkerConfig,
 };
 use port_github_core::github::{EtagStore, InMemoryEtagStore};
 use port_github_core::live::setup::{SetupError, github_clients, load_mapping, port_client};
@@ -103,7 +103,12 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     let etags: Arc<dyn EtagStore> = Arc::new(InMemoryEtagStore::new());
     let clients = github_clients(&worker_config, secrets_manager.as_ref(), etags).await?;
     let port = port_client(&worker_config, secrets_manager.as_ref()).await?;
-    let (mapping, source) = load_mapping(worker_config.port_app_config.as_deref(), &port).await?;
+    let (mapping, source) = load_mapping(
+        worker_config.port_app_config.as_ref(),
+        secrets_manager.as_ref(),
+        &port,
+    )
+    .await?;
     let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
         .with_organizations(worker_config.organizations.clone())
         .with_provisioning(port_github_core::live::setup::provisioner(&worker_config));
@@ -173,6 +178,9 @@ pub fn worker_uses_secrets_manager(worker: &WorkerConfig) -> bool {
     }) || matches!(
         worker.port_credentials,
         PortCredentialsSetting::SecretsManager { .. }
+    ) || matches!(
+        worker.port_app_config,
+        Some(MappingSetting::SecretsManager { .. })
     )
 }
 

@@ -1,11 +1,14 @@
 //! `port-github webhooks ensure|redeliver`: the organization webhook from the command line. Reads
-//! the GitHub and webhook settings from the environment, runs the core's reconciliation or
-//! redelivery for each organization, and prints one line per organization. No logic of its own.
+//! the GitHub and webhook settings from the environment as the other commands do (plain values or
+//! the `*_ARN` Secrets Manager forms), runs the core's reconciliation or redelivery for each
+//! organization, and prints one line per organization. No logic of its own.
 
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use port_github_core::config::Env;
+use port_github_core::config::{
+    ConfigError, Env, GitHubAuthSetting, SecretSetting, secret_setting,
+};
 use port_github_core::github::hooks::{
     DesiredHook, HookOutcome, PERMISSION_HINT, ensure_org_webhook, find_org_webhooks,
     permission_denied,
@@ -14,6 +17,8 @@ use port_github_core::github::redelivery::redeliver_failed;
 use port_github_core::github::{
     ClientConfig, Clock, GitHubApp, GitHubClient, NoEtagStore, SystemClock, TokenCacheSettings,
 };
+use port_github_core::live::setup::read_secret;
+use port_github_core::secrets::{ParseSecret as _, WebhookSecrets};
 use port_github_core::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
 use secrecy::SecretString;
 
@@ -36,22 +41,33 @@ enum Auth {
     App { id: String, key: SecretString },
 }
 
-fn settings(env: &Env) -> anyhow::Result<Settings> {
-    let auth = match (env.get("GITHUB_TOKEN"), env.get("GITHUB_APP_ID")) {
-        (Some(token), _) => Auth::Token(SecretString::from(token.to_owned())),
-        (None, Some(id)) => Auth::App {
-            id: id.to_owned(),
-            key: SecretString::from(
-                env.require(
-                    "GITHUB_APP_PRIVATE_KEY",
-                    "the App's private key (PEM or base64 of the PEM)",
-                )?
-                .to_owned(),
-            ),
-        },
-        (None, None) => bail!(
-            "missing setting GITHUB_TOKEN: set it, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
+/// A Secrets Manager client, made only when a setting is an ARN (your AWS credentials).
+async fn secrets_manager(settings: &[&SecretSetting]) -> Option<aws_sdk_secretsmanager::Client> {
+    if !settings
+        .iter()
+        .any(|s| matches!(s, SecretSetting::SecretsManager { .. }))
+    {
+        return None;
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Some(aws_sdk_secretsmanager::Client::new(&sdk))
+}
+
+/// The GitHub settings, as every command reads them: `GITHUB_TOKEN(_ARN)` (with
+/// `GITHUB_ORGANIZATIONS`) or `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY(_ARN)`; and the webhook
+/// secret, `WEBHOOK_SECRET(_ARN)` (a string or `{"current", "previous"}`: the current one).
+async fn settings(env: &Env, job: Job) -> anyhow::Result<(Settings, Option<SecretString>)> {
+    let auth = GitHubAuthSetting::from_env(env)?;
+    let webhook_secret = match job {
+        Job::Ensure => Some(
+            secret_setting(env, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ARN")?.ok_or(
+                ConfigError::Missing {
+                    name: "WEBHOOK_SECRET",
+                    hint: "set WEBHOOK_SECRET or WEBHOOK_SECRET_ARN: the secret the hook must carry",
+                },
+            )?,
         ),
+        Job::Redeliver => None,
     };
     let orgs = env.get("GITHUB_ORGANIZATIONS").map(|list| {
         list.split(',')
@@ -60,20 +76,47 @@ fn settings(env: &Env) -> anyhow::Result<Settings> {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
-    if matches!(auth, Auth::Token(_)) && orgs.as_ref().is_none_or(Vec::is_empty) {
+    if matches!(auth, GitHubAuthSetting::Token(_)) && orgs.as_ref().is_none_or(Vec::is_empty) {
         bail!(
             "missing setting GITHUB_ORGANIZATIONS: with GITHUB_TOKEN, name the organizations (comma-separated)"
         );
     }
-    Ok(Settings {
-        api_url: env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .to_owned(),
-        orgs,
-        auth,
-        state_table: env.get("STATE_TABLE").map(str::to_owned),
-    })
+    let github_secret = match &auth {
+        GitHubAuthSetting::App { private_key, .. } => private_key,
+        GitHubAuthSetting::Token(token) => token,
+    };
+    let mut all = vec![github_secret];
+    all.extend(webhook_secret.iter());
+    let client = secrets_manager(&all).await;
+    let auth = match &auth {
+        GitHubAuthSetting::App {
+            app_id,
+            private_key,
+        } => Auth::App {
+            id: app_id.clone(),
+            key: read_secret(private_key, client.as_ref()).await?,
+        },
+        GitHubAuthSetting::Token(token) => Auth::Token(read_secret(token, client.as_ref()).await?),
+    };
+    let webhook_secret = match &webhook_secret {
+        Some(setting) => {
+            let raw = read_secret(setting, client.as_ref()).await?;
+            Some(WebhookSecrets::parse("WEBHOOK_SECRET", &raw)?.current)
+        }
+        None => None,
+    };
+    Ok((
+        Settings {
+            api_url: env
+                .get("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com")
+                .to_owned(),
+            orgs,
+            auth,
+            state_table: env.get("STATE_TABLE").map(str::to_owned),
+        },
+        webhook_secret,
+    ))
 }
 
 /// One client per organization to work on.
@@ -132,14 +175,7 @@ async fn state_store(settings: &Settings) -> Arc<dyn StateStore> {
 
 /// Runs `job` for every organization; `url` is our public webhook URL.
 pub async fn run(job: Job, url: &str, env: &Env) -> anyhow::Result<()> {
-    let settings = settings(env)?;
-    let secret = match job {
-        Job::Ensure => Some(SecretString::from(
-            env.require("WEBHOOK_SECRET", "the webhook secret the hook must carry")?
-                .to_owned(),
-        )),
-        Job::Redeliver => None,
-    };
+    let (settings, secret) = settings(env, job).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = state_store(&settings).await;
     let mut failures = 0usize;

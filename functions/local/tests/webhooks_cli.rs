@@ -99,3 +99,62 @@ async fn a_missing_setting_is_named_on_one_line() {
     assert!(stderr.contains("WEBHOOK_SECRET"), "{stderr}");
     assert!(harness.sim.hooks().is_empty());
 }
+
+/// The deployed way: the token and the webhook secret are Secrets Manager ARNs (as the stack's
+/// outputs name them), read with the caller's AWS credentials; a rotating webhook secret's
+/// current value is the one the hook gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arn_forms_are_read_from_secrets_manager() {
+    use port_github_tests::moto::{create_secret, moto};
+    let harness = SimHarness::start(OrgSpec::default())
+        .await
+        .expect("simulator starts");
+    let secrets = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await);
+    let token = create_secret(
+        &secrets,
+        "github-token",
+        harness.sim.personal_token().unwrap_or_default(),
+    )
+    .await
+    .expect("token secret");
+    let webhook = create_secret(
+        &secrets,
+        "webhook-secret",
+        r#"{"current": "rotated-secret", "previous": "old-secret"}"#,
+    )
+    .await
+    .expect("webhook secret");
+    let output = Command::new(env!("CARGO_BIN_EXE_port-github"))
+        .args(["webhooks", "ensure", "--url", URL])
+        .env_clear()
+        .envs(moto().env())
+        .env("GITHUB_API_URL", harness.sim.base_url())
+        .env("GITHUB_TOKEN_ARN", &token)
+        .env("GITHUB_ORGANIZATIONS", harness.sim.org())
+        .env("WEBHOOK_SECRET_ARN", &webhook)
+        .output()
+        .expect("port-github runs");
+    assert!(stdout(&output).contains("created hook"));
+    let hooks = harness.sim.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].secret.as_deref(), Some("rotated-secret"));
+
+    // An ARN that does not exist is named, on one line, and nothing changes.
+    let output = Command::new(env!("CARGO_BIN_EXE_port-github"))
+        .args(["webhooks", "ensure", "--url", URL])
+        .env_clear()
+        .envs(moto().env())
+        .env("GITHUB_API_URL", harness.sim.base_url())
+        .env("GITHUB_TOKEN_ARN", &token)
+        .env("GITHUB_ORGANIZATIONS", harness.sim.org())
+        .env(
+            "WEBHOOK_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf",
+        )
+        .output()
+        .expect("port-github runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing-AbCdEf"), "{stderr}");
+    assert_eq!(harness.sim.hooks().len(), 1);
+}

@@ -1,12 +1,12 @@
 //! What one invocation is (the schedule, a batch of jobs, or neither), the time it may use, and
-//! its answer. Parsing and shaping only: the work is `Resync::start` and
+//! its answer. Parsing and shaping only: the work is `Resync::tick` (a run when one is due) and
 //! `Resync::handle_messages`.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
-use port_github_core::resync::{JobMessage, Resync, StartOutcome};
+use port_github_core::resync::{JobMessage, Resync, StartOutcome, TickOutcome};
 use serde_json::{Value, json};
 
 /// Time kept back from Lambda's deadline to settle the batch and answer.
@@ -82,11 +82,14 @@ pub fn deadline(lambda_deadline: SystemTime, budget: Option<Duration>) -> Instan
 /// Runs one invocation and shapes its answer.
 pub async fn handle(resync: &Resync, event: Value, deadline: Instant) -> Result<Value, Error> {
     match classify(event)? {
-        Invocation::Schedule => match resync.start().await? {
-            StartOutcome::Started { run, jobs } => {
+        Invocation::Schedule => match resync.tick().await? {
+            TickOutcome::NotDue { due_at } => {
+                Ok(json!({"status": "not_due", "due_at": due_at.to_rfc3339()}))
+            }
+            TickOutcome::Start(StartOutcome::Started { run, jobs }) => {
                 Ok(json!({"status": "started", "run": run, "jobs": jobs}))
             }
-            StartOutcome::Skipped { holder, until } => Ok(json!({
+            TickOutcome::Start(StartOutcome::Skipped { holder, until }) => Ok(json!({
                 "status": "skipped", "holder": holder, "until": until.to_rfc3339()
             })),
         },

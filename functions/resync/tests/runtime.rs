@@ -16,7 +16,8 @@ use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
 use port_github_tests::moto::{
-    create_standard_queue, create_state_table, moto, next_batch, settle_batch, unique_name,
+    create_secret, create_standard_queue, create_state_table, moto, next_batch, settle_batch,
+    unique_name,
 };
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
 use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
@@ -61,15 +62,28 @@ struct Setup {
     _binary: Running,
 }
 
+/// How the binary is given its mapping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MappingVia {
+    /// `PORT_APP_CONFIG`: a file.
+    File,
+    /// `PORT_APP_CONFIG_ARN`: a Secrets Manager secret holding the YAML (the deployed way).
+    Secret,
+}
+
 impl Setup {
     async fn start(spec: OrgSpec) -> Self {
-        let port = PortSim::start(default_blueprints().unwrap()).await.unwrap();
-        Self::start_on(spec, port, Some(SMALL_MAPPING)).await
+        Self::start_with(spec, MappingVia::File).await
     }
 
-    /// The binary against `port`, with `mapping` as `PORT_APP_CONFIG` (none: the mapping comes
-    /// from Port's integration record, else the built-in one).
-    async fn start_on(spec: OrgSpec, port: PortSim, mapping: Option<&str>) -> Self {
+    async fn start_with(spec: OrgSpec, via: MappingVia) -> Self {
+        let port = PortSim::start(default_blueprints().unwrap()).await.unwrap();
+        Self::start_on(spec, port, Some(via)).await
+    }
+
+    /// The binary against `port`, given `SMALL_MAPPING` `via` a file or a secret (none: the
+    /// mapping comes from Port's integration record, else the built-in one).
+    async fn start_on(spec: OrgSpec, port: PortSim, via: Option<MappingVia>) -> Self {
         let github = SimHarness::start(spec).await.unwrap();
         let aws = moto().sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
@@ -78,11 +92,8 @@ impl Setup {
         let table = create_state_table(&dynamodb, "resync-state").await.unwrap();
         let dir = std::env::temp_dir().join(unique_name("resync-runtime"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mapping = mapping.map(|text| {
-            let path = dir.join("port-app-config.yml");
-            std::fs::write(&path, text).unwrap();
-            path
-        });
+        let mapping = dir.join("port-app-config.yml");
+        std::fs::write(&mapping, SMALL_MAPPING).unwrap();
         let logs = dir.join("stdout.log");
         let mut env = moto().env();
         env.extend([
@@ -101,8 +112,16 @@ impl Setup {
             ("PORT_INTEGRATION_ID", INTEGRATION_ID.to_owned()),
             ("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE.to_owned()),
         ]);
-        if let Some(mapping) = &mapping {
-            env.push(("PORT_APP_CONFIG", mapping.display().to_string()));
+        match via {
+            Some(MappingVia::File) => env.push(("PORT_APP_CONFIG", mapping.display().to_string())),
+            Some(MappingVia::Secret) => {
+                let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+                let arn = create_secret(&secrets, "port-app-config", SMALL_MAPPING)
+                    .await
+                    .unwrap();
+                env.push(("PORT_APP_CONFIG_ARN", arn));
+            }
+            None => {}
         }
         let runtime = RuntimeApi::start().await.unwrap();
         let binary = Running(
@@ -209,9 +228,10 @@ async fn a_scheduled_run_goes_through_the_jobs_queue_to_the_catalog() {
     let started = setup.invoke(&scheduled_event()).await;
     assert_eq!(started["status"], "started", "{started}");
     let run = started["run"].as_str().unwrap().to_owned();
-    let skipped = setup.invoke(&scheduled_event()).await;
-    assert_eq!(skipped["status"], "skipped", "{skipped}");
-    assert_eq!(skipped["holder"], run.as_str(), "{skipped}");
+    // The next tick, a few minutes later, starts nothing (the run is in progress, and a first
+    // run is tried again only after a while).
+    let again = setup.invoke(&scheduled_event()).await;
+    assert_eq!(again["status"], "not_due", "{again}");
 
     let batches = setup.drain().await;
     assert!(batches > 0);
@@ -245,10 +265,39 @@ async fn a_scheduled_run_goes_through_the_jobs_queue_to_the_catalog() {
         .any(|line| line["fields"]["message"] == "resync completed");
     assert!(logged, "the completed run is logged");
 
-    // The lease is released: the next schedule starts a new run.
+    // The run completed: the next tick waits for the interval (RESYNC_INTERVAL_MINUTES).
     let next = setup.invoke(&scheduled_event()).await;
-    assert_eq!(next["status"], "started", "{next}");
+    assert_eq!(next["status"], "not_due", "{next}");
+    let due_at = chrono::DateTime::parse_from_rfc3339(next["due_at"].as_str().unwrap()).unwrap();
+    let wait = due_at.with_timezone(&chrono::Utc) - summary.started_at;
+    assert_eq!(wait, chrono::TimeDelta::hours(1), "{next}");
+}
+
+#[tokio::test]
+async fn the_mapping_can_come_from_a_secrets_manager_secret() {
+    let spec = OrgSpec::default();
+    let repos = spec.repos;
+    let setup = Setup::start_with(spec, MappingVia::Secret).await;
+    let started = setup.invoke(&scheduled_event()).await;
+    assert_eq!(started["status"], "started", "{started}");
     setup.drain().await;
+    assert_eq!(setup.port.entities_of("githubRepository").len(), repos);
+    assert!(!setup.port.entities_of("githubRelease").is_empty());
+    // The secret's mapping, not the built-in one (which also maps branches and tags).
+    assert!(setup.port.entities_of("githubBranch").is_empty());
+    let ready = setup
+        .logs()
+        .into_iter()
+        .find(|line| line["fields"]["message"] == "resync ready")
+        .expect("the start is logged");
+    let source = ready["fields"]["mapping"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        source.starts_with("Secret(") && source.contains(":secretsmanager:"),
+        "{ready}"
+    );
 }
 
 #[tokio::test]

@@ -96,9 +96,17 @@ export class PortGithubStack extends Stack {
       allowedPattern: "^[A-Za-z0-9_.-]*$",
       description: "PORT_INTEGRATION_TYPE; empty for the built-in default.",
     });
-    const portAppConfig = str("PortAppConfig", {
+    const portAppConfigSecretArn = str("PortAppConfigSecretArn", {
       default: "",
-      description: "Optional path of a port-app-config file inside the function package (PORT_APP_CONFIG).",
+      allowedPattern: SECRET_ARN_PATTERN,
+      description: "Optional secret whose value is your port-app-config, YAML or JSON (PORT_APP_CONFIG_ARN); " +
+        "empty: the mapping in Port, else the built-in one.",
+    });
+    const createPortResources = str("CreatePortResources", {
+      default: "true",
+      allowedValues: ["true", "false"],
+      description: "true: the first run creates the integration record and the missing blueprints in Port " +
+        "(an existing blueprint is never changed) (PORT_CREATE_RESOURCES). false: create them yourself.",
     });
     const portCredentialsSecretArn = str("PortCredentialsSecretArn", {
       default: "",
@@ -108,7 +116,8 @@ export class PortGithubStack extends Stack {
     const resyncIntervalMinutes = num("ResyncIntervalMinutes", {
       default: "360", // a string, as AllowedValues are strings
       allowedValues: ["60", "120", "180", "360", "720", "1440"],
-      description: "How often a full resync starts, in minutes (1 hour to 1 day).",
+      description: "How often a full resync runs, in minutes (1 hour to 1 day). The schedule ticks every 5 minutes " +
+        "and starts a run when one is due: at once on a new stack, then this long after the last start.",
     });
     const resyncScheduleState = str("ResyncScheduleState", {
       default: "ENABLED",
@@ -131,10 +140,10 @@ export class PortGithubStack extends Stack {
       description: "SEND_RAW_DATA_EXAMPLES.",
     });
     const manageOrganizationWebhooks = str("ManageOrganizationWebhooks", {
-      default: "true",
+      default: "false",
       allowedValues: ["true", "false"],
-      description: "true: every resync points each organization's webhook at the webhook URL and redelivers " +
-        "its failed deliveries (WEBHOOK_URL). false: the GitHub App's own webhook delivers the events.",
+      description: "false: the GitHub App's own webhook delivers the events. true: instead, every resync points " +
+        "each organization's webhook at the webhook URL and redelivers its failed deliveries (WEBHOOK_URL).",
     });
     const resyncMaxConcurrency = num("ResyncMaxConcurrency", {
       default: 2, minValue: 2, maxValue: 20,
@@ -201,6 +210,14 @@ export class PortGithubStack extends Stack {
         assertDescription: "GitHubAppId is required when GitHubAuthMode is app.",
       }],
     });
+    new CfnRule(this, "TokenAuthNeedsOrganizations", {
+      ruleCondition: Fn.conditionEquals(gitHubAuthMode.valueAsString, "token"),
+      assertions: [{
+        assert: Fn.conditionNot(Fn.conditionEquals(gitHubOrganizations.valueAsString, "")),
+        assertDescription: "GitHubOrganizations is required when GitHubAuthMode is token (a token does not say " +
+          "which organizations to sync, and the resync would never start).",
+      }],
+    });
 
     // ------------------------------------------------------------------ conditions
     const condition = (name: string, expression: import("aws-cdk-lib").ICfnConditionExpression) =>
@@ -213,6 +230,10 @@ export class PortGithubStack extends Stack {
     const hasAlarmTopic = condition("HasAlarmTopic", Fn.conditionNot(isEmpty(alarmTopicArn)));
     const optional = (name: string, p: CfnParameter) =>
       Fn.conditionIf(condition(name, Fn.conditionNot(isEmpty(p))).logicalId, p.valueAsString, Aws.NO_VALUE).toString();
+    // The deployer's own mapping: handed to the worker and resync, and readable by their roles only when set.
+    const hasPortAppConfig = condition("HasPortAppConfig", Fn.conditionNot(isEmpty(portAppConfigSecretArn)));
+    const mappingSecretArn =
+      Fn.conditionIf(hasPortAppConfig.logicalId, portAppConfigSecretArn.valueAsString, Aws.NO_VALUE).toString();
 
     // ------------------------------------------------------------------ secrets (never inlined)
     const secretArn = (id: string, create: CfnCondition, existing: CfnParameter, secretProps: secretsmanager.CfnSecretProps) => {
@@ -293,7 +314,8 @@ export class PortGithubStack extends Stack {
       PORT_CREDENTIALS_ARN: portSecretArn,
       PORT_INTEGRATION_ID: portIntegrationId.valueAsString,
       PORT_INTEGRATION_TYPE: optional("HasPortIntegrationType", portIntegrationType),
-      PORT_APP_CONFIG: optional("HasPortAppConfig", portAppConfig),
+      PORT_APP_CONFIG_ARN: mappingSecretArn,
+      PORT_CREATE_RESOURCES: createPortResources.valueAsString,
       STATE_TABLE: stateTable.tableName,
     };
 
@@ -371,7 +393,7 @@ export class PortGithubStack extends Stack {
       statements: (logGroup) => [
         logStatement(logGroup),
         // Consuming the events queue is granted by the event source below (that queue only).
-        readSecrets("ReadCredentials", [gitHubSecretArn, portSecretArn]),
+        readSecrets("ReadCredentials", [gitHubSecretArn, portSecretArn, mappingSecretArn]),
         new iam.PolicyStatement({ sid: "StateItems", actions: itemActions, resources: [stateTable.tableArn] }),
       ],
     });
@@ -401,7 +423,7 @@ export class PortGithubStack extends Stack {
       statements: (logGroup) => [
         logStatement(logGroup),
         new iam.PolicyStatement({ sid: "QueueContinuations", actions: ["sqs:SendMessage"], resources: [resyncJobsQueue.queueArn] }),
-        readSecrets("ReadSecrets", [gitHubSecretArn, portSecretArn, webhookSecretArnValue]),
+        readSecrets("ReadSecrets", [gitHubSecretArn, portSecretArn, webhookSecretArnValue, mappingSecretArn]),
         new iam.PolicyStatement({
           sid: "StateItems", actions: [...itemActions, "dynamodb:Query"], resources: [stateTable.tableArn],
         }),
@@ -416,9 +438,11 @@ export class PortGithubStack extends Stack {
       maxConcurrency: resyncMaxConcurrency.valueAsNumber,
     }));
     resync.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.hours(1) });
+    // A tick, not the interval: a run starts only when one is due (a new stack at once, then
+    // ResyncIntervalMinutes after the last start).
     const schedule = new events.Rule(this, "ResyncSchedule", {
-      description: "Starts a full resync.",
-      schedule: events.Schedule.expression(`rate(${resyncIntervalMinutes.valueAsString} minutes)`),
+      description: "Starts a full resync when one is due.",
+      schedule: events.Schedule.rate(Duration.minutes(5)),
       targets: [new targets.LambdaFunction(resync, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
     (schedule.node.defaultChild as events.CfnRule).state = resyncScheduleState.valueAsString;

@@ -1,7 +1,8 @@
-//! A GitHub App: its installations (optionally limited to an allow-list of organizations) and
-//! one client per installation, each with its own token cache and concurrency limit.
+//! A GitHub App: its installations (optionally limited to an allow-list of organizations, each
+//! with the permissions it was granted) and one client per installation, each with its own token
+//! cache and concurrency limit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
@@ -21,6 +22,9 @@ pub struct Installation {
     /// `all` or `selected`.
     #[serde(default)]
     pub repository_selection: Option<String>,
+    /// What the installation was granted: permission key → `read`, `write` or `admin`.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, String>,
 }
 
 /// The organization or user an installation belongs to.
@@ -103,6 +107,14 @@ impl GitHubApp {
             }
         }
         Ok(found)
+    }
+
+    /// One installation as GitHub has it now (`GET /app/installations/{id}`), with the
+    /// permissions the organization granted it.
+    pub async fn installation(&self, installation_id: u64) -> Result<Installation, GitHubError> {
+        let path = format!("/app/installations/{installation_id}");
+        let body = self.app_client.get(&path, Feature::Required).await?;
+        serde_json::from_value(body).map_err(|source| GitHubError::Decode { path, source })
     }
 
     /// The client of one installation: created once, then shared (one token cache, one

@@ -33,6 +33,7 @@ pub mod etag_dynamodb;
 pub mod hooks;
 pub mod kinds;
 pub mod pages;
+pub mod permissions;
 pub mod rate_limit;
 pub mod redelivery;
 pub mod upkeep;

@@ -1,7 +1,7 @@
 //! Which GitHub client serves an event: the installation named in the delivery (App deliveries),
 //! else the installation that covers the event's organization, or the one personal-token client.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -24,6 +24,15 @@ pub trait GitHubClients: Send + Sync {
 
     /// The client for one organization of [`GitHubClients::organizations`].
     fn for_org(&self, access: &OrgAccess) -> Result<GitHubClient, GitHubError>;
+
+    /// The permissions granted for one organization (permission key → `read`/`write`/`admin`),
+    /// or `None` when the credentials do not say (a personal token).
+    async fn granted_permissions(
+        &self,
+        _access: &OrgAccess,
+    ) -> Result<Option<BTreeMap<String, String>>, GitHubError> {
+        Ok(None)
+    }
 }
 
 /// An organization to sync, and how.
@@ -157,6 +166,18 @@ impl GitHubClients for AppClients {
                 reason: format!("no installation of the App covers {}", access.login),
                 source: None,
             }),
+        }
+    }
+
+    /// The installation's grant as GitHub has it now (an organization owner may have accepted
+    /// or refused new permissions since the last run).
+    async fn granted_permissions(
+        &self,
+        access: &OrgAccess,
+    ) -> Result<Option<BTreeMap<String, String>>, GitHubError> {
+        match access.installation {
+            Some(id) => Ok(Some(self.app.installation(id).await?.permissions)),
+            None => Ok(None),
         }
     }
 }

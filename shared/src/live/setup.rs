@@ -1,6 +1,7 @@
 //! Building the live processor from the worker's settings, once per container: secrets from the
 //! environment or Secrets Manager, the GitHub client (App or token) with its ETag cache, the Port
-//! client, and the mapping (`PORT_APP_CONFIG`, else Port's integration config, else built-in).
+//! client, and the mapping (`PORT_APP_CONFIG` or `PORT_APP_CONFIG_ARN`, else Port's integration
+//! config, else built-in).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::clients::{AppClients, GitHubClients, TokenClients};
 use super::processor::LiveProcessor;
 use crate::clock::SystemClock;
-use crate::config::{GitHubAuthSetting, PortCredentialsSetting, SecretSetting, WorkerConfig};
+use crate::config::{
+    GitHubAuthSetting, MappingSetting, PortCredentialsSetting, SecretSetting, WorkerConfig,
+};
 use crate::github::{
     ClientConfig, DynamoDbEtagStore, EtagStore, GitHubApp, GitHubClient, GitHubError,
     InMemoryEtagStore, TokenCacheSettings,
@@ -44,6 +47,8 @@ pub enum SetupError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MappingSource {
     File(String),
+    /// A Secrets Manager secret (`PORT_APP_CONFIG_ARN`), by ARN.
+    Secret(String),
     Port,
     BuiltIn,
 }
@@ -160,44 +165,53 @@ pub async fn port_client(
     ))?)
 }
 
-/// The mapping: the file when given, else the one users edit in Port, else the built-in default.
+/// The mapping: the deployer's own (a file, or a Secrets Manager secret) when given, else the one
+/// users edit in Port, else the built-in default.
 pub async fn load_mapping(
-    file: Option<&str>,
+    setting: Option<&MappingSetting>,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
     port: &PortClient,
 ) -> Result<(CompiledMapping, MappingSource), SetupError> {
-    let (config, source) =
-        match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| SetupError::Mapping {
-                    source_name: path.to_owned(),
-                    reason: e.to_string(),
-                })?;
+    let parse = |text: &str, source_name: &str| {
+        PortAppConfig::from_yaml_or_json(text).map_err(|e| SetupError::Mapping {
+            source_name: source_name.to_owned(),
+            reason: e.to_string(),
+        })
+    };
+    let (config, source) = match setting {
+        Some(MappingSetting::File(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| SetupError::Mapping {
+                source_name: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            (parse(&text, path)?, MappingSource::File(path.to_owned()))
+        }
+        Some(MappingSetting::SecretsManager { arn }) => {
+            let text = read_secret(
+                &SecretSetting::SecretsManager { arn: arn.clone() },
+                secrets_manager,
+            )
+            .await?;
+            (
+                parse(text.expose_secret(), arn)?,
+                MappingSource::Secret(arn.clone()),
+            )
+        }
+        None => match port.integration_config().await? {
+            Some(value) if value.get("resources").is_some() => {
                 let config =
-                    PortAppConfig::from_yaml_or_json(&text).map_err(|e| SetupError::Mapping {
-                        source_name: path.to_owned(),
+                    PortAppConfig::from_value(&value).map_err(|e| SetupError::Mapping {
+                        source_name: "Port".into(),
                         reason: e.to_string(),
                     })?;
-                (config, MappingSource::File(path.to_owned()))
+                (config, MappingSource::Port)
             }
-            None => match port.integration_config().await? {
-                Some(value) if value.get("resources").is_some() => {
-                    let config =
-                        PortAppConfig::from_value(&value).map_err(|e| SetupError::Mapping {
-                            source_name: "Port".into(),
-                            reason: e.to_string(),
-                        })?;
-                    (config, MappingSource::Port)
-                }
-                _ => {
-                    let config = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG)
-                        .map_err(|e| SetupError::Mapping {
-                            source_name: "built-in".into(),
-                            reason: e.to_string(),
-                        })?;
-                    (config, MappingSource::BuiltIn)
-                }
-            },
-        };
+            _ => (
+                parse(DEFAULT_PORT_APP_CONFIG, "built-in")?,
+                MappingSource::BuiltIn,
+            ),
+        },
+    };
     let name = format!("{source:?}");
     let compiled = CompiledMapping::compile(&config, &JqOptions::default()).map_err(|e| {
         SetupError::Mapping {
@@ -232,7 +246,12 @@ pub async fn build_processor(
     };
     let clients = github_clients(config, Some(&secrets_manager), etags).await?;
     let port = port_client(config, Some(&secrets_manager)).await?;
-    let (mapping, source) = load_mapping(config.port_app_config.as_deref(), &port).await?;
+    let (mapping, source) = load_mapping(
+        config.port_app_config.as_ref(),
+        Some(&secrets_manager),
+        &port,
+    )
+    .await?;
     let mut processor = LiveProcessor::new(clients, port, Arc::new(mapping))
         .with_organizations(config.organizations.clone())
         .with_provisioning(provisioner(config));

@@ -20,7 +20,9 @@ mod cleanup;
 pub mod driver;
 pub mod jobs;
 pub mod listing;
+pub mod permission_check;
 pub mod records;
+pub mod schedule;
 pub mod setup;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -35,6 +37,8 @@ use serde_json::Value;
 
 pub use cleanup::CleanupReport;
 pub use jobs::{JOB_VERSION, Job, JobError, RepoRef, Task};
+pub use permission_check::MissingPermission;
+pub use schedule::TickOutcome;
 
 use self::listing::{Lister, Scope, Step, scope_of};
 use self::records::{Entry, RecordKey, ResourceRecord, content_hash, resource_key};
@@ -164,6 +168,9 @@ pub struct RunSummary {
     /// Entities Port refused, per blueprint: how many, and the first reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused: BTreeMap<String, Refusals>,
+    /// GitHub App permissions the mapping needs and an installation lacks (checked at the start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_permissions: Vec<MissingPermission>,
 }
 
 /// The entities of one blueprint Port refused in a run.
@@ -187,6 +194,9 @@ struct CurrentRun {
     /// The mapping read from Port when the run started (its jobs use it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mapping: Option<Value>,
+    /// What the permission check found at the start, for the summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    missing_permissions: Vec<MissingPermission>,
 }
 
 struct LoadedMapping {
@@ -477,6 +487,9 @@ impl Resync {
             }
             LeaseOutcome::Acquired(_) => {}
         }
+        if let Err(error) = schedule::record_start(self.state.as_ref(), &run, now).await {
+            tracing::warn!(%error, "the run's start is not recorded for the schedule");
+        }
         tracing::info!(run, "resync started");
         match self.begin(&run, now).await {
             Ok(outcome) => Ok(outcome),
@@ -504,11 +517,19 @@ impl Resync {
                 "no organization: the App is installed nowhere (or nowhere allowed)".into(),
             ));
         }
+        let missing_permissions = permission_check::check(
+            self.clients.as_ref(),
+            &orgs,
+            &self.mapping(),
+            self.settings.webhook.is_some(),
+        )
+        .await;
         let current = CurrentRun {
             run: run.to_owned(),
             started_at: now,
             orgs: orgs.clone(),
             mapping,
+            missing_permissions,
         };
         self.state
             .put(
@@ -1672,6 +1693,7 @@ impl Resync {
                 started_at: now,
                 orgs: Vec::new(),
                 mapping: None,
+                missing_permissions: Vec::new(),
             },
         };
         self.finish(&current, FAILED, Some(reason.to_owned()), None)
@@ -1708,6 +1730,7 @@ impl Resync {
             counters,
             cleanup,
             refused,
+            missing_permissions: current.missing_permissions.clone(),
         };
         let text = serde_json::to_string(&summary).unwrap_or_default();
         if let Err(error) = self
@@ -1722,6 +1745,17 @@ impl Resync {
             .await
         {
             tracing::warn!(%error, "run summary not stored");
+        }
+        if (status == COMPLETED || status == COMPLETED_WITH_ERRORS)
+            && let Err(error) = schedule::record_completed(
+                self.state.as_ref(),
+                &current.run,
+                current.started_at,
+                now,
+            )
+            .await
+        {
+            tracing::warn!(%error, "the completed run is not recorded for the schedule");
         }
         if status == COMPLETED {
             tracing::info!(summary = %text, "resync completed");

@@ -48,7 +48,8 @@ pub async fn assemble_resync(
     let secrets_manager = parts.secrets_manager.as_ref();
     let clients = github_clients_with(worker, client_config, secrets_manager, parts.etags).await?;
     let port = port_client(worker, secrets_manager).await?;
-    let (mapping, source) = load_mapping(worker.port_app_config.as_deref(), &port).await?;
+    let (mapping, source) =
+        load_mapping(worker.port_app_config.as_ref(), secrets_manager, &port).await?;
     let named = worker.organizations.as_ref().is_some_and(|o| !o.is_empty())
         || !mapping.config().organizations.is_empty();
     if matches!(worker.github_auth, GitHubAuthSetting::Token(_)) && !named {
@@ -72,7 +73,8 @@ pub async fn assemble_resync(
 }
 
 /// The Lambda's resync: DynamoDB state and ETags, the SQS jobs queue, secrets from Secrets
-/// Manager, and the mapping read afresh from Port at each run unless `PORT_APP_CONFIG` is set.
+/// Manager, and the mapping read afresh from Port at each run unless `PORT_APP_CONFIG` or
+/// `PORT_APP_CONFIG_ARN` is set.
 pub async fn build_resync(
     config: &ResyncConfig,
     aws: &aws_config::SdkConfig,

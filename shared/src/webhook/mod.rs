@@ -251,7 +251,9 @@ impl WebhookHandler {
         let group_id = head
             .message_group(event)
             .unwrap_or_else(|| events::fifo_safe(&format!("delivery-{delivery}")));
-        let dedup_id = events::fifo_safe(&format!("{}:{delivery}", hook_id.unwrap_or("0")));
+        // The delivery GUID alone: GitHub gives one event the same GUID on every hook (the App's
+        // and an organization's), so the FIFO queue keeps one of them.
+        let dedup_id = events::fifo_safe(delivery);
         let message = QueuedMessage {
             group_id,
             dedup_id,

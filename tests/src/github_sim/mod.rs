@@ -6,6 +6,7 @@
 mod harness;
 mod hooks;
 mod org;
+pub mod permissions;
 mod routes;
 mod server;
 
@@ -47,6 +48,9 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// A path the API lives under, like GitHub Enterprise Server's `/api/v3` (empty: the root).
     pub path_prefix: String,
+    /// What the App installation is granted (permission key → `read`/`write`/`admin`); its
+    /// tokens are refused, 403, on endpoints whose permission is missing.
+    pub permissions: BTreeMap<String, String>,
 }
 
 impl Default for SimConfig {
@@ -60,6 +64,7 @@ impl Default for SimConfig {
             hourly_limit: 5_000,
             token_ttl: Duration::from_secs(3_600),
             path_prefix: String::new(),
+            permissions: permissions::all_granted(),
         }
     }
 }
@@ -110,6 +115,7 @@ impl GitHubSim {
         let base_url = format!("{origin}{}", config.path_prefix.trim_end_matches('/'));
         let state = Arc::new(SimState {
             data: OrgData::new(config.spec.clone()),
+            permissions: Mutex::new(config.permissions.clone()),
             hooks: hooks::HookStore::default(),
             config,
             clock,
@@ -279,6 +285,17 @@ impl GitHubSim {
     /// Adds a hook as if someone had made it; its `id` is assigned and returned.
     pub fn add_hook(&self, hook: SimHook) -> u64 {
         self.state.hooks.insert(hook)
+    }
+
+    /// Changes what the App installation is granted (as an organization owner would), from the
+    /// next request on.
+    pub fn set_permissions(&self, permissions: BTreeMap<String, String>) {
+        *lock(&self.state.permissions) = permissions;
+    }
+
+    /// Takes one permission away from the App installation.
+    pub fn revoke_permission(&self, key: &str) {
+        lock(&self.state.permissions).remove(key);
     }
 
     /// Makes the hooks API answer as with or without the "Webhooks" permission.

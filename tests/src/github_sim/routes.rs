@@ -48,9 +48,20 @@ pub(crate) struct Request<'a> {
     /// Repositories deleted since the simulator started.
     pub removed: &'a std::collections::HashSet<usize>,
     pub installation_id: u64,
+    /// What the installation is granted now (reported by the installation endpoints).
+    pub permissions: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Request<'_> {
+    /// The App installation as GitHub reports it, with its current permissions.
+    fn installation(&self, data: &OrgData) -> Value {
+        let mut installation = data.installation(self.installation_id);
+        if let Some(object) = installation.as_object_mut() {
+            object.insert("permissions".to_owned(), json!(self.permissions));
+        }
+        installation
+    }
+
     fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
@@ -88,8 +99,20 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
         ("GET", ["app", "installations"]) => routed(
             "GET /app/installations",
             Needs::AppJwt,
-            list(vec![data.installation(request.installation_id)]),
+            list(vec![request.installation(data)]),
         ),
+        ("GET", ["app", "installations", id]) => {
+            let id: u64 = id.parse().ok()?;
+            routed(
+                "GET /app/installations/{id}",
+                Needs::AppJwt,
+                if id == request.installation_id {
+                    Answer::Object(request.installation(data))
+                } else {
+                    Answer::NotFound("Not Found")
+                },
+            )
+        }
         ("POST", ["app", "installations", id, "access_tokens"]) => {
             let id: u64 = id.parse().ok()?;
             let mut found = routed(

@@ -37,6 +37,8 @@ pub(crate) struct Window {
 #[derive(Debug)]
 pub(crate) struct SimState {
     pub(crate) data: OrgData,
+    /// What the App installation is granted now.
+    pub(crate) permissions: Mutex<BTreeMap<String, String>>,
     pub(crate) hooks: HookStore,
     pub(crate) config: SimConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -244,7 +246,7 @@ impl SimState {
         json!({
             "token": token,
             "expires_at": expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "permissions": {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read"},
+            "permissions": lock(&self.permissions).clone(),
             "repository_selection": if self.data.spec.installation_repos.is_some() { "selected" } else { "all" },
         })
     }
@@ -344,6 +346,7 @@ pub(crate) async fn handle(
         .filter(|s| !s.is_empty())
         .map(percent_decode)
         .collect();
+    let permissions = lock(&state.permissions).clone();
     let generations = lock(&state.generations).clone();
     let generation = move |repo: usize| generations.get(&repo).copied().unwrap_or(0);
     let removed = lock(&state.removed).clone();
@@ -354,6 +357,7 @@ pub(crate) async fn handle(
         query: &query,
         generation: &generation,
         installation_id: state.config.installation_id,
+        permissions: &permissions,
     };
     let Some(routed) = route(&state.data, &request) else {
         state.count("unknown", false);
@@ -421,6 +425,16 @@ pub(crate) async fn handle(
         return message(
             StatusCode::FORBIDDEN,
             "API rate limit exceeded for installation.",
+            limit_headers,
+        );
+    }
+
+    // The installation's permissions (a personal token is not limited here).
+    if identity == "installation" && !super::permissions::allows(&permissions, &routed.endpoint) {
+        let (_, limit_headers) = state.budget(identity, true);
+        return message(
+            StatusCode::FORBIDDEN,
+            super::permissions::NOT_ACCESSIBLE,
             limit_headers,
         );
     }
