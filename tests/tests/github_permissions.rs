@@ -116,3 +116,72 @@ async fn a_permission_granted_later_is_honoured_at_once() {
     h.sim.set_permissions(all_granted());
     assert!(client.get(&path, Feature::Required).await.is_ok());
 }
+
+/// The README's permission table (deployment step 1) is the built-in mapping's needs, row for row:
+/// permission, REST key, access and kinds, as `github::permissions` computes them.
+#[test]
+fn the_readme_lists_the_permissions_the_built_in_mapping_needs() {
+    use port_github_core::github::permissions::{Level, needed};
+    use port_github_core::mapping::PortAppConfig;
+    use port_github_core::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
+
+    let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the repository root")
+        .join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let marker = "tests/tests/github_permissions.rs checks this table";
+    let start = readme
+        .find(marker)
+        .expect("the README marks its permission table");
+    let rows: Vec<(String, String, String, Vec<String>)> = readme[start..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .take_while(|line| line.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let kinds = cells[3].split(':').next().unwrap_or_default();
+            (
+                cells[0].to_owned(),
+                cells[1].trim_matches('`').to_owned(),
+                cells[2].to_owned(),
+                kinds.split(", ").map(str::to_owned).collect(),
+            )
+        })
+        .collect();
+
+    let mapping = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG).unwrap();
+    let expected: Vec<(String, String, String, Vec<String>)> = needed(
+        mapping
+            .resources
+            .iter()
+            .map(|r| (r.kind.as_str(), &r.selector.options)),
+        true,
+    )
+    .into_iter()
+    .map(|need| {
+        let access = match need.level {
+            Level::Read => "read",
+            Level::Write => "read and write",
+            Level::Admin => "admin",
+        };
+        (need.title, need.permission, access.to_owned(), need.kinds)
+    })
+    .collect();
+    let sorted = |mut rows: Vec<(String, String, String, Vec<String>)>| {
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        sorted(rows),
+        sorted(expected.clone()),
+        "README.md's table must be:\n{}",
+        expected
+            .iter()
+            .map(|(t, k, a, kinds)| format!("| {t} | `{k}` | {a} | {} |", kinds.join(", ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -1,10 +1,11 @@
 //! The scheduled full sync, split into jobs that survive Lambda's time limit and GitHub's rate
 //! limits.
 //!
-//! - [`Resync::start`] (the EventBridge schedule) takes the lease (a run still going makes the next
-//!   one skip), records the run, reports `running` to Port, tends each organization's webhook and
-//!   queues the first jobs: per organization, its organization-level resources and the first page
-//!   of its repositories.
+//! - [`Resync::tick`] (the EventBridge schedule, every few minutes) starts a run when one is due
+//!   (`schedule`). [`Resync::start`] takes the lease (a run still going makes the next one skip),
+//!   checks the installations' permissions against the mapping (`permission_check`), records the
+//!   run, reports `running` to Port, tends each organization's webhook and queues the first jobs:
+//!   per organization, its organization-level resources and the first page of its repositories.
 //! - [`Resync::handle_messages`] (the jobs queue) runs jobs within a deadline. A repositories page
 //!   queues one job per repository; a repository job lists each of the repository's resources,
 //!   maps what it lists, skips entities whose content did not change since they were last sent
