@@ -45,6 +45,8 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 const BODY_MARGIN: usize = 64 * 1024;
 /// Events that failed for good kept in memory (the latest; all are printed as they fail).
 const DEAD_LETTERS_KEPT: usize = 100;
+/// Events accepted and not yet done with, at most (`SERVE_QUEUE_CAPACITY`).
+const DEFAULT_QUEUE_CAPACITY: u64 = 1000;
 
 /// Why `serve` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,8 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
         .map_err(ServeError::Catalog)?
         .map(Arc::new);
     let webhook_config = webhook_config(vars.clone())?;
+    let queue_capacity = Env::from_pairs(vars.clone())
+        .positive_u64("SERVE_QUEUE_CAPACITY", DEFAULT_QUEUE_CAPACITY)?;
     let worker_config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
     let secrets_manager = if uses_secrets_manager(&webhook_config, &worker_config) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -116,7 +120,11 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
         .with_provisioning(port_github_core::live::setup::provisioner(&worker_config));
 
     let body_limit = webhook_config.max_body_bytes.saturating_add(BODY_MARGIN);
-    let queue = Arc::new(InMemoryEventQueue::default());
+    // Bounded: when full, deliveries are answered 503 as with an unreachable SQS (GitHub
+    // records them as failed; they can be redelivered).
+    let queue = Arc::new(InMemoryEventQueue::bounded(
+        usize::try_from(queue_capacity).unwrap_or(usize::MAX),
+    ));
     let handler =
         WebhookHandler::from_config(webhook_config, secrets_manager, queue.clone()).await?;
 
@@ -265,10 +273,12 @@ async fn drain_queue(
             let retry = match outcome.get(&id) {
                 Some(Outcome::Applied(report)) => {
                     println!("{}: {}", event.label, summary(report));
+                    queue.finished(1);
                     continue;
                 }
                 Some(Outcome::DeadLettered { reason }) => {
                     println!("{}: failed for good, kept: {reason}", event.label);
+                    queue.finished(1);
                     continue;
                 }
                 Some(Outcome::Retry { reason, .. }) => reason.clone(),
@@ -278,9 +288,10 @@ async fn drain_queue(
                 // The group's first failure was attempted; the later ones wait behind it.
                 event.attempts += 1;
                 if event.attempts >= MAX_ATTEMPTS {
-                    let reason = format!("gave up after {} attempts: {retry:?}", event.attempts);
+                    let reason = format!("gave up after {} attempts: {retry}", event.attempts);
                     println!("{}: {reason}", event.label);
                     keep(&dead_letters, &event, reason).await;
+                    queue.finished(1);
                     continue;
                 }
                 let wait = FIRST_RETRY.saturating_mul(1 << (event.attempts - 1));

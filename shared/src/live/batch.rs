@@ -59,6 +59,16 @@ pub enum RetryReason {
     NotKept(String),
 }
 
+impl std::fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(reason) | Self::NotKept(reason) => f.write_str(reason),
+            Self::GroupBlocked => f.write_str("an earlier event of its group was handed back"),
+            Self::OutOfTime => f.write_str("the batch ran out of time"),
+        }
+    }
+}
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
