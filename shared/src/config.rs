@@ -504,6 +504,38 @@ impl ResyncConfig {
     }
 }
 
+/// What the worker Lambda is told about its queues (beyond the event source Lambda wires).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerQueuesConfig {
+    /// `EVENTS_DLQ_URL`: the events queue's dead-letter queue. An event that fails for good is
+    /// sent there with its reason and acknowledged; without it, it is handed back and the
+    /// queue's redrive policy moves it there after `maxReceiveCount` receives.
+    pub dead_letter_queue_url: Option<String>,
+    /// `EVENTS_QUEUE_URL`: the events queue, so that a handed-back message whose wait is known
+    /// comes back after that wait (its visibility); without it, after the queue's timeout.
+    pub events_queue_url: Option<String>,
+}
+
+impl WorkerQueuesConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let fifo = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match env.get(name) {
+                None => Ok(None),
+                Some(url) if url.ends_with(".fifo") => Ok(Some(url.to_owned())),
+                Some(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be a FIFO queue (its name ends in .fifo), like the events queue"
+                        .into(),
+                }),
+            }
+        };
+        Ok(Self {
+            dead_letter_queue_url: fifo("EVENTS_DLQ_URL")?,
+            events_queue_url: fifo("EVENTS_QUEUE_URL")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,6 +622,31 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("EVENTS_QUEUE_URL")
+        );
+    }
+
+    #[test]
+    fn the_worker_queues_are_optional_and_fifo() {
+        let none = WorkerQueuesConfig::from_env(&Env::from_pairs([("X", "y")])).unwrap();
+        assert_eq!(none, WorkerQueuesConfig::default());
+        let both = WorkerQueuesConfig::from_env(&Env::from_pairs([
+            ("EVENTS_DLQ_URL", "https://sqs/1/events-dlq.fifo"),
+            ("EVENTS_QUEUE_URL", QUEUE),
+        ]))
+        .unwrap();
+        assert_eq!(
+            both.dead_letter_queue_url.as_deref(),
+            Some("https://sqs/1/events-dlq.fifo")
+        );
+        assert_eq!(both.events_queue_url.as_deref(), Some(QUEUE));
+        let standard = WorkerQueuesConfig::from_env(&Env::from_pairs([(
+            "EVENTS_DLQ_URL",
+            "https://sqs/1/dlq",
+        )]))
+        .unwrap_err();
+        assert!(
+            standard.to_string().contains("EVENTS_DLQ_URL"),
+            "{standard}"
         );
     }
 

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod github;
 pub mod live;
 pub mod logging;

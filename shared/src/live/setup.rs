@@ -20,7 +20,7 @@ use crate::github::{
 };
 use crate::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
 use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
-use crate::port::{PortClient, PortClientConfig, PortError};
+use crate::port::{PortClient, PortClientConfig, PortError, RetrySettings};
 use crate::secrets::{SecretError, SecretSource, SecretsManagerSecret};
 
 /// How often the worker looks for a mapping edited in Port (when the mapping comes from Port).
@@ -154,15 +154,38 @@ pub async fn port_client(
     config: &WorkerConfig,
     secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
 ) -> Result<PortClient, SetupError> {
+    port_client_with(config, secrets_manager, None).await
+}
+
+/// [`port_client`] with its own retry settings (`None`: the client's defaults).
+pub async fn port_client_with(
+    config: &WorkerConfig,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+    retry: Option<RetrySettings>,
+) -> Result<PortClient, SetupError> {
     let (client_id, client_secret) =
         port_credentials(&config.port_credentials, secrets_manager).await?;
-    Ok(PortClient::new(PortClientConfig::new(
+    let mut client_config = PortClientConfig::new(
         config.port_api_url.clone(),
         client_id,
         client_secret,
         config.port_integration_id.clone(),
         config.port_integration_type.clone(),
-    ))?)
+    );
+    if let Some(retry) = retry {
+        client_config.retry = retry;
+    }
+    Ok(PortClient::new(client_config)?)
+}
+
+/// The worker Lambda's Port retries: its batch runs under the invocation's deadline, which is
+/// what bounds a wait; a `retry-after` of up to a minute (as long as GitHub's client waits)
+/// that fits the time left is slept rather than spending one of the message's receives.
+pub fn worker_port_retry() -> RetrySettings {
+    RetrySettings {
+        max_wait: Duration::from_secs(60),
+        ..RetrySettings::default()
+    }
 }
 
 /// The mapping: the deployer's own (a file, or a Secrets Manager secret) when given, else the one
@@ -230,7 +253,8 @@ pub fn provisioner(config: &WorkerConfig) -> Arc<crate::port::provision::Provisi
     ))
 }
 
-/// Everything the worker needs, built from its settings.
+/// Everything the worker Lambda needs, built from its settings (its Port client waits as long as
+/// the invocation's deadline allows, up to [`worker_port_retry`]'s minute).
 pub async fn build_processor(
     config: &WorkerConfig,
     aws: &aws_config::SdkConfig,
@@ -245,7 +269,7 @@ pub async fn build_processor(
         None => Arc::new(InMemoryEtagStore::new()),
     };
     let clients = github_clients(config, Some(&secrets_manager), etags).await?;
-    let port = port_client(config, Some(&secrets_manager)).await?;
+    let port = port_client_with(config, Some(&secrets_manager), Some(worker_port_retry())).await?;
     let (mapping, source) = load_mapping(
         config.port_app_config.as_ref(),
         Some(&secrets_manager),

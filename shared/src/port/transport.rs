@@ -1,6 +1,7 @@
 //! One Port call with everything around it: the bearer token (refreshed once on a 401), the
-//! ownership User-Agent, retries on overload statuses and network errors, and the split of
-//! failures into transient and permanent. It knows no endpoint's body.
+//! ownership User-Agent, retries on overload statuses and network errors (never waiting past the
+//! current deadline), and the split of failures into transient and permanent. It knows no
+//! endpoint's body.
 
 use std::sync::Arc;
 
@@ -138,7 +139,8 @@ impl Transport {
     }
 
     /// Sleeps before the next attempt, or ends with a transient error when the attempts are used
-    /// up or Port asks for a longer wait than allowed.
+    /// up, Port asks for a longer wait than allowed, or the wait would end past the current
+    /// deadline (`crate::deadline`).
     async fn wait_or_give_up(
         &self,
         endpoint: &'static str,
@@ -148,7 +150,10 @@ impl Transport {
     ) -> Result<(), PortError> {
         let settings = &self.config.retry;
         let wait = hint.unwrap_or_else(|| retry::backoff(settings, attempt));
-        if attempt >= settings.max_attempts || wait > settings.max_wait {
+        if attempt >= settings.max_attempts
+            || wait > settings.max_wait
+            || !crate::deadline::allows(wait)
+        {
             return Err(PortError::Transient {
                 endpoint,
                 retry_after: hint,
