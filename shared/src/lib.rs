@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod github;
 pub mod live;
+pub mod log_shipping;
 pub mod logging;
 pub mod mapping;
 pub mod port;

@@ -1,15 +1,19 @@
 //! The worker Lambda: a batch of queued GitHub events in, the catalog updated, the messages to
 //! retry out (`batchItemFailures`). All logic lives in `port_github_core::live`.
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use port_github_core::config::{Env, WorkerConfig};
 use port_github_core::live::setup::build_processor;
 use port_github_core::live::{QueuedEvent, process_batch};
+use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
+use port_github_core::port::logs::PortLogIngest;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    port_github_core::logging::init_json();
+    let logs = port_github_core::logging::init_json_shipping("worker");
     let config =
         WorkerConfig::from_env(&Env::from_process()).unwrap_or_else(|error| fail_start(&error));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -17,7 +21,8 @@ async fn main() -> Result<(), Error> {
         .await
         .unwrap_or_else(|error| fail_start(&error));
     tracing::info!(mapping = ?mapping, "worker ready");
-    let processor = &processor;
+    logs.connect(Arc::new(PortLogIngest::new(processor.port().clone())));
+    let (processor, logs) = (&processor, &logs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let messages: Vec<QueuedEvent> = event
             .payload
@@ -33,6 +38,7 @@ async fn main() -> Result<(), Error> {
         for id in process_batch(processor, &messages).await {
             response.add_failure(id);
         }
+        logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
         Ok::<_, Error>(response)
     }))
     .await

@@ -133,6 +133,11 @@ impl LiveProcessor {
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
+    /// The Port client the processor writes with.
+    pub fn port(&self) -> &PortClient {
+        &self.port
+    }
+
     /// The mapping in use.
     pub fn mapping(&self) -> Arc<CompiledMapping> {
         self.loaded().mapping.clone()

@@ -52,17 +52,19 @@ pub async fn read_secret(
     setting: &SecretSetting,
     secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
 ) -> Result<SecretString, SecretError> {
-    match setting {
-        SecretSetting::Plain(value) => Ok(value.clone()),
+    let value = match setting {
+        SecretSetting::Plain(value) => value.clone(),
         SecretSetting::SecretsManager { arn } => {
             let Some(client) = secrets_manager else {
                 return Err(SecretError::Empty { id: arn.clone() });
             };
             SecretsManagerSecret::new(client.clone(), arn.clone())
                 .fetch()
-                .await
+                .await?
         }
-    }
+    };
+    crate::log_shipping::register_secret(&value);
+    Ok(value)
 }
 
 async fn port_credentials(
@@ -73,7 +75,10 @@ async fn port_credentials(
         PortCredentialsSetting::Plain {
             client_id,
             client_secret,
-        } => Ok((client_id.clone(), client_secret.clone())),
+        } => {
+            crate::log_shipping::register_secret(client_secret);
+            Ok((client_id.clone(), client_secret.clone()))
+        }
         PortCredentialsSetting::SecretsManager { arn } => {
             let raw = read_secret(
                 &SecretSetting::SecretsManager { arn: arn.clone() },
@@ -91,7 +96,9 @@ async fn port_credentials(
                     id: arn.clone(),
                     reason: "expected {\"clientId\": \"...\", \"clientSecret\": \"...\"}".into(),
                 })?;
-            Ok((parsed.client_id, SecretString::from(parsed.client_secret)))
+            let client_secret = SecretString::from(parsed.client_secret);
+            crate::log_shipping::register_secret(&client_secret);
+            Ok((parsed.client_id, client_secret))
         }
     }
 }

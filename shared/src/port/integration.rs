@@ -41,6 +41,9 @@ pub struct IntegrationRecord {
     /// The mapping users edit in Port's UI (`null` or `{}` when none was set).
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// Where Port takes the integration's logs (`logAttributes`), when it says.
+    #[serde(default, rename = "logAttributes")]
+    pub log_attributes: Option<super::logs::LogAttributes>,
 }
 
 impl IntegrationRecord {
@@ -153,7 +156,11 @@ impl PortClient {
         });
         let bytes = serde_json::to_vec(&body).map_err(|e| PortError::decode(ENDPOINT, e))?;
         let url = self.inner.url(&["integration"], &[])?;
-        let outcome = match self.inner.call(ENDPOINT, Method::POST, url, Some(bytes)).await {
+        let outcome = match self
+            .inner
+            .call(ENDPOINT, Method::POST, url, Some(bytes))
+            .await
+        {
             Ok(_) => Created::New,
             Err(error) if error.status() == Some(409) => Created::AlreadyExisted,
             Err(error) => return Err(error),

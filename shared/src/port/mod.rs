@@ -10,6 +10,7 @@ mod deletes;
 mod entities;
 mod error;
 mod integration;
+pub mod logs;
 pub mod mask;
 pub mod provision;
 pub mod retry;

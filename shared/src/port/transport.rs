@@ -96,6 +96,22 @@ impl Transport {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<Answer, PortError> {
+        let attempts = self.config.retry.max_attempts;
+        self.call_with(endpoint, method, url, body, attempts, None)
+            .await
+    }
+
+    /// [`Self::call`] with at most `max_attempts` attempts (a token refresh after a 401 does not
+    /// count) and, when given, a shorter `timeout` per request than the client's.
+    pub async fn call_with(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        max_attempts: u32,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Answer, PortError> {
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
@@ -105,6 +121,9 @@ impl Transport {
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose_secret());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             if let Some(body) = &body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -130,7 +149,7 @@ impl Transport {
                     });
                 }
                 Attempt::Retry { failure, hint } => {
-                    self.wait_or_give_up(endpoint, attempt, failure, hint)
+                    self.wait_or_give_up(endpoint, (attempt, max_attempts), failure, hint)
                         .await?
                 }
             }
@@ -142,13 +161,13 @@ impl Transport {
     async fn wait_or_give_up(
         &self,
         endpoint: &'static str,
-        attempt: u32,
+        (attempt, max_attempts): (u32, u32),
         failure: Failure,
         hint: Option<std::time::Duration>,
     ) -> Result<(), PortError> {
         let settings = &self.config.retry;
         let wait = hint.unwrap_or_else(|| retry::backoff(settings, attempt));
-        if attempt >= settings.max_attempts || wait > settings.max_wait {
+        if attempt >= max_attempts || wait > settings.max_wait {
             return Err(PortError::Transient {
                 endpoint,
                 retry_after: hint,
@@ -189,7 +208,8 @@ impl Transport {
                     });
                 }
                 Attempt::Retry { failure, hint } => {
-                    self.wait_or_give_up(ENDPOINT, attempt, failure, hint)
+                    let attempts = (attempt, self.config.retry.max_attempts);
+                    self.wait_or_give_up(ENDPOINT, attempts, failure, hint)
                         .await?
                 }
             }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Endpoint;
 use super::catalog::{Blueprint, Rejection};
-use super::routes::{Shared, handle, ok, route};
+use super::routes::{Shared, handle, ok, route, with_log_attributes};
 
 /// The fields `POST /v1/blueprints` requires (Port's OpenAPI, `components` of that route).
 pub const BLUEPRINT_REQUIRED_FIELDS: [&str; 3] = ["identifier", "title", "schema"];
@@ -54,7 +54,9 @@ pub(super) async fn create_integration(
         |state, call| {
             let body = object(call.json()?, "the body")?;
             let Some(id) = body.get("installationId").and_then(Value::as_str) else {
-                return Err(invalid("\"installationId\" is required and must be a string"));
+                return Err(invalid(
+                    "\"installationId\" is required and must be a string",
+                ));
             };
             if id.is_empty() {
                 return Err(invalid("\"installationId\" cannot be empty"));
@@ -78,6 +80,7 @@ pub(super) async fn create_integration(
                 .or_insert_with(|| Value::Object(Map::new()));
             let record = Value::Object(record);
             state.integrations.insert(id.to_owned(), record.clone());
+            let record = with_log_attributes(state, id, &record);
             ok(
                 StatusCode::CREATED,
                 json!({"ok": true, "integration": record}),
@@ -117,6 +120,7 @@ pub(super) async fn patch_integration(
                 }
             }
             let record = record.clone();
+            let record = with_log_attributes(state, &id, &record);
             ok(StatusCode::OK, json!({"ok": true, "integration": record}))
         },
     )
@@ -190,9 +194,7 @@ fn check_definition(
                     return Err(Rejection::new(
                         404,
                         "not_found",
-                        format!(
-                            "relation \"{name}\": target blueprint \"{target}\" was not found"
-                        ),
+                        format!("relation \"{name}\": target blueprint \"{target}\" was not found"),
                     ));
                 }
             }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub use admin_routes::BLUEPRINT_REQUIRED_FIELDS;
-pub use routes::ROUTES;
 pub use catalog::{Blueprint, CatalogEntity, MAX_IDENTIFIER_CHARS, check_identifier};
+pub use routes::ROUTES;
 
 /// The client id and secret the simulator accepts unless told otherwise.
 pub const CLIENT_ID: &str = "sim-client-id";
@@ -46,6 +46,9 @@ pub enum Endpoint {
     GetBlueprint,
     CreateBlueprint,
     PatchBlueprint,
+    /// The simulator's own log ingest (the URL its integration records give as
+    /// `logAttributes.ingestUrl`; not a Port API route).
+    LogIngest,
 }
 
 /// A failure the simulator answers instead of doing the work.
@@ -65,6 +68,8 @@ pub enum Fault {
     Unauthorized,
     /// 403, as if the credentials' role lacked the permission.
     Forbidden,
+    /// 500.
+    Internal,
 }
 
 /// One request as the simulator saw it.
@@ -118,6 +123,14 @@ pub(crate) struct SimState {
     pub stalls: VecDeque<Duration>,
     pub counters: HashMap<Endpoint, u64>,
     pub requests: Vec<RecordedRequest>,
+    /// `http://127.0.0.1:<port>`, for the URLs the simulator hands out.
+    pub base_url: String,
+    /// Whether integration records carry `logAttributes.ingestUrl`.
+    pub log_attributes: bool,
+    /// The largest body the log ingest takes (413 above).
+    pub log_ingest_limit: usize,
+    /// The log lines the ingest received, in order.
+    pub logs: Vec<Value>,
 }
 
 impl SimState {
@@ -153,6 +166,9 @@ impl Drop for PortSim {
 impl PortSim {
     /// Starts a simulator on `127.0.0.1:<free port>` knowing `blueprints`.
     pub async fn start(blueprints: Vec<Blueprint>) -> anyhow::Result<PortSim> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let base_url = format!("http://{address}");
         let state = SimState {
             catalog: catalog::Catalog {
                 blueprints: blueprints
@@ -174,10 +190,12 @@ impl PortSim {
             stalls: VecDeque::new(),
             counters: HashMap::new(),
             requests: Vec::new(),
+            base_url: base_url.clone(),
+            log_attributes: true,
+            log_ingest_limit: MAX_BODY_BYTES,
+            logs: Vec::new(),
         };
         let state = Arc::new(Mutex::new(state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
         let app = routes::router(Arc::clone(&state));
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -185,7 +203,7 @@ impl PortSim {
             }
         });
         Ok(PortSim {
-            base_url: format!("http://{address}"),
+            base_url,
             state,
             server,
         })
@@ -310,6 +328,29 @@ impl PortSim {
         self.lock()
             .integrations
             .insert(integration.to_owned(), record);
+    }
+
+    /// Whether integration records carry `logAttributes.ingestUrl` (pointing at this
+    /// simulator's log ingest, [`Self::log_ingest_url`]); on by default. Off, they have no
+    /// `logAttributes`, as in a Port account without the integration log.
+    pub fn set_log_attributes(&self, on: bool) {
+        self.lock().log_attributes = on;
+    }
+
+    /// The ingest URL the records of `integration` give (`POST` takes `{"logs": [...]}`).
+    pub fn log_ingest_url(&self, integration: &str) -> String {
+        routes::log_ingest_url(&self.base_url, integration)
+    }
+
+    /// The largest body the log ingest accepts (413 above); 1 MiB unless told.
+    pub fn set_log_ingest_limit(&self, bytes: usize) {
+        self.lock().log_ingest_limit = bytes;
+    }
+
+    /// Every log line the ingest accepted, in order (`{"level", "message", "timestamp",
+    /// "extra", "integration"}`: the last is the ingest path's, added by the simulator).
+    pub fn received_logs(&self) -> Vec<Value> {
+        self.lock().logs.clone()
     }
 
     /// The integration record `GET /v1/integration/{id}` answers with, if it exists.
