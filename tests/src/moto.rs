@@ -292,3 +292,35 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result
         .filter_map(|count| count.parse::<u64>().ok())
         .sum())
 }
+
+/// Creates a Secrets Manager secret named `prefix-…` holding `value`; returns its ARN.
+pub async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    value: &str,
+) -> anyhow::Result<String> {
+    let created = client
+        .create_secret()
+        .name(unique_name(prefix))
+        .secret_string(value)
+        .send()
+        .await?;
+    created
+        .arn
+        .ok_or_else(|| anyhow::anyhow!("moto created a secret without an ARN"))
+}
+
+/// Stores `value` as the secret's new current version (a rotation).
+pub async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value)
+        .send()
+        .await?;
+    Ok(())
+}

@@ -44,8 +44,10 @@ pub enum LiveError {
 }
 
 impl From<GitHubError> for LiveError {
+    /// Refused credentials are transient for an event: the secret was re-read once already, and
+    /// the message is better redelivered (after a rotation completes, or to the DLQ) than dropped.
     fn from(error: GitHubError) -> Self {
-        if error.is_retryable() {
+        if error.is_retryable() || matches!(error, GitHubError::Auth { .. }) {
             Self::Transient(error.to_string())
         } else {
             Self::Permanent(error.to_string())
@@ -54,8 +56,10 @@ impl From<GitHubError> for LiveError {
 }
 
 impl From<PortError> for LiveError {
+    /// Refused credentials (401, after a fresh token and a re-read of the secret) are transient
+    /// for an event, as for GitHub.
     fn from(error: PortError) -> Self {
-        if error.is_transient() {
+        if error.is_transient() || error.status() == Some(401) {
             Self::Transient(error.to_string())
         } else {
             Self::Permanent(error.to_string())
@@ -562,7 +566,9 @@ impl LiveProcessor {
                 UpsertResult::Upserted { .. } => report
                     .upserted
                     .push((entity.blueprint.clone(), entity.identifier.clone())),
-                UpsertResult::Failed(failure) if failure.transient => {
+                UpsertResult::Failed(failure)
+                    if failure.transient || failure.status == Some(401) =>
+                {
                     return Err(LiveError::Transient(format!(
                         "Port: {} {}",
                         failure.code, failure.message

@@ -179,16 +179,33 @@ impl Transport {
         Ok(())
     }
 
-    /// `POST /v1/auth/access_token`, with the same retries as any call.
+    /// `POST /v1/auth/access_token`, with the same retries as any call. Credentials from a
+    /// secret are re-read once when Port refuses them (a rotation), and tried again.
     async fn fetch_token(&self) -> Result<TokenResponse, PortError> {
         const ENDPOINT: &str = "auth";
         let url = self.url(&["auth", "access_token"], &[])?;
+        let source = self.config.credentials.as_ref();
+        let mut credentials = match source {
+            Some(source) => Some(source.get().await.map_err(|error| PortError::Transient {
+                endpoint: ENDPOINT,
+                retry_after: None,
+                cause: Failure::Request(error.to_string()),
+            })?),
+            None => None,
+        };
+        let mut reread = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = TokenRequest {
-                client_id: &self.config.client_id,
-                client_secret: self.config.client_secret.expose_secret(),
+            let request = match &credentials {
+                Some(credentials) => TokenRequest {
+                    client_id: &credentials.client_id,
+                    client_secret: credentials.client_secret.expose_secret(),
+                },
+                None => TokenRequest {
+                    client_id: &self.config.client_id,
+                    client_secret: self.config.client_secret.expose_secret(),
+                },
             };
             let response = self.http.post(url.clone()).json(&request).send().await;
             match classify(ENDPOINT, response).await {
@@ -198,6 +215,17 @@ impl Transport {
                 }
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Unauthorized => {
+                    if !reread && let (Some(source), Some(used)) = (source, credentials.as_ref()) {
+                        reread = true;
+                        if let Some(fresh) = source.reload_if_current(used).await {
+                            tracing::info!(
+                                "Port refused the client secret; using the one just read"
+                            );
+                            credentials = Some(fresh);
+                            attempt -= 1; // the re-read does not count against the retries
+                            continue;
+                        }
+                    }
                     return Err(PortError::Permanent {
                         endpoint: ENDPOINT,
                         cause: Failure::Status {
