@@ -1,7 +1,9 @@
 //! A Port API simulator for tests and the local demo: an HTTP server on loopback with an
 //! in-memory catalog that checks requests the way Port does (`ARCHITECTURE.md`, "What the integration relies on from Port"), records
 //! `$datasource` from the User-Agent, and injects faults on demand. Tests drive it and read its
-//! state through [`PortSim`]; it must answer errors, never panic, on bad requests.
+//! state through [`PortSim`]; it must answer errors, never panic, on bad requests. It also takes
+//! the integration's log lines: its integration records carry `logAttributes.ingestUrl` pointing
+//! at its own ingest (`POST /_ingest/{id}/logs`, not a Port API route), unless told not to.
 
 mod admin_routes;
 mod catalog;
