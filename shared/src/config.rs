@@ -227,6 +227,9 @@ pub struct WorkerConfig {
     /// Create the integration record and the missing blueprints in Port (`PORT_CREATE_RESOURCES`,
     /// default true).
     pub create_port_resources: bool,
+    /// How long a secret read from Secrets Manager is used before it is read again
+    /// (`SECRET_TTL_SECONDS`); a refused credential is re-read at once.
+    pub secret_ttl: Duration,
 }
 
 /// Where a deployer's own `port-app-config` comes from (instead of the mapping in Port).
@@ -413,6 +416,9 @@ impl WorkerConfig {
             port_app_config: MappingSetting::from_env(env)?,
             state_table: env.get("STATE_TABLE").map(str::to_owned),
             create_port_resources: boolean(env, "PORT_CREATE_RESOURCES", true)?,
+            secret_ttl: Duration::from_secs(
+                env.positive_u64("SECRET_TTL_SECONDS", DEFAULT_SECRET_TTL_SECONDS)?,
+            ),
         })
     }
 }
@@ -670,6 +676,7 @@ mod tests {
         assert!(matches!(app.github_auth, GitHubAuthSetting::App { .. }));
         assert_eq!(app.github_api_url, "https://api.github.com");
         assert_eq!(app.port_integration_type, DEFAULT_INTEGRATION_TYPE);
+        assert_eq!(app.secret_ttl, Duration::from_secs(300));
         assert!(!format!("{app:?}").contains("s3cret") && !format!("{app:?}").contains("pem"));
         let token = WorkerConfig::from_env(&worker_env(&[
             ("GITHUB_TOKEN_ARN", "arn:x"),
@@ -689,6 +696,10 @@ mod tests {
             (&[], "GITHUB_APP_ID"),
             (&[("GITHUB_APP_ID", "12")], "GITHUB_APP_PRIVATE_KEY"),
             (&[("GITHUB_APP_PRIVATE_KEY", "pem")], "GITHUB_APP_ID"),
+            (
+                &[("GITHUB_TOKEN", "t"), ("SECRET_TTL_SECONDS", "0")],
+                "SECRET_TTL_SECONDS",
+            ),
             (
                 &[("GITHUB_TOKEN", "t"), ("GITHUB_API_URL", "api.github.com")],
                 "GITHUB_API_URL",

@@ -27,6 +27,9 @@ use port_github_core::live::{
     BatchSettings, DeadLetter, DeadLetters, InMemoryDeadLetters, LiveProcessor, LiveReport,
     Outcome, QueuedEvent, RetryReason, process_batch,
 };
+use port_github_core::log_shipping::{LogShipper, ShipperSettings};
+use port_github_core::port::PortClient;
+use port_github_core::port::logs::PortLogIngest;
 use port_github_core::queue::{InMemoryEventQueue, QueuedMessage};
 use port_github_core::secrets::SecretError;
 use port_github_core::webhook::envelope::Envelope;
@@ -82,19 +85,40 @@ impl ServeError {
 }
 
 /// Human-readable logs on standard error at `default` level unless `RUST_LOG` says otherwise
-/// (standard output carries one line per event).
-pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// (standard output carries one line per event), plus the warnings and errors captured for
+/// Port's integration log (shipped once `serve` or `resync` connects the returned shipper).
+pub fn init_logging(default: &str, source: &str) -> LogShipper {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let shipper = LogShipper::new(ShipperSettings::new(source));
+    let text = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(port_github_core::logging::env_filter(default));
+    let _ = tracing_subscriber::registry()
+        .with(text)
+        .with(shipper.layer())
         .try_init();
+    shipper
+}
+
+/// Ships the captured warnings and errors to Port's integration log through `port`, unless the
+/// embedded catalog stands in for Port (then nothing is shipped).
+pub fn connect_logs(logs: &LogShipper, port: &PortClient, embedded: bool) {
+    if embedded {
+        logs.disable();
+    } else {
+        logs.connect(Arc::new(PortLogIngest::new(port.clone())));
+    }
 }
 
 /// Serves webhooks on `addr` until Ctrl-C, with the settings in `vars` (the environment).
-pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<(), ServeError> {
+pub async fn run(
+    addr: SocketAddr,
+    mut vars: HashMap<String, String>,
+    logs: &LogShipper,
+) -> Result<(), ServeError> {
     // No Port credentials: the embedded catalog stands in for Port, saved after every batch.
     let embedded = EmbeddedCatalog::start_if_no_port(&mut vars)
         .await
@@ -114,6 +138,7 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     let etags: Arc<dyn EtagStore> = Arc::new(InMemoryEtagStore::new());
     let clients = github_clients(&worker_config, secrets_manager.as_ref(), etags).await?;
     let port = port_client(&worker_config, secrets_manager.as_ref()).await?;
+    connect_logs(logs, &port, embedded.is_some());
     let (mapping, source) = load_mapping(
         worker_config.port_app_config.as_ref(),
         secrets_manager.as_ref(),
@@ -169,6 +194,8 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     {
         println!("stopped with {left} event(s) not processed");
     }
+    logs.flush(port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT)
+        .await;
     served.map_err(ServeError::Server)
 }
 

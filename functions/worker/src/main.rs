@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use port_github_core::config::{Env, WorkerConfig, WorkerQueuesConfig};
@@ -16,10 +18,12 @@ use port_github_core::live::setup::build_processor;
 use port_github_core::live::{
     BatchSettings, DeadLetters, QueuedEvent, SqsDeadLetters, process_batch,
 };
+use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
+use port_github_core::port::logs::PortLogIngest;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    port_github_core::logging::init_json();
+    let logs = port_github_core::logging::init_json_shipping("worker");
     let env = Env::from_process();
     let config = WorkerConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
     let queues = WorkerQueuesConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
@@ -33,7 +37,9 @@ async fn main() -> Result<(), Error> {
         .clone()
         .map(|url| SqsDeadLetters::new(sqs.clone(), url));
     tracing::info!(mapping = ?mapping, dead_letter_queue = dead_letters.is_some(), "worker ready");
-    let (processor, dead_letters, queues, sqs) = (&processor, &dead_letters, &queues, &sqs);
+    logs.connect(Arc::new(PortLogIngest::new(processor.port().clone())));
+    let (processor, dead_letters, queues, sqs, logs) =
+        (&processor, &dead_letters, &queues, &sqs, &logs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = Deadline::from_epoch_millis(event.context.deadline, INVOCATION_MARGIN);
         let mut receipts = HashMap::new();
@@ -85,6 +91,7 @@ async fn main() -> Result<(), Error> {
         for id in outcome.handed_back() {
             response.add_failure(id);
         }
+        logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
         Ok::<_, Error>(response)
     }))
     .await

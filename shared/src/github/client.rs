@@ -24,6 +24,7 @@ use super::rate_limit::{
     BudgetTracker, RateBudget, Refusal, budget_from_headers, classify_refusal, transient_backoff,
 };
 use crate::deadline;
+use crate::secrets::{CachedSecret, PlainSecret};
 
 /// The REST API version this client speaks.
 pub const API_VERSION: &str = "2022-11-28";
@@ -161,8 +162,19 @@ impl GitHubClient {
         clock: Arc<dyn Clock>,
         etags: Arc<dyn EtagStore>,
     ) -> Result<Self, GitHubError> {
+        let token = CachedSecret::fixed("GITHUB_TOKEN", PlainSecret(token));
+        Self::with_token_source(config, Arc::new(token), clock, etags)
+    }
+
+    /// A client using a personal or fine-grained token read (and re-read) from `token`.
+    pub fn with_token_source(
+        config: ClientConfig,
+        token: Arc<CachedSecret<PlainSecret>>,
+        clock: Arc<dyn Clock>,
+        etags: Arc<dyn EtagStore>,
+    ) -> Result<Self, GitHubError> {
         let http = http_client(&config)?;
-        Self::new(config, http, TokenSource::Static(token), clock, etags)
+        Self::new(config, http, TokenSource::Token(token), clock, etags)
     }
 
     /// The primary budget GitHub last reported for this identity (`None` before the first call).
@@ -433,6 +445,11 @@ impl GitHubClient {
                 }
                 StatusCode::UNAUTHORIZED => {
                     let TokenSource::Installation(cache) = &inner.tokens else {
+                        // An App JWT or a personal token: re-read the secret once (rotated).
+                        if !reauthenticated && inner.tokens.refused(&bearer).await {
+                            reauthenticated = true;
+                            continue;
+                        }
                         return Err(auth_refused(&path));
                     };
                     let fresh = bearer.minted_at.is_some_and(|minted| {

@@ -64,6 +64,8 @@ impl LiveError {
 }
 
 impl From<GitHubError> for LiveError {
+    /// Refused credentials are transient for an event: the secret was re-read once already, and
+    /// the message is better redelivered (after a rotation completes, or to the DLQ) than dropped.
     fn from(error: GitHubError) -> Self {
         if let Some(until) = error.retry_at() {
             let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -72,7 +74,7 @@ impl From<GitHubError> for LiveError {
                 wait,
             };
         }
-        if error.is_retryable() {
+        if error.is_retryable() || matches!(error, GitHubError::Auth { .. }) {
             Self::Transient(error.to_string())
         } else {
             Self::Permanent(error.to_string())
@@ -81,13 +83,17 @@ impl From<GitHubError> for LiveError {
 }
 
 impl From<PortError> for LiveError {
+    /// Refused credentials (401, after a fresh token and a re-read of the secret) are transient
+    /// for an event, as for GitHub.
     fn from(error: PortError) -> Self {
         match error.retry_after() {
             Some(wait) => Self::Deferred {
                 reason: format!("{error}: {}", error.cause()),
                 wait,
             },
-            None if error.is_transient() => Self::Transient(format!("{error}: {}", error.cause())),
+            None if error.is_transient() || error.status() == Some(401) => {
+                Self::Transient(format!("{error}: {}", error.cause()))
+            }
             None => Self::Permanent(format!("{error}: {}", error.cause())),
         }
     }
@@ -187,6 +193,11 @@ impl LiveProcessor {
             .read()
             .map(|l| l.clone())
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The Port client the processor writes with.
+    pub fn port(&self) -> &PortClient {
+        &self.port
     }
 
     /// The mapping in use.
@@ -633,7 +644,9 @@ impl LiveProcessor {
                 UpsertResult::Upserted { .. } => report
                     .upserted
                     .push((entity.blueprint.clone(), entity.identifier.clone())),
-                UpsertResult::Failed(failure) if failure.transient => {
+                UpsertResult::Failed(failure)
+                    if failure.transient || failure.status == Some(401) =>
+                {
                     let reason = format!("Port: {} {}", failure.code, failure.message);
                     return Err(match failure.retry_after {
                         Some(wait) => LiveError::Deferred { reason, wait },

@@ -82,6 +82,19 @@ impl WebhookSecretSource {
             Self::Cached(cache) => cache.get().await,
         }
     }
+
+    /// After a signature matched none of `rejected`: the secrets read again, when they changed
+    /// (a rotation since the last read). A fixed pair, or a secret read less than a few seconds
+    /// ago, gives `None` without a read, so forged deliveries cannot make it read on each one.
+    pub async fn reload_if_current(
+        &self,
+        rejected: &Arc<WebhookSecrets>,
+    ) -> Option<Arc<WebhookSecrets>> {
+        match self {
+            Self::Fixed(_) => None,
+            Self::Cached(cache) => cache.reload_if_current(rejected).await,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -189,8 +202,16 @@ impl WebhookHandler {
         };
         let signature = header(request.headers, "x-hub-signature-256");
         if let Err(error) = verify_signature(signature, request.body, secrets.all()) {
-            tracing::warn!(status = 401, reason = %error, "rejected: signature");
-            return WebhookResponse::error(401, "invalid signature");
+            // Signed with a secret stored since it was read? Read it again (single-flight, at
+            // most every few seconds) before refusing.
+            let rotated = match self.secrets.reload_if_current(&secrets).await {
+                Some(fresh) => verify_signature(signature, request.body, fresh.all()).is_ok(),
+                None => false,
+            };
+            if !rotated {
+                tracing::warn!(status = 401, reason = %error, "rejected: signature");
+                return WebhookResponse::error(401, "invalid signature");
+            }
         }
         let (Some(event), Some(delivery)) = (event, delivery) else {
             tracing::warn!(
