@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use port_github_core::config::{Env, WorkerConfig};
 use port_github_core::github::{EtagStore, Feature, InMemoryEtagStore};
 use port_github_core::live::setup::{github_clients, port_client};
-use port_github_core::live::{BatchSettings, LiveProcessor, QueuedEvent, process_batch};
+use port_github_core::live::{
+    BatchSettings, DeadLetters, InMemoryDeadLetters, LiveProcessor, QueuedEvent, process_batch,
+};
 use port_github_core::log_shipping::{Flushed, LogShipper, ShipperSettings, ShippingState};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::logs::PortLogIngest;
@@ -28,6 +30,7 @@ struct World {
     github: SimHarness,
     port: PortSim,
     processor: LiveProcessor,
+    dead_letters: InMemoryDeadLetters,
     shipper: LogShipper,
     _guard: tracing::subscriber::DefaultGuard,
 }
@@ -65,6 +68,7 @@ async fn world(settings: ShipperSettings, log_attributes: bool) -> World {
         github,
         port,
         processor,
+        dead_letters: InMemoryDeadLetters::new(100),
         shipper,
         _guard: guard,
     }
@@ -119,6 +123,14 @@ impl World {
     }
 }
 
+/// Batch settings that keep events failing for good (as the worker does with its DLQ).
+fn dead_lettering(letters: &InMemoryDeadLetters) -> BatchSettings<'_> {
+    BatchSettings {
+        dead_letters: Some(letters as &dyn DeadLetters),
+        ..BatchSettings::default()
+    }
+}
+
 fn shipped_text(port: &PortSim) -> String {
     serde_json::to_string(&port.received_logs()).unwrap()
 }
@@ -129,12 +141,16 @@ async fn a_warning_of_the_worker_reaches_the_ingest_with_secrets_masked() {
     world.connect();
     world.refuse_next_upsert();
     let message = world.pr_message("d-refused").await;
-    let failed = process_batch(&world.processor, &[message], BatchSettings::default())
-        .await
-        .handed_back();
+    let failed = process_batch(
+        &world.processor,
+        &[message],
+        dead_lettering(&world.dead_letters),
+    )
+    .await
+    .handed_back();
     assert!(
         failed.is_empty(),
-        "a refused entity is not retried: {failed:?}"
+        "a refused entity is dead-lettered, not retried: {failed:?}"
     );
     // A secret the setup registered, logged on purpose: it must leave masked.
     tracing::warn!(detail = %format!("the client secret is {CLIENT_SECRET}"), "logged on purpose");
@@ -182,10 +198,14 @@ async fn without_log_attributes_shipping_is_off_and_quiet() {
     world.refuse_next_upsert();
     let message = world.pr_message("d-off").await;
     assert!(
-        process_batch(&world.processor, &[message], BatchSettings::default())
-            .await
-            .handed_back()
-            .is_empty()
+        process_batch(
+            &world.processor,
+            &[message],
+            dead_lettering(&world.dead_letters)
+        )
+        .await
+        .handed_back()
+        .is_empty()
     );
     let flushed = world.shipper.flush(FLUSH).await;
     assert!(
@@ -195,10 +215,14 @@ async fn without_log_attributes_shipping_is_off_and_quiet() {
     world.refuse_next_upsert();
     let again = world.pr_message("d-off-2").await;
     assert!(
-        process_batch(&world.processor, &[again], BatchSettings::default())
-            .await
-            .handed_back()
-            .is_empty()
+        process_batch(
+            &world.processor,
+            &[again],
+            dead_lettering(&world.dead_letters)
+        )
+        .await
+        .handed_back()
+        .is_empty()
     );
     assert_eq!(world.shipper.flush(FLUSH).await, Flushed::Idle);
 
@@ -228,9 +252,13 @@ async fn a_failing_ingest_neither_fails_nor_holds_up_events() {
         }
         let message = world.pr_message(&format!("d-{n}")).await;
         let started = Instant::now();
-        let failed = process_batch(&world.processor, &[message], BatchSettings::default())
-            .await
-            .handed_back();
+        let failed = process_batch(
+            &world.processor,
+            &[message],
+            dead_lettering(&world.dead_letters),
+        )
+        .await
+        .handed_back();
         assert!(failed.is_empty(), "event {n}: {failed:?}");
         let flushed = world.shipper.flush(FLUSH).await;
         assert_eq!(flushed, Flushed::Done);
