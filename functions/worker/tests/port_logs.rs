@@ -14,6 +14,7 @@ use port_github_core::github::Feature;
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::moto::{create_fifo_queue, moto};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
 use serde_json::{Value, json};
@@ -63,10 +64,12 @@ async fn world(log_attributes: bool) -> World {
         command.env(key, value);
     }
     let config = fixtures_dir().join("ocean/port-app-config.yml");
+    // The events dead-letter queue, on moto, as deployed: Port's refusals are kept there.
+    let sqs = aws_sdk_sqs::Client::new(&moto().sdk_config().await);
+    let dead_letters = create_fifo_queue(&sqs, "logs-dlq").await.unwrap();
     command
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .envs(moto().env())
+        .env("EVENTS_DLQ_URL", dead_letters)
         .env("GITHUB_API_URL", github.sim.base_url())
         .env("GITHUB_TOKEN", github.sim.personal_token().unwrap())
         .env("PORT_API_URL", port.base_url())
@@ -154,7 +157,10 @@ async fn warnings_and_errors_reach_the_ingest_before_the_invocation_answers() {
     let lines = world.port.received_logs();
     let dropped = lines
         .iter()
-        .find(|line| line["message"] == "dropped: not an event envelope")
+        .find(|line| {
+            line["message"] == "dead-lettered: failed for good, kept with its reason"
+                && line["extra"]["message_id"] == "d-1-bad"
+        })
         .unwrap_or_else(|| panic!("no ERROR line for the bad message in {lines:#?}"));
     assert_eq!(dropped["level"], "ERROR");
     assert_eq!(dropped["extra"]["message_id"], "d-1-bad");
@@ -193,7 +199,7 @@ async fn without_log_attributes_nothing_is_shipped_or_said() {
     let World { worker, .. } = world;
     let output = worker.stop();
     assert!(
-        output.contains("dropped: not an event envelope"),
+        output.contains("not an event envelope"),
         "the worker logs as usual: {output}"
     );
     for line in output.lines() {
