@@ -125,7 +125,12 @@ impl Resync {
         let Ok(Some(previous)) = self.current_run().await else {
             return;
         };
-        if previous.run == by || !matches!(self.summary(&previous.run).await, Ok(None)) {
+        // Past the run records' lifetime its summary is gone whether or not it ended: unknown.
+        let records_kept = now < expiry(previous.started_at, super::RUN_RECORDS_TTL);
+        if previous.run == by
+            || !records_kept
+            || !matches!(self.summary(&previous.run).await, Ok(None))
+        {
             return;
         }
         let reason = if now >= expiry(previous.started_at, MAX_RUN) {

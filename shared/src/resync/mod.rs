@@ -1702,6 +1702,11 @@ impl Resync {
         let Some(current) = self.current_run().await? else {
             return Ok(());
         };
+        if current.run != job.run {
+            // Superseded between the batch's start and now: the new run's cleanup is its own.
+            tracing::info!(run = %job.run, "dropped the cleanup of a superseded run");
+            return Ok(());
+        }
         let report = if self.settings.dry_run.is_some() {
             Ok(CleanupReport::default())
         } else {
