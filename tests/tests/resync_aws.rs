@@ -336,7 +336,7 @@ async fn a_crashed_runs_lease_expires_and_the_next_schedule_proceeds() {
         crashed.start().await.unwrap(),
         StartOutcome::Started { .. }
     ));
-    // Its jobs are never run; within the interval the schedule skips.
+    // Its jobs are never run; within its lease (a heartbeat) the schedule skips.
     assert!(matches!(
         aws.resync().start().await.unwrap(),
         StartOutcome::Skipped { .. }
