@@ -8,9 +8,10 @@ The SAM template is first translated to plain CloudFormation with the SAM transl
 really be created. Resources are recognised by what points at them, never by logical id:
 
 - a function by its `port-github:function` tag (webhook, worker, resync);
-- the events queue, the resync-jobs queue, the state table and each secret by the environment
-  variable that hands it to a function (EVENTS_QUEUE_URL, RESYNC_QUEUE_URL, STATE_TABLE,
-  WEBHOOK_SECRET_ARN, GITHUB_APP_PRIVATE_KEY_ARN / GITHUB_TOKEN_ARN, PORT_CREDENTIALS_ARN);
+- the events queue, its dead-letter queue, the resync-jobs queue, the state table and each secret by
+  the environment variable that hands it to a function (EVENTS_QUEUE_URL, EVENTS_DLQ_URL,
+  RESYNC_QUEUE_URL, STATE_TABLE, WEBHOOK_SECRET_ARN, GITHUB_APP_PRIVATE_KEY_ARN / GITHUB_TOKEN_ARN,
+  PORT_CREDENTIALS_ARN);
 - a log group by the function's LoggingConfig.
 
 Each function's role may then grant only the actions listed in ALLOWED on those resources, and must
@@ -65,6 +66,8 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
     "worker": {
         "log-group": LOG_WRITE,
         "events-queue": SQS_CONSUME,
+        # Events that fail for good are sent there with their reason; never read or deleted.
+        "events-dlq": {"sqs:SendMessage"},
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
         "mapping-secret": READ_SECRET,
@@ -90,6 +93,7 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
     "worker": {
         "log-group": LOG_WRITE,
         "events-queue": SQS_CONSUME - {"sqs:GetQueueUrl"},
+        "events-dlq": {"sqs:SendMessage"},
         "github-secret": READ_SECRET,
         "port-secret": READ_SECRET,
         "mapping-secret": READ_SECRET,
@@ -112,21 +116,24 @@ REQUIRED: dict[str, dict[str, set[str]]] = {
     },
 }
 # The settings of the README's configuration tables each function must be given.
+GITHUB_AND_PORT = {"GITHUB_API_URL", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_ARN", "GITHUB_TOKEN_ARN",
+                   "GITHUB_ORGANIZATIONS", "PORT_API_URL", "PORT_CREDENTIALS_ARN", "PORT_INTEGRATION_ID",
+                   "PORT_INTEGRATION_TYPE", "PORT_APP_CONFIG_ARN", "PORT_CREATE_RESOURCES", "STATE_TABLE",
+                   "SECRET_TTL_SECONDS", "RUST_LOG"}
 ENV_REQUIRED = {
     "webhook": {"WEBHOOK_SECRET_ARN", "EVENTS_QUEUE_URL", "MAX_BODY_BYTES", "MAX_MESSAGE_BYTES",
                 "SECRET_TTL_SECONDS", "RUST_LOG"},
-    "worker": {"GITHUB_API_URL", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_ARN", "GITHUB_TOKEN_ARN",
-               "GITHUB_ORGANIZATIONS", "PORT_API_URL", "PORT_CREDENTIALS_ARN", "PORT_INTEGRATION_ID",
-               "PORT_INTEGRATION_TYPE", "PORT_APP_CONFIG_ARN", "PORT_CREATE_RESOURCES", "STATE_TABLE",
-               "SECRET_TTL_SECONDS", "RUST_LOG"},
+    # EVENTS_QUEUE_URL: handed-back messages with a known wait get it as their visibility.
+    "worker": GITHUB_AND_PORT | {"EVENTS_DLQ_URL", "EVENTS_QUEUE_URL"},
 }
-ENV_REQUIRED["resync"] = ENV_REQUIRED["worker"] | {
+ENV_REQUIRED["resync"] = GITHUB_AND_PORT | {
     "RESYNC_QUEUE_URL", "RESYNC_TIME_BUDGET_SECONDS", "RATE_LIMIT_RESERVE", "SEND_RAW_DATA_EXAMPLES",
     "RESYNC_INTERVAL_MINUTES", "WEBHOOK_URL", "WEBHOOK_SECRET_ARN",
 }
 # Which environment variable names which resource kind.
 ENV_KINDS = {
     "EVENTS_QUEUE_URL": "events-queue",
+    "EVENTS_DLQ_URL": "events-dlq",
     "RESYNC_QUEUE_URL": "resync-queue",
     "STATE_TABLE": "state-table",
     "WEBHOOK_SECRET_ARN": "webhook-secret",
@@ -275,7 +282,8 @@ def check_template(name: str, t: dict, checks: Checks) -> None:
                 if kind:
                     kinds[f].setdefault(kind, set()).update(source)
 
-    for kind in ("events-queue", "resync-queue", "state-table", "webhook-secret", "github-secret", "port-secret"):
+    for kind in ("events-queue", "events-dlq", "resync-queue", "state-table", "webhook-secret", "github-secret",
+                 "port-secret"):
         c(f"a function is handed the {kind}", kind in all_kinds)
 
     # Settings.
@@ -377,6 +385,8 @@ def check_statements(f: str, statements: list[dict], kinds: dict[str, set[str]],
           "github-secret" not in granted and "port-secret" not in granted)
     if f == "worker":
         c("worker: no webhook secret and no resync queue", "webhook-secret" not in granted and "resync-queue" not in granted)
+    if f != "worker":
+        c(f"{f}: no access to the events dead-letter queue", "events-dlq" not in granted)
 
 
 def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
@@ -399,6 +409,10 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
         dlq_ids = names_in(redrive.get("deadLetterTargetArn"))
         dlq = next((i for i in dlq_ids if res.get(i, {}).get("Type") == "AWS::SQS::Queue"), None)
         c(f"{label} queue has a DLQ and a receive count", dlq is not None and "maxReceiveCount" in redrive)
+        if label == "events":
+            given = names_in(env["worker"].get("EVENTS_DLQ_URL"))
+            c("worker: EVENTS_DLQ_URL is the events queue's dead-letter queue", dlq is not None and given == {dlq},
+              f"{sorted(given)} vs {dlq}")
         if dlq:
             fifo = bool(res[dlq]["Properties"].get("FifoQueue"))
             c(f"{label} DLQ is {'FIFO' if q.get('FifoQueue') else 'standard'} like its queue", fifo == bool(q.get("FifoQueue")))
@@ -544,6 +558,9 @@ def check_the_checks(sam: dict, checks: Checks) -> None:
         for r in t["Resources"].values():
             if r.get("Type") == "AWS::Events::Rule" and "ScheduleExpression" in r.get("Properties", {}):
                 r["Properties"]["ScheduleExpression"] = {"Fn::Sub": "rate(${ResyncIntervalMinutes} minutes)"}
+    def no_dead_letters(t: dict) -> None:
+        statements = role_statements(t, "worker")
+        statements[:] = [s for s in statements if s.get("Sid") != "DeadLetters"]
 
     mutations = {
         "a '*' resource on sqs:SendMessage": grant("webhook", "sqs:SendMessage", "*"),
@@ -554,6 +571,11 @@ def check_the_checks(sam: dict, checks: Checks) -> None:
         "the worker querying the table": grant("worker", "dynamodb:Query", {"Fn::GetAtt": ["StateTable", "Arn"]}),
         "the webhook reading the mapping secret": grant("webhook", "secretsmanager:GetSecretValue", {"Ref": "PortAppConfigSecretArn"}),
         "the schedule at the interval instead of a tick": schedule_at_interval,
+        "the worker reading the dead-letter queue": grant("worker", "sqs:ReceiveMessage",
+                                                          {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}),
+        "the webhook writing to the dead-letter queue": grant("webhook", "sqs:SendMessage",
+                                                              {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}),
+        "the worker without its dead-letter queue": no_dead_letters,
         "a wildcard action": grant("resync", "sqs:*", {"Fn::GetAtt": ["ResyncJobsQueue", "Arn"]}),
         "another service": grant("worker", "s3:GetObject", "arn:aws:s3:::bucket/key"),
         "a managed policy": managed,

@@ -227,6 +227,9 @@ pub struct WorkerConfig {
     /// Create the integration record and the missing blueprints in Port (`PORT_CREATE_RESOURCES`,
     /// default true).
     pub create_port_resources: bool,
+    /// How long a secret read from Secrets Manager is used before it is read again
+    /// (`SECRET_TTL_SECONDS`); a refused credential is re-read at once.
+    pub secret_ttl: Duration,
 }
 
 /// Where a deployer's own `port-app-config` comes from (instead of the mapping in Port).
@@ -413,6 +416,9 @@ impl WorkerConfig {
             port_app_config: MappingSetting::from_env(env)?,
             state_table: env.get("STATE_TABLE").map(str::to_owned),
             create_port_resources: boolean(env, "PORT_CREATE_RESOURCES", true)?,
+            secret_ttl: Duration::from_secs(
+                env.positive_u64("SECRET_TTL_SECONDS", DEFAULT_SECRET_TTL_SECONDS)?,
+            ),
         })
     }
 }
@@ -501,6 +507,38 @@ impl ResyncConfig {
             interval: Duration::from_secs(minutes * 60),
             webhook_url,
             webhook_secret,
+        })
+    }
+}
+
+/// What the worker Lambda is told about its queues (beyond the event source Lambda wires).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerQueuesConfig {
+    /// `EVENTS_DLQ_URL`: the events queue's dead-letter queue. An event that fails for good is
+    /// sent there with its reason and acknowledged; without it, it is handed back and the
+    /// queue's redrive policy moves it there after `maxReceiveCount` receives.
+    pub dead_letter_queue_url: Option<String>,
+    /// `EVENTS_QUEUE_URL`: the events queue, so that a handed-back message whose wait is known
+    /// comes back after that wait (its visibility); without it, after the queue's timeout.
+    pub events_queue_url: Option<String>,
+}
+
+impl WorkerQueuesConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let fifo = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match env.get(name) {
+                None => Ok(None),
+                Some(url) if url.ends_with(".fifo") => Ok(Some(url.to_owned())),
+                Some(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be a FIFO queue (its name ends in .fifo), like the events queue"
+                        .into(),
+                }),
+            }
+        };
+        Ok(Self {
+            dead_letter_queue_url: fifo("EVENTS_DLQ_URL")?,
+            events_queue_url: fifo("EVENTS_QUEUE_URL")?,
         })
     }
 }
@@ -594,6 +632,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_worker_queues_are_optional_and_fifo() {
+        let none = WorkerQueuesConfig::from_env(&Env::from_pairs([("X", "y")])).unwrap();
+        assert_eq!(none, WorkerQueuesConfig::default());
+        let both = WorkerQueuesConfig::from_env(&Env::from_pairs([
+            ("EVENTS_DLQ_URL", "https://sqs/1/events-dlq.fifo"),
+            ("EVENTS_QUEUE_URL", QUEUE),
+        ]))
+        .unwrap();
+        assert_eq!(
+            both.dead_letter_queue_url.as_deref(),
+            Some("https://sqs/1/events-dlq.fifo")
+        );
+        assert_eq!(both.events_queue_url.as_deref(), Some(QUEUE));
+        let standard = WorkerQueuesConfig::from_env(&Env::from_pairs([(
+            "EVENTS_DLQ_URL",
+            "https://sqs/1/dlq",
+        )]))
+        .unwrap_err();
+        assert!(
+            standard.to_string().contains("EVENTS_DLQ_URL"),
+            "{standard}"
+        );
+    }
+
     fn worker_env(extra: &[(&str, &str)]) -> Env {
         let mut pairs = vec![
             ("PORT_INTEGRATION_ID", "gh"),
@@ -614,6 +677,7 @@ mod tests {
         assert!(matches!(app.github_auth, GitHubAuthSetting::App { .. }));
         assert_eq!(app.github_api_url, "https://api.github.com");
         assert_eq!(app.port_integration_type, DEFAULT_INTEGRATION_TYPE);
+        assert_eq!(app.secret_ttl, Duration::from_secs(300));
         assert!(!format!("{app:?}").contains("s3cret") && !format!("{app:?}").contains("pem"));
         let token = WorkerConfig::from_env(&worker_env(&[
             ("GITHUB_TOKEN_ARN", "arn:x"),
@@ -633,6 +697,10 @@ mod tests {
             (&[], "GITHUB_APP_ID"),
             (&[("GITHUB_APP_ID", "12")], "GITHUB_APP_PRIVATE_KEY"),
             (&[("GITHUB_APP_PRIVATE_KEY", "pem")], "GITHUB_APP_ID"),
+            (
+                &[("GITHUB_TOKEN", "t"), ("SECRET_TTL_SECONDS", "0")],
+                "SECRET_TTL_SECONDS",
+            ),
             (
                 &[("GITHUB_TOKEN", "t"), ("GITHUB_API_URL", "api.github.com")],
                 "GITHUB_API_URL",

@@ -5,8 +5,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod github;
 pub mod live;
+pub mod log_shipping;
 pub mod logging;
 pub mod mapping;
 pub mod port;

@@ -88,18 +88,56 @@ impl EventQueue for SqsEventQueue {
 const FIFO_DEDUP_WINDOW: Duration = Duration::from_secs(300);
 
 /// An in-process FIFO queue with SQS FIFO's five-minute deduplication, for the local host.
+/// Bounded or not: a bounded queue counts each message from `enqueue` until the consumer says
+/// it is [`finished`](InMemoryEventQueue::finished) with it (applied, kept or given up), and
+/// refuses new ones as unavailable while `capacity` are outstanding, as an unreachable SQS would.
 #[derive(Default)]
 pub struct InMemoryEventQueue {
     inner: Mutex<InMemoryState>,
+    capacity: Option<usize>,
 }
 
 #[derive(Default)]
 struct InMemoryState {
     messages: VecDeque<QueuedMessage>,
     seen: HashMap<String, Instant>,
+    /// Accepted and not yet finished (drained ones included).
+    outstanding: usize,
+}
+
+/// Why a bounded queue turned a message away.
+#[derive(Debug, thiserror::Error)]
+#[error("the in-process queue is full ({capacity} events waiting)")]
+pub struct QueueFull {
+    pub capacity: usize,
 }
 
 impl InMemoryEventQueue {
+    /// A queue that holds at most `capacity` outstanding messages.
+    pub fn bounded(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            capacity: Some(capacity.max(1)),
+        }
+    }
+
+    /// The consumer is done with `count` drained messages: room for as many new ones.
+    pub fn finished(&self, count: usize) {
+        let mut state = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.outstanding = state.outstanding.saturating_sub(count);
+    }
+
+    /// Messages accepted and not yet finished.
+    pub fn outstanding(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .outstanding
+    }
+
     /// Takes up to `max` messages in arrival order.
     pub fn drain(&self, max: usize) -> Vec<QueuedMessage> {
         let mut state = self
@@ -137,8 +175,14 @@ impl EventQueue for InMemoryEventQueue {
         if state.seen.contains_key(&message.dedup_id) {
             return Ok(());
         }
+        if let Some(capacity) = self.capacity
+            && state.outstanding >= capacity
+        {
+            return Err(QueueError::Unavailable(Box::new(QueueFull { capacity })));
+        }
         state.seen.insert(message.dedup_id.clone(), now);
         state.messages.push_back(message);
+        state.outstanding += 1;
         Ok(())
     }
 }
@@ -311,5 +355,24 @@ mod tests {
             ["1", "2"]
         );
         assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bounded_queue_refuses_while_full_until_messages_are_finished() {
+        let queue = InMemoryEventQueue::bounded(2);
+        queue.enqueue(msg("a", "1")).await.unwrap();
+        queue.enqueue(msg("a", "2")).await.unwrap();
+        assert!(matches!(
+            queue.enqueue(msg("a", "3")).await,
+            Err(QueueError::Unavailable(_))
+        ));
+        // A duplicate is still recognised as one, full or not.
+        assert!(queue.enqueue(msg("a", "1")).await.is_ok());
+        // Drained but not finished: still counted.
+        assert_eq!(queue.drain(10).len(), 2);
+        assert!(queue.enqueue(msg("a", "3")).await.is_err());
+        queue.finished(1);
+        queue.enqueue(msg("a", "3")).await.unwrap();
+        assert_eq!(queue.outstanding(), 2);
     }
 }

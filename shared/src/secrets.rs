@@ -1,8 +1,10 @@
 //! Loading and caching secrets: a plain value from the environment or a Secrets Manager secret,
-//! re-read after a TTL so a rotation takes effect without a redeploy. Secret values only ever
-//! live in `SecretString`s; nothing here logs a value.
+//! re-read after a TTL, and at once (single-flight, at most every few seconds) when the
+//! credential it holds is refused, so a rotation takes effect without a redeploy. Secret values
+//! only ever live in `SecretString`s; nothing here logs a value.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -104,16 +106,61 @@ impl SecretSource for SecretsManagerSecret {
 /// A parsed secret value.
 pub trait ParseSecret: Sized + Send + Sync + 'static {
     fn parse(id: &str, raw: &SecretString) -> Result<Self, SecretError>;
+    /// The secret values it holds, to be masked wherever they might appear in shipped logs.
+    fn secret_values(&self) -> Vec<&SecretString>;
 }
 
-/// A secret read once, then re-read when older than the TTL. When a refresh fails, the last good
-/// value keeps serving (a Secrets Manager hiccup must not reject every delivery); the first read
-/// has no fallback and fails.
+/// The shortest time between two re-reads after an authentication failure: a storm of 401s
+/// costs one read, and a credential that stays refused at most one read per this interval.
+pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The value in use and when it was read.
+struct Entry<T> {
+    /// Start of the TTL (moved back after a failed refresh, so the next try comes sooner).
+    read_at: DateTime<Utc>,
+    /// When a refusal last made the source be read again (successfully or not), for
+    /// [`MIN_RELOAD_INTERVAL`].
+    reloaded_at: Option<DateTime<Utc>>,
+    value: Arc<T>,
+    /// SHA-256 of the raw text: tells a rotated value from a re-read of the same one.
+    digest: [u8; 32],
+}
+
+/// A secret read once, then re-read when older than the TTL, and at once when the credential
+/// it holds was refused ([`CachedSecret::reload_if_current`]). Reads are single-flight: callers
+/// that need a read wait for the one in progress and share its result. When a refresh fails,
+/// the last good value keeps serving (a Secrets Manager hiccup must not reject every delivery);
+/// the first read has no fallback and fails. Every value read is registered for masking in
+/// shipped logs (`crate::log_shipping::register_secret`).
 pub struct CachedSecret<T> {
-    source: Box<dyn SecretSource>,
+    id: String,
+    /// `None`: a fixed value that is never re-read.
+    source: Option<Box<dyn SecretSource>>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    state: Mutex<Option<(DateTime<Utc>, Arc<T>)>>,
+    state: Mutex<Option<Entry<T>>>,
+    reads: AtomicU64,
+}
+
+impl<T> std::fmt::Debug for CachedSecret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedSecret")
+            .field("id", &self.id)
+            .field("ttl", &self.ttl)
+            .field("reads", &self.reads.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn digest(raw: &SecretString) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(raw.expose_secret().as_bytes()).into()
+}
+
+fn register<T: ParseSecret>(value: &T) {
+    for secret in value.secret_values() {
+        crate::log_shipping::register_secret(secret);
+    }
 }
 
 impl<T: ParseSecret> CachedSecret<T> {
@@ -123,47 +170,197 @@ impl<T: ParseSecret> CachedSecret<T> {
 
     pub fn with_clock(source: Box<dyn SecretSource>, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
-            source,
+            id: source.id().to_owned(),
+            source: Some(source),
             ttl,
             clock,
             state: Mutex::new(None),
+            reads: AtomicU64::new(0),
         }
+    }
+
+    /// A value given once (a plain setting): served as is, never re-read.
+    pub fn fixed(id: impl Into<String>, value: T) -> Self {
+        register(&value);
+        let now = Utc::now();
+        Self {
+            id: id.into(),
+            source: None,
+            ttl: Duration::MAX,
+            clock: Arc::new(SystemClock),
+            state: Mutex::new(Some(Entry {
+                read_at: now,
+                reloaded_at: None,
+                value: Arc::new(value),
+                digest: [0; 32],
+            })),
+            reads: AtomicU64::new(0),
+        }
+    }
+
+    /// The name of the secret (an ARN or a variable name), safe to log.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// How many times the source was read.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Reads and parses the source (counted).
+    async fn read(&self, source: &dyn SecretSource) -> Result<(T, [u8; 32]), SecretError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let raw = source.fetch().await?;
+        let value = T::parse(source.id(), &raw)?;
+        register(&value);
+        Ok((value, digest(&raw)))
     }
 
     /// The current value, read from the source when there is none yet or it is older than the TTL.
     pub async fn get(&self) -> Result<Arc<T>, SecretError> {
         let mut state = self.state.lock().await;
         let now = self.clock.now();
-        if let Some((read_at, value)) = state.as_ref()
-            && (now - *read_at).to_std().unwrap_or(Duration::ZERO) < self.ttl
+        if let Some(entry) = state.as_ref()
+            && (now - entry.read_at).to_std().unwrap_or(Duration::ZERO) < self.ttl
         {
-            return Ok(Arc::clone(value));
+            return Ok(Arc::clone(&entry.value));
         }
-        match self
-            .source
-            .fetch()
-            .await
-            .and_then(|raw| T::parse(self.source.id(), &raw))
-        {
-            Ok(value) => {
+        let Some(source) = self.source.as_deref() else {
+            return match state.as_ref() {
+                Some(entry) => Ok(Arc::clone(&entry.value)),
+                None => Err(SecretError::Empty {
+                    id: self.id.clone(),
+                }),
+            };
+        };
+        match self.read(source).await {
+            Ok((value, digest)) => {
                 let value = Arc::new(value);
-                *state = Some((now, Arc::clone(&value)));
+                let reloaded_at = state.as_ref().and_then(|entry| entry.reloaded_at);
+                *state = Some(Entry {
+                    read_at: now,
+                    reloaded_at,
+                    value: Arc::clone(&value),
+                    digest,
+                });
                 Ok(value)
             }
             Err(error) => match state.as_mut() {
-                Some((read_at, value)) => {
-                    tracing::warn!(secret = self.source.id(), error = %error, "secret refresh failed; keeping the last value");
+                Some(entry) => {
+                    tracing::warn!(secret = %self.id, error = %error, "secret refresh failed; keeping the last value");
                     // Try again after a short pause rather than on every request.
                     let back = chrono::TimeDelta::from_std(
                         self.ttl.saturating_sub(Duration::from_secs(10)),
                     )
                     .unwrap_or(chrono::TimeDelta::zero());
-                    *read_at = now.checked_sub_signed(back).unwrap_or(now);
-                    Ok(Arc::clone(value))
+                    entry.read_at = now.checked_sub_signed(back).unwrap_or(now);
+                    Ok(Arc::clone(&entry.value))
                 }
                 None => Err(error),
             },
         }
+    }
+
+    /// After the credential in `rejected` was refused (a 401): the value to try instead, or
+    /// `None` when there is none (the source still holds the refused value, could not be read,
+    /// or was read less than [`MIN_RELOAD_INTERVAL`] ago; the caller then reports the failure).
+    /// When another caller already replaced `rejected`, its value is returned without a read, so
+    /// concurrent refusals cause one read.
+    pub async fn reload_if_current(&self, rejected: &Arc<T>) -> Option<Arc<T>> {
+        let source = self.source.as_deref()?;
+        let mut state = self.state.lock().await;
+        let now = self.clock.now();
+        if let Some(entry) = state.as_ref() {
+            if !Arc::ptr_eq(&entry.value, rejected) {
+                return Some(Arc::clone(&entry.value));
+            }
+            let recent = entry.reloaded_at.is_some_and(|at| {
+                (now - at).to_std().unwrap_or(Duration::ZERO) < MIN_RELOAD_INTERVAL
+            });
+            if recent {
+                return None;
+            }
+        }
+        tracing::info!(secret = %self.id, "a credential was refused; reading the secret again");
+        match self.read(source).await {
+            Ok((value, digest)) => match state.as_mut() {
+                Some(entry) if entry.digest == digest => {
+                    // The same value: keep the one in use (so later refusals of it match).
+                    entry.read_at = now;
+                    entry.reloaded_at = Some(now);
+                    None
+                }
+                _ => {
+                    let value = Arc::new(value);
+                    *state = Some(Entry {
+                        read_at: now,
+                        reloaded_at: Some(now),
+                        value: Arc::clone(&value),
+                        digest,
+                    });
+                    Some(value)
+                }
+            },
+            Err(error) => {
+                tracing::warn!(secret = %self.id, error = %error, "could not read the secret again");
+                if let Some(entry) = state.as_mut() {
+                    entry.reloaded_at = Some(now);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A secret that is one string (a token, a key): the trimmed text.
+pub struct PlainSecret(pub SecretString);
+
+impl ParseSecret for PlainSecret {
+    fn parse(id: &str, raw: &SecretString) -> Result<Self, SecretError> {
+        let text = raw.expose_secret().trim();
+        if text.is_empty() {
+            return Err(SecretError::Empty { id: id.to_owned() });
+        }
+        Ok(Self(SecretString::from(text.to_owned())))
+    }
+    fn secret_values(&self) -> Vec<&SecretString> {
+        vec![&self.0]
+    }
+}
+
+/// Port credentials: the secret `{"clientId": "...", "clientSecret": "..."}`.
+pub struct PortCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl ParseSecret for PortCredentials {
+    fn parse(id: &str, raw: &SecretString) -> Result<Self, SecretError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Credentials {
+            client_id: String,
+            client_secret: String,
+        }
+        let parsed: Credentials =
+            serde_json::from_str(raw.expose_secret()).map_err(|_| SecretError::Malformed {
+                id: id.to_owned(),
+                reason: "expected {\"clientId\": \"...\", \"clientSecret\": \"...\"}".into(),
+            })?;
+        if parsed.client_id.trim().is_empty() || parsed.client_secret.trim().is_empty() {
+            return Err(SecretError::Malformed {
+                id: id.to_owned(),
+                reason: "clientId and clientSecret must not be empty".into(),
+            });
+        }
+        Ok(Self {
+            client_id: parsed.client_id,
+            client_secret: SecretString::from(parsed.client_secret),
+        })
+    }
+    fn secret_values(&self) -> Vec<&SecretString> {
+        vec![&self.client_secret]
     }
 }
 
@@ -180,6 +377,10 @@ impl WebhookSecrets {
 }
 
 impl ParseSecret for WebhookSecrets {
+    fn secret_values(&self) -> Vec<&SecretString> {
+        self.all().collect()
+    }
+
     /// A plain string, or `{"current": "...", "previous": "..."}`.
     fn parse(id: &str, raw: &SecretString) -> Result<Self, SecretError> {
         let text = raw.expose_secret();
@@ -332,5 +533,108 @@ mod tests {
         assert!(!err.to_string().contains("topsecret"));
         assert!(WebhookSecrets::parse("id", &SecretString::from(r#"{"current":""}"#)).is_err());
         assert!(WebhookSecrets::parse("id", &SecretString::from(r#"{"previous":"x"}"#)).is_err());
+    }
+
+    /// A source that counts reads, answers after a short pause (so concurrent callers overlap)
+    /// and whose value the test changes.
+    struct Slow(Arc<Rotatable>);
+
+    #[async_trait]
+    impl SecretSource for Slow {
+        async fn fetch(&self) -> Result<SecretString, SecretError> {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.0.fetch().await
+        }
+        fn id(&self) -> &str {
+            "slow"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_storm_of_refusals_reads_once_and_at_most_every_few_seconds() {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let source = Arc::new(Rotatable {
+            value: std::sync::Mutex::new(Some("old-token".into())),
+            reads: reads.clone(),
+        });
+        let cache: Arc<CachedSecret<PlainSecret>> = Arc::new(CachedSecret::with_clock(
+            Box::new(Slow(source.clone())),
+            Duration::from_secs(3600),
+            clock.clone(),
+        ));
+        let refused = cache.get().await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+
+        // Rotated: 20 callers whose token was refused at once make one read, and all get the new value.
+        *source.value.lock().unwrap() = Some("new-token".into());
+        clock.advance(MIN_RELOAD_INTERVAL);
+        let storm = (0..20).map(|_| {
+            let cache = cache.clone();
+            let refused = refused.clone();
+            tokio::spawn(async move { cache.reload_if_current(&refused).await })
+        });
+        for answer in futures_util::future::join_all(storm).await {
+            let fresh = answer.unwrap().expect("the new value");
+            assert_eq!(fresh.0.expose_secret(), "new-token");
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert_eq!(cache.reads(), 2);
+        assert_eq!(cache.get().await.unwrap().0.expose_secret(), "new-token");
+
+        // Refused again, and the source still holds the same value: no new value, one read at most
+        // per interval.
+        let current = cache.get().await.unwrap();
+        assert!(
+            cache.reload_if_current(&current).await.is_none(),
+            "too soon: no read"
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        clock.advance(MIN_RELOAD_INTERVAL);
+        assert!(
+            cache.reload_if_current(&current).await.is_none(),
+            "same value"
+        );
+        assert!(cache.reload_if_current(&current).await.is_none());
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+
+        // A source that fails keeps the value in use.
+        *source.value.lock().unwrap() = None;
+        clock.advance(MIN_RELOAD_INTERVAL);
+        assert!(cache.reload_if_current(&current).await.is_none());
+        assert_eq!(cache.get().await.unwrap().0.expose_secret(), "new-token");
+    }
+
+    #[tokio::test]
+    async fn fixed_values_are_never_read_again() {
+        let cache = CachedSecret::fixed(
+            "GITHUB_TOKEN",
+            PlainSecret(SecretString::from("fixed-token")),
+        );
+        let value = cache.get().await.unwrap();
+        assert!(cache.reload_if_current(&value).await.is_none());
+        assert_eq!(cache.reads(), 0);
+        assert!(!format!("{cache:?}").contains("fixed-token"));
+    }
+
+    #[test]
+    fn port_credentials_parse_without_leaking() {
+        let parsed = PortCredentials::parse(
+            "arn",
+            &SecretString::from(r#"{"clientId": "id", "clientSecret": "hunter2-secret"}"#),
+        )
+        .unwrap();
+        assert_eq!(parsed.client_id, "id");
+        assert_eq!(parsed.secret_values().len(), 1);
+        for bad in [
+            r#"{"clientId": "id"}"#,
+            r#"{"clientId": "", "clientSecret": "x"}"#,
+            "hunter2-secret",
+        ] {
+            let error = PortCredentials::parse("arn", &SecretString::from(bad))
+                .err()
+                .unwrap();
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+        }
     }
 }

@@ -208,12 +208,10 @@ async fn form_encoded_bodies_carry_the_payload_field() {
         ("content-type", "application/x-www-form-urlencoded"),
         ("x-hub-signature-256", &signature),
     ]);
-    assert_eq!(
-        send_raw(&handler, "POST", &form, no_field.as_bytes())
-            .await
-            .status,
-        400
-    );
+    let (status, body) =
+        status_and_body(&send_raw(&handler, "POST", &form, no_field.as_bytes()).await);
+    assert_eq!(status, 422);
+    assert_eq!(body["reason"], "the form body has no payload field");
 }
 
 #[tokio::test]
@@ -307,7 +305,7 @@ async fn every_rejection_has_its_status() {
         send_raw(&handler, "POST", &base(&[]), b"{}").await.status,
         401
     );
-    // 400: missing or malformed routing headers, invalid JSON, empty body, non-object JSON, non-UTF-8.
+    // 400: missing or malformed routing headers.
     assert_eq!(
         send_raw(&handler, "POST", &base(&[("x-github-event", None)]), body)
             .await
@@ -347,13 +345,25 @@ async fn every_rejection_has_its_status() {
         .status,
         400
     );
-    for bad in [
-        &b"{\"action\":"[..],
-        b"",
-        b"[1,2]",
-        b"\"text\"",
-        b"{} {}",
-        b"{\"a\":\"\xff\"}",
+    // 422, saying why: invalid JSON, empty body, non-object JSON, non-UTF-8, wrong shapes, and
+    // JSON the worker could not read (a lone surrogate escape, a number out of range).
+    for (bad, why) in [
+        (&b"{\"action\":"[..], "ends early"),
+        (b"", "not a JSON object"),
+        (b"[1,2]", "not a JSON object"),
+        (
+            b"[null,null,null,null,null,null,null,null,null,null,null,null,null,null,null]",
+            "not a JSON object",
+        ),
+        (b"\"text\"", "not a JSON object"),
+        (b"{} {}", "not valid JSON"),
+        (b"{\"a\":\"\xff\"}", "not UTF-8"),
+        (b"{\"action\": 5}", "shape of a GitHub event"),
+        (
+            b"{\"action\":\"opened\",\"x\":\"\\ud800\"}",
+            "not valid JSON",
+        ),
+        (b"{\"action\":\"opened\",\"x\":1e999}", "line 1"),
     ] {
         let sig = sign(SECRET, bad);
         let response = send_raw(
@@ -363,10 +373,12 @@ async fn every_rejection_has_its_status() {
             bad,
         )
         .await;
-        assert_eq!(
-            response.status,
-            400,
-            "body {:?}",
+        let (status, body) = status_and_body(&response);
+        assert_eq!(status, 422, "body {:?}", String::from_utf8_lossy(bad));
+        let reason = body["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(why),
+            "{:?}: {reason}",
             String::from_utf8_lossy(bad)
         );
     }
@@ -406,6 +418,75 @@ impl EventQueue for FailingQueue {
     async fn enqueue(&self, _message: QueuedMessage) -> Result<(), QueueError> {
         Err(QueueError::Unavailable("queue down".into()))
     }
+}
+
+struct RefusingQueue;
+
+#[async_trait]
+impl EventQueue for RefusingQueue {
+    async fn enqueue(&self, _message: QueuedMessage) -> Result<(), QueueError> {
+        Err(QueueError::Rejected("InvalidMessageContents".into()))
+    }
+}
+
+#[tokio::test]
+async fn input_that_can_never_be_queued_is_a_4xx_that_says_why() {
+    // Too big for one queue message even reduced to its identifiers: 413.
+    let queue = Arc::new(InMemoryEventQueue::default());
+    let tight = WebhookHandler::new(
+        fixed_secrets(SECRET, None),
+        queue.clone(),
+        WebhookLimits {
+            max_body_bytes: 64 * 1024,
+            max_message_bytes: 600,
+        },
+    );
+    // Each kept field is cut to 2 KiB: three of them cannot fit in 600 bytes.
+    let payload = serde_json::json!({"action": "opened", "pull_request": {"id": 9, "number": 3,
+        "title": "label-number".repeat(400), "head": {"ref": "label-number".repeat(400)}},
+        "repository": {"id": 7, "full_name": "label-number".repeat(400), "owner": {"login": "octo"}}});
+    let response = send_webhook(
+        &tight,
+        "pull_request",
+        payload.to_string().as_bytes(),
+        SECRET,
+    )
+    .await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("even reduced"),
+        "{body}"
+    );
+    assert!(queue.is_empty());
+    // Nested deeper than the worker reads: 422.
+    let deep = format!(
+        "{{\"action\":\"opened\",\"pull_request\":{{\"number\":1}},\"x\":{}1{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let handler = handler_with(queue.clone());
+    let (status, body) =
+        status_and_body(&send_webhook(&handler, "pull_request", deep.as_bytes(), SECRET).await);
+    assert_eq!(status, 422, "{body}");
+    assert!(queue.is_empty());
+    // The queue refuses the message itself: 422, not a 5xx a redelivery could never pass.
+    let refusing = handler_with(Arc::new(RefusingQueue));
+    let (status, body) = status_and_body(
+        &send_webhook(&refusing, "pull_request", PR_OPENED.as_bytes(), SECRET).await,
+    );
+    assert_eq!(status, 422);
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("InvalidMessageContents")
+    );
+    // Answers never echo the payload.
+    assert!(!response.body.contains("label-number"));
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! A Lambda Runtime API emulator: the HTTP interface a function binary polls for invocations
 //! (`AWS_LAMBDA_RUNTIME_API`). Tests and benches start a real function binary against it and
-//! invoke it with real event JSON, as Lambda would.
+//! invoke it with real event JSON, as Lambda would: each invocation gets a deadline
+//! (`Lambda-Runtime-Deadline-Ms`, the function's timeout after it is handed out), and every
+//! invocation is recorded with its answer and whether the answer came in time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,10 +20,31 @@ use tokio::sync::{mpsc, oneshot};
 const PREFIX: &str = "/2018-06-01/runtime";
 
 /// What a function answered to one invocation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Response(serde_json::Value),
     Error(serde_json::Value),
+}
+
+/// One invocation as the emulator saw it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub event: serde_json::Value,
+    /// When the function took it (`/invocation/next`).
+    pub started: Instant,
+    /// The deadline it was given (`started` + the timeout).
+    pub deadline: Instant,
+    /// When it answered, and what.
+    pub finished: Option<Instant>,
+    pub outcome: Option<Outcome>,
+}
+
+impl Invocation {
+    /// True when the answer came after the deadline (Lambda would have stopped the function).
+    pub fn late(&self) -> bool {
+        self.finished.is_some_and(|at| at > self.deadline)
+    }
 }
 
 struct Shared {
@@ -29,6 +52,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     first_poll: Mutex<Option<Instant>>,
     init_error: Mutex<Option<serde_json::Value>>,
+    timeout: Duration,
+    invocations: Mutex<Vec<Invocation>>,
 }
 
 pub struct RuntimeApi {
@@ -38,14 +63,24 @@ pub struct RuntimeApi {
     counter: Mutex<u64>,
 }
 
+/// The timeout an invocation gets unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl RuntimeApi {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_timeout(DEFAULT_TIMEOUT).await
+    }
+
+    /// An emulator whose invocations each have `timeout` (the function's configured timeout).
+    pub async fn start_with_timeout(timeout: Duration) -> anyhow::Result<Self> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             pending: tokio::sync::Mutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             first_poll: Mutex::new(None),
             init_error: Mutex::new(None),
+            timeout,
+            invocations: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route(&format!("{PREFIX}/invocation/next"), get(next))
@@ -107,6 +142,15 @@ impl RuntimeApi {
             .clone()
     }
 
+    /// Every invocation handed out so far, in order, with its answer.
+    pub fn invocations(&self) -> Vec<Invocation> {
+        self.shared
+            .invocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Sends one event and waits (at most `timeout`) for the function's answer.
     pub async fn invoke(
         &self,
@@ -139,9 +183,22 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let Some((id, body)) = pending.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), Bytes::new());
     };
+    let started = Instant::now();
+    shared
+        .invocations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Invocation {
+            request_id: id.clone(),
+            event: json_or_text(&body),
+            started,
+            deadline: started + shared.timeout,
+            finished: None,
+            outcome: None,
+        });
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() + 30_000)
+        .map(|d| d.as_millis() + shared.timeout.as_millis())
         .unwrap_or(0);
     let mut headers = HeaderMap::new();
     let pairs = [
@@ -166,6 +223,16 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    if let Some(invocation) = shared
+        .invocations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter_mut()
+        .find(|i| i.request_id == id && i.finished.is_none())
+    {
+        invocation.finished = Some(Instant::now());
+        invocation.outcome = Some(outcome.clone());
+    }
     match shared
         .waiting
         .lock()

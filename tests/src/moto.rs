@@ -309,3 +309,18 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result
         .filter_map(|count| count.parse::<u64>().ok())
         .sum())
 }
+
+/// Stores `value` as the secret's new current version (a rotation).
+pub async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value)
+        .send()
+        .await?;
+    Ok(())
+}

@@ -89,7 +89,7 @@ async fn the_jwt_is_backdated_a_minute_and_expires_within_ten() -> anyhow::Resul
         &SecretString::from(TEST_APP_PRIVATE_KEY.to_owned()),
         Arc::new(clock.clone()),
     )?;
-    let jwt = signer.sign()?;
+    let jwt = signer.sign().await?;
     let payload = secrecy::ExposeSecret::expose_secret(&jwt)
         .split('.')
         .nth(1)

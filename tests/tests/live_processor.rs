@@ -371,7 +371,7 @@ async fn a_push_to_the_default_branch_refreshes_the_workflows_it_changed() {
 }
 
 #[tokio::test]
-async fn an_entity_port_refuses_is_reported_not_retried() {
+async fn an_entity_port_refuses_fails_the_event_for_good_with_its_reason() {
     let w = world().await;
     let (repo, pr) = repo_and_pr(&w.client, "open").await;
     // A mapping whose `leadTimeHours` is text where the blueprint wants a number: Port answers 422.
@@ -389,10 +389,20 @@ async fn an_entity_port_refuses_is_reported_not_retried() {
         port_client,
         mapping,
     );
-    let report = processor.process(&pr_event("edited", &repo, &pr)).await;
-    let report =
-        report.expect("a refused entity is permanent: acknowledged with a log line, not retried");
-    assert!(report.upserted.is_empty());
+    // A refused entity makes the event fail for good (the worker keeps it in the dead-letter
+    // queue with this reason), never a retry.
+    let error = processor
+        .process(&pr_event("edited", &repo, &pr))
+        .await
+        .expect_err("a refused entity is a permanent failure");
+    let LiveError::Permanent(reason) = &error else {
+        panic!("permanent, not retried: {error}");
+    };
+    assert!(
+        reason.contains("githubPullRequest/") && reason.contains("422 invalid_request"),
+        "the reason names the entity and Port's answer: {reason}"
+    );
+    assert!(reason.contains("leadTimeHours"), "{reason}");
     assert!(w.port.entities_of("githubPullRequest").is_empty());
 }
 

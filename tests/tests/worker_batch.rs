@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{LiveProcessor, QueuedEvent, TokenClients, process_batch};
+use port_github_core::live::{
+    BatchSettings, DeadLetters, InMemoryDeadLetters, LiveProcessor, Outcome, QueuedEvent,
+    SqsDeadLetters, TokenClients, process_batch,
+};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::queue::SqsEventQueue;
 use port_github_core::webhook::{
@@ -141,7 +144,9 @@ impl Pipeline {
                     body: m.body.clone().unwrap(),
                 })
                 .collect();
-            let failed = process_batch(&self.processor, &batch).await;
+            let failed = process_batch(&self.processor, &batch, BatchSettings::default())
+                .await
+                .handed_back();
             for message in &messages {
                 let id = message.message_id.clone().unwrap();
                 if failed.contains(&id) {
@@ -329,12 +334,47 @@ async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
     p.port
         .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 1000);
     let batch = vec![event(&prs[0], "a1"), malformed.clone(), future.clone()];
-    let failed = process_batch(&p.processor, &batch).await;
+    let kept = InMemoryDeadLetters::new(10);
+    let settings = BatchSettings {
+        dead_letters: Some(&kept),
+        deadline: None,
+    };
+    let failed = process_batch(&p.processor, &batch, settings)
+        .await
+        .handed_back();
     assert_eq!(
         failed,
         ["a1"],
-        "malformed and unknown-version messages are dropped, not retried"
+        "malformed and unknown-version messages are not retried"
     );
+    let letters = kept.letters();
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| l.message_id.as_str())
+            .collect::<Vec<_>>(),
+        ["junk", "v9"],
+        "they are kept, with their reasons"
+    );
+    assert!(
+        letters[0].reason.contains("not an event envelope"),
+        "{}",
+        letters[0].reason
+    );
+    assert!(
+        letters[1].reason.contains("unknown envelope version 9"),
+        "{}",
+        letters[1].reason
+    );
+    assert_eq!(letters[1].body, future.body, "the message as received");
+    // Without dead letters they are handed back (the redrive policy keeps them), never lost.
+    let without = process_batch(
+        &p.processor,
+        std::slice::from_ref(&malformed),
+        BatchSettings::default(),
+    )
+    .await;
+    assert_eq!(without.handed_back(), ["junk"]);
     p.port.clear_faults();
 
     // Port still down: the PR's group is held back whole (a2 is not even tried), while another
@@ -350,13 +390,19 @@ async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
         .to_string(),
     };
     let batch = vec![event(&prs[0], "a1"), member, event(&prs[0], "a2")];
-    let failed = process_batch(&p.processor, &batch).await;
-    assert_eq!(failed, ["a1", "a2"]);
+    let outcome = process_batch(&p.processor, &batch, BatchSettings::default()).await;
+    assert_eq!(outcome.handed_back(), ["a1", "a2"]);
+    assert!(matches!(outcome.get("b1"), Some(Outcome::Applied(_))));
     p.port.clear_faults();
     assert!(
-        process_batch(&p.processor, &[event(&prs[0], "a1")])
-            .await
-            .is_empty(),
+        process_batch(
+            &p.processor,
+            &[event(&prs[0], "a1")],
+            BatchSettings::default()
+        )
+        .await
+        .handed_back()
+        .is_empty(),
         "recovers once Port is back"
     );
 }
@@ -473,7 +519,10 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
             body: message.body.clone().unwrap(),
         };
         assert_eq!(
-            process_batch(&p.processor, &[event]).await.len(),
+            process_batch(&p.processor, &[event], BatchSettings::default())
+                .await
+                .handed_back()
+                .len(),
             1,
             "attempt {attempt}: handed back"
         );
@@ -515,4 +564,112 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     let envelope: port_github_core::webhook::envelope::Envelope =
         serde_json::from_str(dead[0].body().unwrap()).unwrap();
     assert_eq!(envelope.delivery_id, "doomed");
+}
+
+#[tokio::test]
+async fn events_that_fail_for_good_go_to_the_dead_letter_queue_with_their_reason() {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let p = pipeline().await;
+    let dlq_url = create_fifo_queue(&p.sqs, "worker-kept").await.unwrap();
+    let dead_letters = SqsDeadLetters::new(p.sqs.clone(), dlq_url.clone());
+    let (repo, prs) = open_prs(&p.client).await;
+    // Port refuses the entity for good (403: the credentials' role may not write it).
+    p.port
+        .fail_next(None, port_github_tests::port_sim::Fault::Forbidden, 1);
+    let payload = json!({"action": "edited", "pull_request": prs[0], "repository": repo, "organization": {"login": "sim-org"}});
+    assert_eq!(p.deliver("pull_request", "refused-1", &payload).await, 202);
+    let received = p
+        .sqs
+        .receive_message()
+        .queue_url(&p.queue_url)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let message = &received[0];
+    let batch = [
+        QueuedEvent {
+            message_id: message.message_id.clone().unwrap(),
+            group_id: message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned(),
+            body: message.body.clone().unwrap(),
+        },
+        QueuedEvent {
+            message_id: "garbage".into(),
+            group_id: Some("other".into()),
+            body: "[1, 2".into(),
+        },
+    ];
+    let settings = BatchSettings {
+        dead_letters: Some(&dead_letters as &dyn DeadLetters),
+        deadline: None,
+    };
+    let outcome = process_batch(&p.processor, &batch, settings).await;
+    assert!(outcome.handed_back().is_empty(), "{outcome:?}");
+    let Some(Outcome::DeadLettered { reason }) = outcome.get(&batch[0].message_id) else {
+        panic!("dead-lettered: {outcome:?}");
+    };
+    assert!(reason.contains("Port refused 1 entity"), "{reason}");
+    assert!(reason.contains("403"), "{reason}");
+
+    let dead = p
+        .sqs
+        .receive_message()
+        .queue_url(&dlq_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead.len(), 2, "both kept");
+    let by_source = |id: &str| {
+        dead.iter()
+            .find(|m| {
+                m.message_attributes()
+                    .and_then(|a| a.get("source_message_id"))
+                    .and_then(|v| v.string_value())
+                    == Some(id)
+            })
+            .unwrap_or_else(|| panic!("{id} in the DLQ"))
+    };
+    let refused = by_source(&batch[0].message_id);
+    assert_eq!(
+        refused.body(),
+        Some(batch[0].body.as_str()),
+        "the body untouched"
+    );
+    let attributes = refused.message_attributes().unwrap();
+    assert!(
+        attributes["reason"]
+            .string_value()
+            .unwrap()
+            .contains("Port refused"),
+        "{attributes:?}"
+    );
+    assert_eq!(attributes["delivery_id"].string_value(), Some("refused-1"));
+    assert_eq!(attributes["event"].string_value(), Some("pull_request"));
+    assert_eq!(
+        refused
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+            .map(String::as_str),
+        batch[0].group_id.as_deref(),
+        "in its own group"
+    );
+    let garbage = by_source("garbage");
+    assert!(
+        garbage.message_attributes().unwrap()["reason"]
+            .string_value()
+            .unwrap()
+            .contains("not an event envelope")
+    );
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{LiveProcessor, QueuedEvent, TokenClients, process_batch_reporting};
+use port_github_core::live::{
+    BatchSettings, LiveProcessor, Outcome, QueuedEvent, TokenClients, process_batch,
+};
 use port_github_core::port::PortClient;
 use port_github_core::queue::InMemoryEventQueue;
 use port_github_core::resync::driver::{DriveSettings, run_to_end};
@@ -127,11 +129,15 @@ pub async fn run() -> anyhow::Result<()> {
                 body: message.body,
             })
             .collect();
-        let (failed, reports) = process_batch_reporting(&processor, &batch).await;
-        anyhow::ensure!(failed.is_empty(), "the worker handed back {failed:?}");
-        for (_, report) in &reports {
-            upserted += report.upserted.len();
-            deleted += report.deleted.len();
+        let outcome = process_batch(&processor, &batch, BatchSettings::default()).await;
+        for (id, outcome) in &outcome.messages {
+            match outcome {
+                Outcome::Applied(report) => {
+                    upserted += report.upserted.len();
+                    deleted += report.deleted.len();
+                }
+                other => anyhow::bail!("the worker did not apply {id}: {other:?}"),
+            }
         }
         let label = format!("{event} {}", payload["action"].as_str().unwrap_or(""));
         println!(

@@ -147,7 +147,7 @@ fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
 }
 
 fn run_serve(addr: SocketAddr) -> ExitCode {
-    serve::init_logging("info");
+    let logs = serve::init_logging("info", "port-github serve");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,7 +158,7 @@ fn run_serve(addr: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve::run(addr, process_vars())) {
+    match runtime.block_on(serve::run(addr, process_vars(), &logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is_startup() => {
             eprintln!("port-github serve: cannot start: {error}");
@@ -173,7 +173,7 @@ fn run_serve(addr: SocketAddr) -> ExitCode {
 
 fn run_resync(dry_run: bool) -> ExitCode {
     // Warnings and errors only: the progress display has standard error otherwise.
-    serve::init_logging("warn");
+    let logs = serve::init_logging("warn", "port-github resync");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -184,7 +184,7 @@ fn run_resync(dry_run: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(resync::run(process_vars(), dry_run)) {
+    match runtime.block_on(resync::run(process_vars(), dry_run, &logs)) {
         Ok(resync::Ended::Completed) => ExitCode::SUCCESS,
         Ok(resync::Ended::Failed) => ExitCode::FAILURE,
         Ok(resync::Ended::CompletedWithErrors) => ExitCode::from(EXIT_REFUSED),

@@ -16,7 +16,8 @@ use std::time::Instant;
 use port_github_core::clock::{Clock, SystemClock};
 use port_github_core::config::{ConfigError, Env, WorkerConfig};
 use port_github_core::github::InMemoryEtagStore;
-use port_github_core::live::setup::SetupError;
+use port_github_core::live::setup::{SetupError, port_client};
+use port_github_core::log_shipping::LogShipper;
 use port_github_core::port::Entity;
 use port_github_core::queue::InMemoryJobQueue;
 use port_github_core::resync::driver::{DriveSettings, run_to_end};
@@ -73,7 +74,11 @@ impl Ended {
 }
 
 /// Runs one resync with the settings in `vars` (the environment).
-pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<Ended, ResyncCliError> {
+pub async fn run(
+    vars: HashMap<String, String>,
+    dry_run: bool,
+    logs: &LogShipper,
+) -> Result<Ended, ResyncCliError> {
     let mut vars = if dry_run { dry_run_vars(vars)? } else { vars };
     // No Port credentials (and not a dry run): the embedded catalog stands in for Port.
     let embedded = if dry_run {
@@ -88,6 +93,13 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<Ended, 
     } else {
         None
     };
+    if dry_run {
+        logs.disable();
+    } else {
+        // The resync's Port client is its own; the log shipper gets one with the same settings.
+        let port = port_client(&config, secrets_manager.as_ref()).await?;
+        crate::serve::connect_logs(logs, &port, embedded.is_some());
+    }
     let sink = Arc::new(StdoutSink::default());
     let settings = ResyncSettings {
         organizations: config.organizations.clone(),
@@ -130,6 +142,8 @@ pub async fn run(vars: HashMap<String, String>, dry_run: bool) -> Result<Ended, 
             path.display()
         );
     }
+    logs.flush(port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT)
+        .await;
     if sink.broken.load(Ordering::Relaxed) {
         eprintln!("standard output was closed: not every entity was printed");
     }

@@ -1,6 +1,8 @@
 //! `port-github serve`: a local webhook endpoint. Every request goes to the Lambda's own
 //! `WebhookHandler` (same secrets, limits and answers); queued events go to an in-process queue
-//! that a background task drains through the worker's batch path (`process_batch_reporting`).
+//! that a background task drains through the worker's batch path (`process_batch`). Events that
+//! fail for good are printed with their reason and kept in a bounded in-memory list, listed again
+//! when `serve` stops.
 //! Settings come from the environment, read by the core's `WebhookConfig` and `WorkerConfig`; the
 //! clients come from the core's setup functions. No webhook or worker logic of its own.
 
@@ -21,7 +23,13 @@ use port_github_core::config::{
 };
 use port_github_core::github::{EtagStore, InMemoryEtagStore};
 use port_github_core::live::setup::{SetupError, github_clients, load_mapping, port_client};
-use port_github_core::live::{LiveProcessor, LiveReport, QueuedEvent, process_batch_reporting};
+use port_github_core::live::{
+    BatchSettings, DeadLetter, DeadLetters, InMemoryDeadLetters, LiveProcessor, LiveReport,
+    Outcome, QueuedEvent, RetryReason, process_batch,
+};
+use port_github_core::log_shipping::{LogShipper, ShipperSettings};
+use port_github_core::port::PortClient;
+use port_github_core::port::logs::PortLogIngest;
 use port_github_core::queue::{InMemoryEventQueue, QueuedMessage};
 use port_github_core::secrets::SecretError;
 use port_github_core::webhook::envelope::Envelope;
@@ -38,6 +46,10 @@ const MAX_ATTEMPTS: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// What the server reads beyond the handler's own body limit, so the handler answers 413 itself.
 const BODY_MARGIN: usize = 64 * 1024;
+/// Events that failed for good kept in memory (the latest; all are printed as they fail).
+const DEAD_LETTERS_KEPT: usize = 100;
+/// Events accepted and not yet done with, at most (`SERVE_QUEUE_CAPACITY`).
+const DEFAULT_QUEUE_CAPACITY: u64 = 1000;
 
 /// Why `serve` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -73,25 +85,48 @@ impl ServeError {
 }
 
 /// Human-readable logs on standard error at `default` level unless `RUST_LOG` says otherwise
-/// (standard output carries one line per event).
-pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// (standard output carries one line per event), plus the warnings and errors captured for
+/// Port's integration log (shipped once `serve` or `resync` connects the returned shipper).
+pub fn init_logging(default: &str, source: &str) -> LogShipper {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let shipper = LogShipper::new(ShipperSettings::new(source));
+    let text = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(port_github_core::logging::env_filter(default));
+    let _ = tracing_subscriber::registry()
+        .with(text)
+        .with(shipper.layer())
         .try_init();
+    shipper
+}
+
+/// Ships the captured warnings and errors to Port's integration log through `port`, unless the
+/// embedded catalog stands in for Port (then nothing is shipped).
+pub fn connect_logs(logs: &LogShipper, port: &PortClient, embedded: bool) {
+    if embedded {
+        logs.disable();
+    } else {
+        logs.connect(Arc::new(PortLogIngest::new(port.clone())));
+    }
 }
 
 /// Serves webhooks on `addr` until Ctrl-C, with the settings in `vars` (the environment).
-pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<(), ServeError> {
+pub async fn run(
+    addr: SocketAddr,
+    mut vars: HashMap<String, String>,
+    logs: &LogShipper,
+) -> Result<(), ServeError> {
     // No Port credentials: the embedded catalog stands in for Port, saved after every batch.
     let embedded = EmbeddedCatalog::start_if_no_port(&mut vars)
         .await
         .map_err(ServeError::Catalog)?
         .map(Arc::new);
     let webhook_config = webhook_config(vars.clone())?;
+    let queue_capacity = Env::from_pairs(vars.clone())
+        .positive_u64("SERVE_QUEUE_CAPACITY", DEFAULT_QUEUE_CAPACITY)?;
     let worker_config = WorkerConfig::from_env(&Env::from_pairs(vars))?;
     let secrets_manager = if uses_secrets_manager(&webhook_config, &worker_config) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -103,6 +138,7 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     let etags: Arc<dyn EtagStore> = Arc::new(InMemoryEtagStore::new());
     let clients = github_clients(&worker_config, secrets_manager.as_ref(), etags).await?;
     let port = port_client(&worker_config, secrets_manager.as_ref()).await?;
+    connect_logs(logs, &port, embedded.is_some());
     let (mapping, source) = load_mapping(
         worker_config.port_app_config.as_ref(),
         secrets_manager.as_ref(),
@@ -114,7 +150,11 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
         .with_provisioning(port_github_core::live::setup::provisioner(&worker_config));
 
     let body_limit = webhook_config.max_body_bytes.saturating_add(BODY_MARGIN);
-    let queue = Arc::new(InMemoryEventQueue::default());
+    // Bounded: when full, deliveries are answered 503 as with an unreachable SQS (GitHub
+    // records them as failed; they can be redelivered).
+    let queue = Arc::new(InMemoryEventQueue::bounded(
+        usize::try_from(queue_capacity).unwrap_or(usize::MAX),
+    ));
     let handler =
         WebhookHandler::from_config(webhook_config, secrets_manager, queue.clone()).await?;
 
@@ -154,6 +194,8 @@ pub async fn run(addr: SocketAddr, mut vars: HashMap<String, String>) -> Result<
     {
         println!("stopped with {left} event(s) not processed");
     }
+    logs.flush(port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT)
+        .await;
     served.map_err(ServeError::Server)
 }
 
@@ -226,6 +268,7 @@ async fn drain_queue(
     catalog: Option<Arc<EmbeddedCatalog>>,
 ) -> usize {
     let mut pending: VecDeque<Pending> = VecDeque::new();
+    let dead_letters = InMemoryDeadLetters::new(DEAD_LETTERS_KEPT);
     let mut seq = 0u64;
     loop {
         tokio::select! {
@@ -254,21 +297,36 @@ async fn drain_queue(
                 body: p.message.body.clone(),
             })
             .collect();
-        let (failed, reports) = process_batch_reporting(&processor, &events).await;
-        let reports: HashMap<String, LiveReport> = reports.into_iter().collect();
-        let failed: HashSet<String> = failed.into_iter().collect();
+        let settings = BatchSettings {
+            dead_letters: Some(&dead_letters),
+            deadline: None,
+        };
+        let outcome = process_batch(&processor, &events, settings).await;
         let mut retried_groups = HashSet::new();
         for mut event in batch {
             let id = event.seq.to_string();
-            if let Some(report) = reports.get(&id) {
-                println!("{}: {}", event.label, summary(report));
-            } else if !failed.contains(&id) {
-                println!("{}: dropped (permanent failure, see the log)", event.label);
-            } else if retried_groups.insert(event.message.group_id.clone()) {
+            let retry = match outcome.get(&id) {
+                Some(Outcome::Applied(report)) => {
+                    println!("{}: {}", event.label, summary(report));
+                    queue.finished(1);
+                    continue;
+                }
+                Some(Outcome::DeadLettered { reason }) => {
+                    println!("{}: failed for good, kept: {reason}", event.label);
+                    queue.finished(1);
+                    continue;
+                }
+                Some(Outcome::Retry { reason, .. }) => reason.clone(),
+                None => RetryReason::OutOfTime,
+            };
+            if retried_groups.insert(event.message.group_id.clone()) {
                 // The group's first failure was attempted; the later ones wait behind it.
                 event.attempts += 1;
                 if event.attempts >= MAX_ATTEMPTS {
-                    println!("{}: gave up after {} attempts", event.label, event.attempts);
+                    let reason = format!("gave up after {} attempts: {retry}", event.attempts);
+                    println!("{}: {reason}", event.label);
+                    keep(&dead_letters, &event, reason).await;
+                    queue.finished(1);
                     continue;
                 }
                 let wait = FIRST_RETRY.saturating_mul(1 << (event.attempts - 1));
@@ -292,7 +350,48 @@ async fn drain_queue(
             tracing::warn!(%error, "the embedded catalog was not saved");
         }
     }
+    report_dead_letters(&dead_letters);
     pending.len() + queue.len()
+}
+
+/// Keeps an event the local worker gave up on with the others that failed for good.
+async fn keep(dead_letters: &InMemoryDeadLetters, event: &Pending, reason: String) {
+    let head = serde_json::from_str::<Envelope<Box<RawValue>>>(&event.message.body).ok();
+    let letter = DeadLetter {
+        message_id: event.seq.to_string(),
+        group_id: Some(event.message.group_id.clone()),
+        body: event.message.body.clone(),
+        reason,
+        delivery_id: head.as_ref().map(|h| h.delivery_id.clone()),
+        event: head.map(|h| h.event),
+    };
+    // The in-memory list always takes it.
+    let _ = dead_letters.keep(&letter).await;
+}
+
+/// At the end: the events that failed for good, so they are not lost in the scroll-back.
+fn report_dead_letters(dead_letters: &InMemoryDeadLetters) {
+    let total = dead_letters.total();
+    if total == 0 {
+        return;
+    }
+    let letters = dead_letters.letters();
+    println!(
+        "{total} event(s) failed for good{}:",
+        if total > letters.len() as u64 {
+            format!(" (the latest {} below)", letters.len())
+        } else {
+            String::new()
+        }
+    );
+    for letter in letters {
+        println!(
+            "  {} {}: {}",
+            letter.delivery_id.as_deref().unwrap_or("(no delivery id)"),
+            letter.event.as_deref().unwrap_or("(unreadable)"),
+            letter.reason
+        );
+    }
 }
 
 /// The events that may run now, in order: a group waits as a whole behind its first event that

@@ -216,10 +216,11 @@ async fn signed_deliveries_reach_the_catalog_and_bad_signatures_do_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_setting_exits_2_naming_the_variable() {
     let (github, port) = simulators().await;
-    let cases: [(&str, Option<&str>); 3] = [
+    let cases: [(&str, Option<&str>); 4] = [
         ("PORT_API_URL", Some("port.example.com")),
         ("MAX_BODY_BYTES", Some("lots")),
         ("WEBHOOK_SECRET", None),
+        ("SERVE_QUEUE_CAPACITY", Some("0")),
     ];
     for (name, value) in cases {
         let mut command = Command::new(env!("CARGO_BIN_EXE_port-github"));
@@ -344,4 +345,47 @@ async fn a_first_delivery_into_a_fresh_port_organization_provisions_it() {
         let id = blueprint["identifier"].as_str().unwrap();
         assert!(port.blueprint(id).is_some(), "{id}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_503_and_events_that_fail_for_good_are_kept_and_listed() {
+    let (github, port) = simulators().await;
+    let mut settings = settings(&github, &port);
+    settings.push(("SERVE_QUEUE_CAPACITY", "1".to_owned()));
+    let mut served = Served::start_with(settings);
+    let (payload, name) = repository_created(&github).await;
+
+    // Port is slow to answer: the first event stays in the worker's hands for a while, so the
+    // one-event queue is full and the next delivery is turned away like an unreachable SQS.
+    port.stall_next(Duration::from_secs(3), 1);
+    let (status, body) = served
+        .send_webhook("repository", "serve-first", &payload, SECRET)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = served
+        .send_webhook("repository", "serve-full", &payload, SECRET)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    served.wait_for_line(|l| l.starts_with("serve-first "));
+    assert!(port.entity("githubRepository", &name).is_some());
+
+    // Room again. Port refuses the entity for good (403): printed with the reason and kept.
+    port.fail_next(Some(Endpoint::BulkUpsert), Fault::Forbidden, 1);
+    let (status, body) = served
+        .send_webhook("repository", "serve-refused", &payload, SECRET)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let line = served.wait_for_line(|l| l.starts_with("serve-refused "));
+    assert!(line.contains("failed for good, kept"), "{line}");
+    assert!(line.contains("403"), "{line}");
+
+    // Ctrl-C: the kept events are listed again.
+    let stopped = Command::new("kill")
+        .args(["-INT", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    served.wait_for_line(|l| l == "1 event(s) failed for good:");
+    let listed = served.wait_for_line(|l| l.starts_with("  serve-refused repository:"));
+    assert!(listed.contains("Port refused 1 entity"), "{listed}");
 }

@@ -3,14 +3,19 @@
 
 mod invocation;
 
+use std::sync::Arc;
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use port_github_core::config::{Env, ResyncConfig};
+use port_github_core::live::setup::port_client;
+use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
+use port_github_core::port::logs::PortLogIngest;
 use port_github_core::resync::setup::build_resync;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    port_github_core::logging::init_json();
+    let logs = port_github_core::logging::init_json_shipping("resync");
     let config =
         ResyncConfig::from_env(&Env::from_process()).unwrap_or_else(|error| fail_start(&error));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -18,10 +23,21 @@ async fn main() -> Result<(), Error> {
         .await
         .unwrap_or_else(|error| fail_start(&error));
     tracing::info!(mapping = ?mapping, "resync ready");
-    let (resync, budget) = (&resync, config.time_budget);
+    // The resync's Port client is its own; the log shipper gets one with the same settings.
+    let secrets_manager = aws_sdk_secretsmanager::Client::new(&aws);
+    match port_client(&config.worker, Some(&secrets_manager)).await {
+        Ok(port) => logs.connect(Arc::new(PortLogIngest::new(port))),
+        Err(error) => {
+            tracing::warn!(%error, "no Port client for the integration log; not shipping logs");
+            logs.disable();
+        }
+    }
+    let (resync, budget, logs) = (&resync, config.time_budget, &logs);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = invocation::deadline(event.context.deadline(), budget);
-        invocation::handle(resync, event.payload, deadline).await
+        let answer = invocation::handle(resync, event.payload, deadline).await;
+        logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
+        answer
     }))
     .await
 }

@@ -155,7 +155,8 @@ export class PortGithubStack extends Stack {
     });
     const maxReceiveCount = num("MaxReceiveCount", {
       default: 5, minValue: 1, maxValue: 50,
-      description: "Deliveries of a message before it moves to its dead-letter queue.",
+      description: "Deliveries of a message before the queue moves it to its dead-letter queue (the worker sends " +
+        "events that fail for good there itself at once; this bounds transient failures).",
     });
     const logLevel = str("LogLevel", {
       default: "info",
@@ -389,10 +390,19 @@ export class PortGithubStack extends Stack {
       description: "Applies live GitHub events to Port (SQS FIFO events queue).",
       timeout: Duration.seconds(120),
       memorySize: 512,
-      environment: github,
+      environment: {
+        ...github,
+        // Events that fail for good go there with their reason; a handed-back message whose wait
+        // is known (a rate limit) gets that wait as its visibility on the events queue.
+        EVENTS_DLQ_URL: eventsDeadLetterQueue.queueUrl,
+        EVENTS_QUEUE_URL: eventsQueue.queueUrl,
+      },
       statements: (logGroup) => [
         logStatement(logGroup),
         // Consuming the events queue is granted by the event source below (that queue only).
+        new iam.PolicyStatement({
+          sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [eventsDeadLetterQueue.queueArn],
+        }),
         readSecrets("ReadCredentials", [gitHubSecretArn, portSecretArn, mappingSecretArn]),
         new iam.PolicyStatement({ sid: "StateItems", actions: itemActions, resources: [stateTable.tableArn] }),
       ],
@@ -463,7 +473,10 @@ export class PortGithubStack extends Stack {
       cfn.addPropertyOverride("OKActions", actions);
     };
     const fiveMinutes = { period: Duration.minutes(5), statistic: "Maximum" };
-    alarm("EventsDeadLetterAlarm", "Live events reached the dead-letter queue (see the worker's logs).",
+    alarm("EventsDeadLetterAlarm",
+      "Live events are in the dead-letter queue: events that failed for good (the reason is each message's " +
+      "\"reason\" attribute) or kept failing for MaxReceiveCount deliveries. Fix the cause, then replay them " +
+      "with aws sqs start-message-move-task (README, \"Dead-letter queue\").",
       eventsDeadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes), 0, 1);
     alarm("ResyncJobsDeadLetterAlarm", "Resync jobs reached the dead-letter queue (that run deletes nothing).",
       resyncJobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes), 0, 1);

@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::auth::{AppJwtSigner, InstallationTokenCache, TokenCacheSettings, TokenSource};
+use super::auth::{
+    AppJwtSigner, AppPrivateKey, InstallationTokenCache, TokenCacheSettings, TokenSource,
+};
 use super::client::{ClientConfig, Feature, GitHubClient, http_client, parse_base};
 use super::clock::Clock;
 use super::error::GitHubError;
 use super::etag::EtagStore;
+use crate::secrets::CachedSecret;
 
 /// One installation of the App.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -59,6 +62,30 @@ impl GitHubApp {
         etags: Arc<dyn EtagStore>,
     ) -> Result<Self, GitHubError> {
         let signer = Arc::new(AppJwtSigner::new(app_id, private_key, clock.clone())?);
+        Self::with_signer(config, token_settings, signer, clock, etags)
+    }
+
+    /// An App whose private key is read (and re-read after its TTL, or when GitHub refuses it)
+    /// from `key`.
+    pub fn with_key(
+        config: ClientConfig,
+        token_settings: TokenCacheSettings,
+        app_id: &str,
+        key: Arc<CachedSecret<AppPrivateKey>>,
+        clock: Arc<dyn Clock>,
+        etags: Arc<dyn EtagStore>,
+    ) -> Result<Self, GitHubError> {
+        let signer = Arc::new(AppJwtSigner::with_key(app_id, key, clock.clone())?);
+        Self::with_signer(config, token_settings, signer, clock, etags)
+    }
+
+    fn with_signer(
+        config: ClientConfig,
+        token_settings: TokenCacheSettings,
+        signer: Arc<AppJwtSigner>,
+        clock: Arc<dyn Clock>,
+        etags: Arc<dyn EtagStore>,
+    ) -> Result<Self, GitHubError> {
         let http = http_client(&config)?;
         let app_client = GitHubClient::new(
             config.clone(),

@@ -15,12 +15,49 @@ use serde::{Deserialize, Serialize};
 use super::clock::Clock;
 use super::error::GitHubError;
 use super::rate_limit::{delta, transient_backoff};
+use crate::secrets::{CachedSecret, ParseSecret, PlainSecret, SecretError};
+
+/// The App's private key: the PEM (kept for masking) and the signing key made from it.
+pub struct AppPrivateKey {
+    pem: SecretString,
+    key: EncodingKey,
+}
+
+impl AppPrivateKey {
+    /// A key from the PEM, or base64 of it.
+    pub fn from_secret(private_key: &SecretString) -> Result<Self, GitHubError> {
+        let pem = decode_pem(private_key)?;
+        let key = EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|err| {
+            config_error(
+                "the App private key is not an RSA PEM key",
+                Some(Box::new(err)),
+            )
+        })?;
+        Ok(Self { pem, key })
+    }
+}
+
+impl ParseSecret for AppPrivateKey {
+    fn parse(id: &str, raw: &SecretString) -> Result<Self, SecretError> {
+        Self::from_secret(raw).map_err(|error| SecretError::Malformed {
+            id: id.to_owned(),
+            reason: match error {
+                GitHubError::Config { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        })
+    }
+    fn secret_values(&self) -> Vec<&SecretString> {
+        vec![&self.pem]
+    }
+}
 
 /// Signs App JWTs: `iat` one minute in the past (clock drift), `exp` nine minutes ahead, `iss`
-/// the App ID (a number) or client ID (a string).
+/// the App ID (a number) or client ID (a string). The key comes from a [`CachedSecret`], so a
+/// rotated key is used after the TTL, or at once when GitHub refuses a JWT signed with the old one.
 pub struct AppJwtSigner {
     issuer: serde_json::Value,
-    key: EncodingKey,
+    key: Arc<CachedSecret<AppPrivateKey>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,11 +77,31 @@ struct AppClaims<'a> {
     iss: &'a serde_json::Value,
 }
 
+/// A secret that cannot be read, as the GitHub client reports it.
+fn unreadable(error: SecretError) -> GitHubError {
+    GitHubError::Auth {
+        reason: error.to_string(),
+        source: None,
+    }
+}
+
 impl AppJwtSigner {
-    /// `app_id` is the numeric App ID or the client ID; `private_key` is the PEM, or base64 of it.
+    /// `app_id` is the numeric App ID or the client ID; `private_key` is the PEM, or base64 of it
+    /// (a fixed key, never re-read).
     pub fn new(
         app_id: &str,
         private_key: &SecretString,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, GitHubError> {
+        let key = AppPrivateKey::from_secret(private_key)?;
+        let key = Arc::new(CachedSecret::fixed("GITHUB_APP_PRIVATE_KEY", key));
+        Self::with_key(app_id, key, clock)
+    }
+
+    /// A signer whose key is read (and re-read) from `key`.
+    pub fn with_key(
+        app_id: &str,
+        key: Arc<CachedSecret<AppPrivateKey>>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, GitHubError> {
         let app_id = app_id.trim();
@@ -55,27 +112,35 @@ impl AppJwtSigner {
             Ok(number) => serde_json::Value::from(number),
             Err(_) => serde_json::Value::from(app_id),
         };
-        let pem = decode_pem(private_key)?;
-        let key = EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|err| {
-            config_error(
-                "the App private key is not an RSA PEM key",
-                Some(Box::new(err)),
-            )
-        })?;
         Ok(Self { issuer, key, clock })
     }
 
     /// A fresh JWT for the App endpoints.
-    pub fn sign(&self) -> Result<SecretString, GitHubError> {
+    pub async fn sign(&self) -> Result<SecretString, GitHubError> {
+        Ok(self.sign_with_key().await?.0)
+    }
+
+    /// A fresh JWT, and the key it was signed with (to say which key GitHub refused).
+    pub(crate) async fn sign_with_key(
+        &self,
+    ) -> Result<(SecretString, Arc<AppPrivateKey>), GitHubError> {
+        let key = self.key.get().await.map_err(unreadable)?;
         let now = self.clock.now().timestamp();
         let claims = AppClaims {
             iat: now - 60,
             exp: now + 9 * 60,
             iss: &self.issuer,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key.key)
             .map(SecretString::from)
-            .map_err(|err| config_error("could not sign the App JWT", Some(Box::new(err))))
+            .map_err(|err| config_error("could not sign the App JWT", Some(Box::new(err))))?;
+        Ok((jwt, key))
+    }
+
+    /// After GitHub refused a JWT signed with `used`: whether another key is now in use (the
+    /// secret is re-read once; concurrent refusals share that read).
+    pub(crate) async fn key_refused(&self, used: &Arc<AppPrivateKey>) -> bool {
+        self.key.reload_if_current(used).await.is_some()
     }
 }
 
@@ -250,8 +315,9 @@ impl InstallationTokenCache {
     async fn mint(&self) -> Result<InstallationToken, GitHubError> {
         let path = self.mint_url.path().to_owned();
         let mut attempt = 0;
+        let mut key_reread = false;
         loop {
-            let jwt = self.signer.sign()?;
+            let (jwt, key) = self.signer.sign_with_key().await?;
             let sent = self
                 .http
                 .post(self.mint_url.clone())
@@ -293,6 +359,17 @@ impl InstallationTokenCache {
                 },
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    // A rotated (and revoked) key: GitHub refuses the JWT until the new key is read.
+                    if status == 401 && !key_reread {
+                        key_reread = true;
+                        if self.signer.key_refused(&key).await {
+                            tracing::info!(
+                                installation_id = self.installation_id,
+                                "minting with the App's new private key"
+                            );
+                            continue;
+                        }
+                    }
                     return Err(GitHubError::Auth {
                         reason: format!(
                             "GitHub refused an installation token for installation {} (HTTP {status})",
@@ -337,8 +414,8 @@ pub enum TokenSource {
     Installation(Arc<InstallationTokenCache>),
     /// The App itself (a fresh JWT per request), for `/app/...` endpoints.
     App(Arc<AppJwtSigner>),
-    /// A personal or fine-grained token (`GITHUB_TOKEN`).
-    Static(SecretString),
+    /// A personal or fine-grained token (`GITHUB_TOKEN`), re-read when GitHub refuses it.
+    Token(Arc<CachedSecret<PlainSecret>>),
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -349,9 +426,16 @@ impl std::fmt::Debug for TokenSource {
                 .field(&cache.installation_id)
                 .finish(),
             Self::App(_) => f.write_str("App"),
-            Self::Static(_) => f.write_str("Static([redacted])"),
+            Self::Token(_) => f.write_str("Token([redacted])"),
         }
     }
+}
+
+/// Which credential a bearer token came from (to re-read it when GitHub refuses it).
+pub(crate) enum Credential {
+    Installation,
+    AppKey(Arc<AppPrivateKey>),
+    Token(Arc<PlainSecret>),
 }
 
 /// A bearer token ready for one request.
@@ -359,6 +443,7 @@ pub(crate) struct Bearer {
     pub token: SecretString,
     /// When an installation token was minted (for the 401-right-after-mint grace).
     pub minted_at: Option<DateTime<Utc>>,
+    pub credential: Credential,
 }
 
 impl TokenSource {
@@ -369,16 +454,38 @@ impl TokenSource {
                 Ok(Bearer {
                     token: token.token,
                     minted_at: Some(token.minted_at),
+                    credential: Credential::Installation,
                 })
             }
-            Self::App(signer) => Ok(Bearer {
-                token: signer.sign()?,
-                minted_at: None,
-            }),
-            Self::Static(token) => Ok(Bearer {
-                token: token.clone(),
-                minted_at: None,
-            }),
+            Self::App(signer) => {
+                let (token, key) = signer.sign_with_key().await?;
+                Ok(Bearer {
+                    token,
+                    minted_at: None,
+                    credential: Credential::AppKey(key),
+                })
+            }
+            Self::Token(cache) => {
+                let value = cache.get().await.map_err(unreadable)?;
+                Ok(Bearer {
+                    token: value.0.clone(),
+                    minted_at: None,
+                    credential: Credential::Token(value),
+                })
+            }
+        }
+    }
+
+    /// After GitHub answered 401 to `bearer` (an App JWT or a personal token): whether another
+    /// credential is now in use, the secret re-read once (installation tokens are re-minted
+    /// by their cache instead).
+    pub(crate) async fn refused(&self, bearer: &Bearer) -> bool {
+        match (self, &bearer.credential) {
+            (Self::App(signer), Credential::AppKey(key)) => signer.key_refused(key).await,
+            (Self::Token(cache), Credential::Token(value)) => {
+                cache.reload_if_current(value).await.is_some()
+            }
+            _ => false,
         }
     }
 
@@ -387,7 +494,7 @@ impl TokenSource {
         match self {
             Self::Installation(cache) => format!("installation:{}", cache.installation_id),
             Self::App(_) => "app".to_owned(),
-            Self::Static(_) => "token".to_owned(),
+            Self::Token(_) => "token".to_owned(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The GitHub REST client: standard headers, bounded concurrency per token, conditional requests
 //! through the [`EtagStore`], retries on 5xx and timeouts, rate-limit waits bounded by the
-//! caller's limit (past it the call hands back "retry at T"). Pages of a list are in `pages`,
-//! writes (POST/PATCH/DELETE with a JSON body) in `writes`. It knows nothing about kinds.
+//! caller's limit and by the current [`deadline`](crate::deadline) (past either the call hands
+//! back "retry at T", and a retry back-off that does not fit ends the call as transient). Pages
+//! of a list are in `pages`, writes (POST/PATCH/DELETE with a JSON body) in `writes`. It knows
+//! nothing about kinds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,8 @@ use super::pages::{Pages, next_link};
 use super::rate_limit::{
     BudgetTracker, RateBudget, Refusal, budget_from_headers, classify_refusal, transient_backoff,
 };
+use crate::deadline;
+use crate::secrets::{CachedSecret, PlainSecret};
 
 /// The REST API version this client speaks.
 pub const API_VERSION: &str = "2022-11-28";
@@ -158,8 +162,19 @@ impl GitHubClient {
         clock: Arc<dyn Clock>,
         etags: Arc<dyn EtagStore>,
     ) -> Result<Self, GitHubError> {
+        let token = CachedSecret::fixed("GITHUB_TOKEN", PlainSecret(token));
+        Self::with_token_source(config, Arc::new(token), clock, etags)
+    }
+
+    /// A client using a personal or fine-grained token read (and re-read) from `token`.
+    pub fn with_token_source(
+        config: ClientConfig,
+        token: Arc<CachedSecret<PlainSecret>>,
+        clock: Arc<dyn Clock>,
+        etags: Arc<dyn EtagStore>,
+    ) -> Result<Self, GitHubError> {
         let http = http_client(&config)?;
-        Self::new(config, http, TokenSource::Static(token), clock, etags)
+        Self::new(config, http, TokenSource::Token(token), clock, etags)
     }
 
     /// The primary budget GitHub last reported for this identity (`None` before the first call).
@@ -245,7 +260,8 @@ impl GitHubClient {
         Ok(url)
     }
 
-    /// Waits until `until` when that is within `max_wait`, else hands back "retry at".
+    /// Waits until `until` when that is within `max_wait` and ends before the current deadline,
+    /// else hands back "retry at".
     async fn wait_or_hand_back(
         &self,
         until: DateTime<Utc>,
@@ -254,7 +270,7 @@ impl GitHubClient {
     ) -> Result<(), GitHubError> {
         let now = self.inner.clock.now();
         let wait = (until - now).to_std().unwrap_or(Duration::ZERO);
-        if wait > self.inner.config.max_wait {
+        if wait > self.inner.config.max_wait || !deadline::allows(wait) {
             return Err(GitHubError::RateLimited {
                 path: path.to_owned(),
                 kind,
@@ -264,6 +280,15 @@ impl GitHubClient {
         tracing::info!(path, wait_ms = wait.as_millis() as u64, limit = ?kind, "waiting for a GitHub rate limit");
         self.inner.clock.sleep(wait).await;
         Ok(())
+    }
+
+    /// Sleeps `wait` before another attempt, when the current deadline leaves time for it.
+    async fn pause(&self, wait: Duration) -> bool {
+        if !deadline::allows(wait) {
+            return false;
+        }
+        self.inner.clock.sleep(wait).await;
+        true
     }
 
     /// Sends one request (within the concurrency limit) and reads the whole answer.
@@ -358,14 +383,14 @@ impl GitHubClient {
                     } else {
                         "request failed"
                     };
-                    if transient_attempts < inner.config.max_retries {
-                        inner
-                            .clock
-                            .sleep(transient_backoff(
+                    if transient_attempts < inner.config.max_retries
+                        && self
+                            .pause(transient_backoff(
                                 inner.config.retry_base,
                                 transient_attempts,
                             ))
-                            .await;
+                            .await
+                    {
                         transient_attempts += 1;
                         continue;
                     }
@@ -420,14 +445,18 @@ impl GitHubClient {
                 }
                 StatusCode::UNAUTHORIZED => {
                     let TokenSource::Installation(cache) = &inner.tokens else {
+                        // An App JWT or a personal token: re-read the secret once (rotated).
+                        if !reauthenticated && inner.tokens.refused(&bearer).await {
+                            reauthenticated = true;
+                            continue;
+                        }
                         return Err(auth_refused(&path));
                     };
                     let fresh = bearer.minted_at.is_some_and(|minted| {
                         now - minted <= super::rate_limit::delta(inner.config.fresh_token_grace)
                     });
-                    if fresh && fresh_401s < 5 {
+                    if fresh && fresh_401s < 5 && self.pause(inner.config.fresh_token_retry).await {
                         fresh_401s += 1;
-                        inner.clock.sleep(inner.config.fresh_token_retry).await;
                         continue;
                     }
                     if !reauthenticated {
@@ -493,14 +522,14 @@ impl GitHubClient {
                     });
                 }
                 status if status.is_server_error() => {
-                    if transient_attempts < inner.config.max_retries {
-                        inner
-                            .clock
-                            .sleep(transient_backoff(
+                    if transient_attempts < inner.config.max_retries
+                        && self
+                            .pause(transient_backoff(
                                 inner.config.retry_base,
                                 transient_attempts,
                             ))
-                            .await;
+                            .await
+                    {
                         transient_attempts += 1;
                         continue;
                     }

@@ -41,7 +41,8 @@ mod writes;
 
 pub use app::{GitHubApp, Installation, InstallationAccount};
 pub use auth::{
-    AppJwtSigner, InstallationToken, InstallationTokenCache, TokenCacheSettings, TokenSource,
+    AppJwtSigner, AppPrivateKey, InstallationToken, InstallationTokenCache, TokenCacheSettings,
+    TokenSource,
 };
 pub use client::{API_VERSION, ClientConfig, Feature, Fetched, GitHubClient, PER_PAGE};
 pub use clock::{Clock, ManualClock, SystemClock};

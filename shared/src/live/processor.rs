@@ -31,6 +31,9 @@ pub struct LiveReport {
     pub unmapped_kinds: Vec<&'static str>,
     /// The event's organization is not in `GITHUB_ORGANIZATIONS`: nothing was done.
     pub outside_organizations: bool,
+    /// Entities Port refused for good (`blueprint/identifier: code message`); the event then
+    /// fails as permanent once the rest of it is done.
+    pub refused: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,14 +41,40 @@ pub enum LiveError {
     /// May pass: SQS should deliver the message again.
     #[error("transient failure: {0}")]
     Transient(String),
-    /// Will not pass: log with the delivery id and acknowledge.
+    /// Cannot go on before `wait` has passed (a rate limit, Port's `retry-after`): deliver the
+    /// message again after that.
+    #[error("deferred for {}s: {reason}", wait.as_secs())]
+    Deferred {
+        reason: String,
+        wait: std::time::Duration,
+    },
+    /// Will not pass: keep the message with its reason (the dead-letter queue) and acknowledge.
     #[error("permanent failure: {0}")]
     Permanent(String),
 }
 
+impl LiveError {
+    /// The wait after which trying again makes sense, when it is known.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Deferred { wait, .. } => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
 impl From<GitHubError> for LiveError {
+    /// Refused credentials are transient for an event: the secret was re-read once already, and
+    /// the message is better redelivered (after a rotation completes, or to the DLQ) than dropped.
     fn from(error: GitHubError) -> Self {
-        if error.is_retryable() {
+        if let Some(until) = error.retry_at() {
+            let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+            return Self::Deferred {
+                reason: error.to_string(),
+                wait,
+            };
+        }
+        if error.is_retryable() || matches!(error, GitHubError::Auth { .. }) {
             Self::Transient(error.to_string())
         } else {
             Self::Permanent(error.to_string())
@@ -54,11 +83,18 @@ impl From<GitHubError> for LiveError {
 }
 
 impl From<PortError> for LiveError {
+    /// Refused credentials (401, after a fresh token and a re-read of the secret) are transient
+    /// for an event, as for GitHub.
     fn from(error: PortError) -> Self {
-        if error.is_transient() {
-            Self::Transient(error.to_string())
-        } else {
-            Self::Permanent(error.to_string())
+        match error.retry_after() {
+            Some(wait) => Self::Deferred {
+                reason: format!("{error}: {}", error.cause()),
+                wait,
+            },
+            None if error.is_transient() || error.status() == Some(401) => {
+                Self::Transient(format!("{error}: {}", error.cause()))
+            }
+            None => Self::Permanent(format!("{error}: {}", error.cause())),
         }
     }
 }
@@ -157,6 +193,11 @@ impl LiveProcessor {
             .read()
             .map(|l| l.clone())
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The Port client the processor writes with.
+    pub fn port(&self) -> &PortClient {
+        &self.port
     }
 
     /// The mapping in use.
@@ -321,6 +362,18 @@ impl LiveProcessor {
                         .await?;
                 }
             }
+        }
+        if !report.refused.is_empty() {
+            return Err(LiveError::Permanent(format!(
+                "Port refused {} entit{}: {}",
+                report.refused.len(),
+                if report.refused.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
+                report.refused.join("; ")
+            )));
         }
         Ok(report)
     }
@@ -591,15 +644,30 @@ impl LiveProcessor {
                 UpsertResult::Upserted { .. } => report
                     .upserted
                     .push((entity.blueprint.clone(), entity.identifier.clone())),
-                UpsertResult::Failed(failure) if failure.transient => {
-                    return Err(LiveError::Transient(format!(
-                        "Port: {} {}",
-                        failure.code, failure.message
-                    )));
+                UpsertResult::Failed(failure)
+                    if failure.transient || failure.status == Some(401) =>
+                {
+                    let reason = format!("Port: {} {}", failure.code, failure.message);
+                    return Err(match failure.retry_after {
+                        Some(wait) => LiveError::Deferred { reason, wait },
+                        None => LiveError::Transient(reason),
+                    });
                 }
                 UpsertResult::Failed(failure) => {
                     tracing::warn!(blueprint = %entity.blueprint, identifier = %entity.identifier,
                         code = %failure.code, "Port refused the entity");
+                    report.refused.push(format!(
+                        "{}/{}: {} {}",
+                        entity.blueprint,
+                        entity.identifier,
+                        failure.status.map(|s| s.to_string()).unwrap_or_default(),
+                        failure.code
+                    ));
+                    if !failure.message.is_empty()
+                        && let Some(last) = report.refused.last_mut()
+                    {
+                        last.push_str(&format!(" ({})", failure.message));
+                    }
                 }
             }
         }

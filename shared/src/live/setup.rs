@@ -1,7 +1,7 @@
 //! Building the live processor from the worker's settings, once per container: secrets from the
-//! environment or Secrets Manager, the GitHub client (App or token) with its ETag cache, the Port
-//! client, and the mapping (`PORT_APP_CONFIG` or `PORT_APP_CONFIG_ARN`, else Port's integration
-//! config, else built-in).
+//! environment or Secrets Manager (cached, re-read after `SECRET_TTL_SECONDS` and when refused),
+//! the GitHub client (App or token) with its ETag cache, the Port client, and the mapping
+//! (`PORT_APP_CONFIG` or `PORT_APP_CONFIG_ARN`, else Port's integration config, else built-in).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +15,16 @@ use crate::config::{
     GitHubAuthSetting, MappingSetting, PortCredentialsSetting, SecretSetting, WorkerConfig,
 };
 use crate::github::{
-    ClientConfig, DynamoDbEtagStore, EtagStore, GitHubApp, GitHubClient, GitHubError,
-    InMemoryEtagStore, TokenCacheSettings,
+    AppPrivateKey, ClientConfig, DynamoDbEtagStore, EtagStore, GitHubApp, GitHubClient,
+    GitHubError, InMemoryEtagStore, TokenCacheSettings,
 };
 use crate::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
 use crate::mapping::{CompiledMapping, JqOptions, PortAppConfig};
-use crate::port::{PortClient, PortClientConfig, PortError};
-use crate::secrets::{SecretError, SecretSource, SecretsManagerSecret};
+use crate::port::{PortClient, PortClientConfig, PortError, RetrySettings};
+use crate::secrets::{
+    CachedSecret, ParseSecret, PlainSecret, PortCredentials, SecretError, SecretSource,
+    SecretsManagerSecret,
+};
 
 /// How often the worker looks for a mapping edited in Port (when the mapping comes from Port).
 pub const MAPPING_REFRESH: Duration = Duration::from_secs(60);
@@ -57,48 +60,42 @@ pub async fn read_secret(
     setting: &SecretSetting,
     secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
 ) -> Result<SecretString, SecretError> {
-    match setting {
-        SecretSetting::Plain(value) => Ok(value.clone()),
+    let value = match setting {
+        SecretSetting::Plain(value) => value.clone(),
         SecretSetting::SecretsManager { arn } => {
             let Some(client) = secrets_manager else {
                 return Err(SecretError::Empty { id: arn.clone() });
             };
             SecretsManagerSecret::new(client.clone(), arn.clone())
                 .fetch()
-                .await
+                .await?
         }
-    }
+    };
+    crate::log_shipping::register_secret(&value);
+    Ok(value)
 }
 
-async fn port_credentials(
-    setting: &PortCredentialsSetting,
+/// A secret setting as a cache: a plain value is fixed; a Secrets Manager secret is read now (a
+/// missing or unreadable one stops the function at start), then again after `ttl`, and at once
+/// when the credential it holds is refused (so a rotation needs no redeploy).
+pub async fn cached_secret<T: ParseSecret>(
+    name: &'static str,
+    setting: &SecretSetting,
     secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
-) -> Result<(String, SecretString), SecretError> {
-    match setting {
-        PortCredentialsSetting::Plain {
-            client_id,
-            client_secret,
-        } => Ok((client_id.clone(), client_secret.clone())),
-        PortCredentialsSetting::SecretsManager { arn } => {
-            let raw = read_secret(
-                &SecretSetting::SecretsManager { arn: arn.clone() },
-                secrets_manager,
-            )
-            .await?;
-            #[derive(serde::Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Credentials {
-                client_id: String,
-                client_secret: String,
-            }
-            let parsed: Credentials =
-                serde_json::from_str(raw.expose_secret()).map_err(|_| SecretError::Malformed {
-                    id: arn.clone(),
-                    reason: "expected {\"clientId\": \"...\", \"clientSecret\": \"...\"}".into(),
-                })?;
-            Ok((parsed.client_id, SecretString::from(parsed.client_secret)))
+    ttl: Duration,
+) -> Result<Arc<CachedSecret<T>>, SecretError> {
+    let cache = match setting {
+        SecretSetting::Plain(value) => CachedSecret::fixed(name, T::parse(name, value)?),
+        SecretSetting::SecretsManager { arn } => {
+            let Some(client) = secrets_manager else {
+                return Err(SecretError::Empty { id: arn.clone() });
+            };
+            let source = SecretsManagerSecret::new(client.clone(), arn.clone());
+            CachedSecret::new(Box::new(source), ttl)
         }
-    }
+    };
+    cache.get().await?;
+    Ok(Arc::new(cache))
 }
 
 /// The GitHub side: an App (per-installation clients) or one token client.
@@ -122,25 +119,33 @@ pub async fn github_clients_with(
     etags: Arc<dyn EtagStore>,
 ) -> Result<Arc<dyn GitHubClients>, SetupError> {
     let clock = Arc::new(SystemClock);
+    let ttl = config.secret_ttl;
     Ok(match &config.github_auth {
         GitHubAuthSetting::App {
             app_id,
             private_key,
         } => {
-            let key = read_secret(private_key, secrets_manager).await?;
-            let app = GitHubApp::new(
+            let key = cached_secret::<AppPrivateKey>(
+                "GITHUB_APP_PRIVATE_KEY",
+                private_key,
+                secrets_manager,
+                ttl,
+            )
+            .await?;
+            let app = GitHubApp::with_key(
                 client_config,
                 TokenCacheSettings::default(),
                 app_id,
-                &key,
+                key,
                 clock,
                 etags,
             )?;
             Arc::new(AppClients::new(app))
         }
         GitHubAuthSetting::Token(token) => {
-            let token = read_secret(token, secrets_manager).await?;
-            Arc::new(TokenClients(GitHubClient::with_token(
+            let token =
+                cached_secret::<PlainSecret>("GITHUB_TOKEN", token, secrets_manager, ttl).await?;
+            Arc::new(TokenClients(GitHubClient::with_token_source(
                 client_config,
                 token,
                 clock,
@@ -154,15 +159,60 @@ pub async fn port_client(
     config: &WorkerConfig,
     secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
 ) -> Result<PortClient, SetupError> {
-    let (client_id, client_secret) =
-        port_credentials(&config.port_credentials, secrets_manager).await?;
-    Ok(PortClient::new(PortClientConfig::new(
-        config.port_api_url.clone(),
-        client_id,
-        client_secret,
-        config.port_integration_id.clone(),
-        config.port_integration_type.clone(),
-    ))?)
+    port_client_with(config, secrets_manager, None).await
+}
+
+/// [`port_client`] with its own retry settings (`None`: the client's defaults).
+pub async fn port_client_with(
+    config: &WorkerConfig,
+    secrets_manager: Option<&aws_sdk_secretsmanager::Client>,
+    retry: Option<RetrySettings>,
+) -> Result<PortClient, SetupError> {
+    let new = |client_id: &str, client_secret: &SecretString| {
+        PortClientConfig::new(
+            config.port_api_url.clone(),
+            client_id,
+            client_secret.clone(),
+            config.port_integration_id.clone(),
+            config.port_integration_type.clone(),
+        )
+    };
+    let mut settings = match &config.port_credentials {
+        PortCredentialsSetting::Plain {
+            client_id,
+            client_secret,
+        } => {
+            crate::log_shipping::register_secret(client_secret);
+            new(client_id, client_secret)
+        }
+        PortCredentialsSetting::SecretsManager { arn } => {
+            let setting = SecretSetting::SecretsManager { arn: arn.clone() };
+            let credentials = cached_secret::<PortCredentials>(
+                "PORT_CREDENTIALS",
+                &setting,
+                secrets_manager,
+                config.secret_ttl,
+            )
+            .await?;
+            // The first value names the client in messages; the cache is what is used.
+            let first = credentials.get().await?;
+            new(&first.client_id, &first.client_secret).with_credentials(credentials)
+        }
+    };
+    if let Some(retry) = retry {
+        settings.retry = retry;
+    }
+    Ok(PortClient::new(settings)?)
+}
+
+/// The worker Lambda's Port retries: its batch runs under the invocation's deadline, which is
+/// what bounds a wait; a `retry-after` of up to a minute (as long as GitHub's client waits)
+/// that fits the time left is slept rather than spending one of the message's receives.
+pub fn worker_port_retry() -> RetrySettings {
+    RetrySettings {
+        max_wait: Duration::from_secs(60),
+        ..RetrySettings::default()
+    }
 }
 
 /// The mapping: the deployer's own (a file, or a Secrets Manager secret) when given, else the one
@@ -230,7 +280,8 @@ pub fn provisioner(config: &WorkerConfig) -> Arc<crate::port::provision::Provisi
     ))
 }
 
-/// Everything the worker needs, built from its settings.
+/// Everything the worker Lambda needs, built from its settings (its Port client waits as long as
+/// the invocation's deadline allows, up to [`worker_port_retry`]'s minute).
 pub async fn build_processor(
     config: &WorkerConfig,
     aws: &aws_config::SdkConfig,
@@ -245,7 +296,7 @@ pub async fn build_processor(
         None => Arc::new(InMemoryEtagStore::new()),
     };
     let clients = github_clients(config, Some(&secrets_manager), etags).await?;
-    let port = port_client(config, Some(&secrets_manager)).await?;
+    let port = port_client_with(config, Some(&secrets_manager), Some(worker_port_retry())).await?;
     let (mapping, source) = load_mapping(
         config.port_app_config.as_ref(),
         Some(&secrets_manager),

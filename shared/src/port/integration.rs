@@ -41,6 +41,9 @@ pub struct IntegrationRecord {
     /// The mapping users edit in Port's UI (`null` or `{}` when none was set).
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// Where Port takes the integration's logs (`logAttributes`), when it says.
+    #[serde(default, rename = "logAttributes")]
+    pub log_attributes: Option<super::logs::LogAttributes>,
 }
 
 impl IntegrationRecord {

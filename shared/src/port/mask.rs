@@ -1,6 +1,8 @@
-//! Masks secret-looking values in raw objects before they leave for Port as examples: values
-//! under keys such as `token` or `private_key`, and values that look like credentials wherever
-//! they are (GitHub tokens, JWTs, PEM blocks, `Bearer …`). Pure; it never logs what it masks.
+//! Masks secret-looking values before they leave for Port: in raw objects sent as examples
+//! (values under keys such as `token` or `private_key`, and values that look like credentials
+//! wherever they are: GitHub tokens, JWTs, PEM blocks, `Bearer …`), and in free text such as a
+//! log line ([`mask_text`]: the known secret values the process holds, and the same credential
+//! patterns, replaced where they occur). Pure; it never logs what it masks.
 
 use serde_json::Value;
 
@@ -131,6 +133,119 @@ fn is_jwt(word: &str) -> bool {
         })
 }
 
+/// Schemes whose next word is a credential in free text (`Bearer abc…`).
+const CREDENTIAL_SCHEMES: &[&str] = &["Bearer ", "bearer ", "Basic ", "basic ", "token "];
+
+/// A copy of `text` with secrets replaced by [`MASK`] where they occur: every value of `known`
+/// (longest first; values shorter than [`MIN_KNOWN_SECRET_CHARS`] are ignored, they would mask
+/// ordinary words), PEM blocks, the word after `Bearer `/`Basic `/`token `, and words that are
+/// GitHub tokens or JWTs. The rest of the text is kept, so a log line stays readable.
+pub fn mask_text(text: &str, known: &[&str]) -> String {
+    let mut out = text.to_owned();
+    let mut known: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|secret| secret.chars().count() >= MIN_KNOWN_SECRET_CHARS)
+        .collect();
+    known.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    for secret in known {
+        if out.contains(secret) {
+            out = out.replace(secret, MASK);
+        }
+    }
+    let out = mask_pem_blocks(&out);
+    mask_credential_words(&out)
+}
+
+/// Known secret values shorter than this are not masked by value (the patterns still apply).
+pub const MIN_KNOWN_SECRET_CHARS: usize = 6;
+
+/// Replaces each `-----BEGIN …` block, through its `-----END …-----` line (or the end of the
+/// text when it is cut), with [`MASK`].
+fn mask_pem_blocks(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN ";
+    const END: &str = "-----END ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        out.push_str(&rest[..start]);
+        out.push_str(MASK);
+        let after = &rest[start + BEGIN.len()..];
+        rest = match after.find(END) {
+            Some(end) => {
+                let tail = &after[end + END.len()..];
+                // Past the closing dashes of the END line.
+                match tail.find("-----") {
+                    Some(close) => &tail[close + 5..],
+                    None => "",
+                }
+            }
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `c` can be part of a token-looking word.
+fn word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'
+}
+
+/// Replaces GitHub tokens, JWTs and the word after a credential scheme with [`MASK`].
+fn mask_credential_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    let bytes_len = text.len();
+    while index < bytes_len {
+        let rest = &text[index..];
+        if let Some(scheme) = CREDENTIAL_SCHEMES
+            .iter()
+            .find(|scheme| rest.starts_with(**scheme) && at_word_start(text, index))
+        {
+            let after = &rest[scheme.len()..];
+            let word_len = after
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+                .unwrap_or(after.len());
+            out.push_str(scheme);
+            if word_len >= 8 {
+                out.push_str(MASK);
+            } else {
+                out.push_str(&after[..word_len]);
+            }
+            index += scheme.len() + word_len;
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        if word_char(c) {
+            let len = rest.find(|c: char| !word_char(c)).unwrap_or(rest.len());
+            let word = &rest[..len];
+            let trimmed = word.trim_end_matches('.');
+            if is_github_token(trimmed) || is_jwt(trimmed) {
+                out.push_str(MASK);
+                out.push_str(&word[trimmed.len()..]);
+            } else {
+                out.push_str(word);
+            }
+            index += len;
+        } else {
+            out.push(c);
+            index += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Whether `index` starts a word (the text's start, or after a character that is not part of one).
+fn at_word_start(text: &str, index: usize) -> bool {
+    text[..index]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +333,43 @@ mod tests {
                 "secret_scanning": {"status": "enabled"},
                 "token": null
             })
+        );
+    }
+
+    #[test]
+    fn masks_secrets_inside_free_text_and_keeps_the_rest() {
+        let pat = format!("ghp_{}", "a1".repeat(18));
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NSJ9.c2lnbmF0dXJlLWJ5dGVz";
+        let text = format!(
+            "call failed with {pat}. header Authorization: Bearer abcdefghijkl, jwt={jwt}; \
+             key -----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY----- done xyz; \
+             client secret hunter2-value in https://x-access-token:ghs_0123456789abcdefghijABCD@github.com/o/r"
+        );
+        let masked = mask_text(&text, &["hunter2-value", "xyz"]);
+        for leaked in [
+            pat.as_str(),
+            jwt,
+            "abcdefghijkl",
+            "MIIabc",
+            "hunter2-value",
+            "ghs_0123",
+        ] {
+            assert!(!masked.contains(leaked), "{leaked} in {masked}");
+        }
+        for kept in [
+            "call failed with",
+            "Bearer ",
+            "client secret",
+            "github.com/o/r",
+            "done xyz",
+        ] {
+            assert!(masked.contains(kept), "{kept} lost from {masked}");
+        }
+        assert!(masked.contains(&format!("{MASK}. header")), "{masked}");
+        assert_eq!(mask_text("nothing secret here", &[]), "nothing secret here");
+        assert_eq!(
+            mask_text("cut -----BEGIN PRIVATE KEY-----\nMII", &[]),
+            format!("cut {MASK}")
         );
     }
 }

@@ -10,6 +10,7 @@ mod deletes;
 mod entities;
 mod error;
 mod integration;
+pub mod logs;
 pub mod mask;
 pub mod provision;
 pub mod retry;
@@ -21,6 +22,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+use crate::secrets::{CachedSecret, PortCredentials};
 
 pub use batching::{BULK_UPSERT_MAX_BYTES, BULK_UPSERT_MAX_ENTITIES, Batch, plan_batches};
 pub use blueprints::Created;
@@ -80,6 +83,9 @@ pub struct PortClientConfig {
     pub base_url: String,
     pub client_id: String,
     pub client_secret: SecretString,
+    /// Where the credentials are read (and re-read after their TTL, or when Port refuses them)
+    /// instead of `client_id`/`client_secret`, when they come from Secrets Manager.
+    pub credentials: Option<Arc<CachedSecret<PortCredentials>>>,
     /// The integration's identifier in Port (`PORT_INTEGRATION_ID`).
     pub integration_id: String,
     /// The `<type>` of the ownership User-Agent (`PORT_INTEGRATION_TYPE`).
@@ -109,6 +115,7 @@ impl PortClientConfig {
             base_url: base_url.into(),
             client_id: client_id.into(),
             client_secret,
+            credentials: None,
             integration_id: integration_id.into(),
             integration_type: integration_type.into(),
             integration_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -118,6 +125,13 @@ impl PortClientConfig {
             integration_config_ttl: Duration::from_secs(300),
             token_refresh_margin: Duration::from_secs(300),
         }
+    }
+
+    /// Reads the credentials from `source` (re-read after its TTL, and when Port refuses them)
+    /// instead of the fixed `client_id`/`client_secret`.
+    pub fn with_credentials(mut self, source: Arc<CachedSecret<PortCredentials>>) -> Self {
+        self.credentials = Some(source);
+        self
     }
 
     /// `port-ocean/<type>/<version>/<integration id>/exporter`: Port records it as the entity's

@@ -16,8 +16,9 @@ pub struct RetrySettings {
     pub max_attempts: u32,
     /// The first back-off wait; it doubles on each further attempt.
     pub initial_backoff: Duration,
-    /// The longest single wait. When Port asks for more (`retry-after`), the client stops and
-    /// returns a transient error carrying Port's hint, so the caller can re-queue instead.
+    /// The longest single wait. When Port asks for more (`retry-after`), or the wait would end
+    /// past the current deadline (`crate::deadline`), the client stops and returns a transient
+    /// error carrying Port's hint, so the caller can re-queue instead.
     pub max_wait: Duration,
 }
 

@@ -1,6 +1,7 @@
 //! One Port call with everything around it: the bearer token (refreshed once on a 401), the
-//! ownership User-Agent, retries on overload statuses and network errors, and the split of
-//! failures into transient and permanent. It knows no endpoint's body.
+//! ownership User-Agent, retries on overload statuses and network errors (never waiting past the
+//! current deadline), and the split of failures into transient and permanent. It knows no
+//! endpoint's body.
 
 use std::sync::Arc;
 
@@ -96,6 +97,22 @@ impl Transport {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<Answer, PortError> {
+        let attempts = self.config.retry.max_attempts;
+        self.call_with(endpoint, method, url, body, attempts, None)
+            .await
+    }
+
+    /// [`Self::call`] with at most `max_attempts` attempts (a token refresh after a 401 does not
+    /// count) and, when given, a shorter `timeout` per request than the client's.
+    pub async fn call_with(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        max_attempts: u32,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Answer, PortError> {
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
@@ -105,6 +122,9 @@ impl Transport {
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose_secret());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             if let Some(body) = &body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -130,7 +150,7 @@ impl Transport {
                     });
                 }
                 Attempt::Retry { failure, hint } => {
-                    self.wait_or_give_up(endpoint, attempt, failure, hint)
+                    self.wait_or_give_up(endpoint, (attempt, max_attempts), failure, hint)
                         .await?
                 }
             }
@@ -138,17 +158,18 @@ impl Transport {
     }
 
     /// Sleeps before the next attempt, or ends with a transient error when the attempts are used
-    /// up or Port asks for a longer wait than allowed.
+    /// up, Port asks for a longer wait than allowed, or the wait would end past the current
+    /// deadline (`crate::deadline`).
     async fn wait_or_give_up(
         &self,
         endpoint: &'static str,
-        attempt: u32,
+        (attempt, max_attempts): (u32, u32),
         failure: Failure,
         hint: Option<std::time::Duration>,
     ) -> Result<(), PortError> {
         let settings = &self.config.retry;
         let wait = hint.unwrap_or_else(|| retry::backoff(settings, attempt));
-        if attempt >= settings.max_attempts || wait > settings.max_wait {
+        if attempt >= max_attempts || wait > settings.max_wait || !crate::deadline::allows(wait) {
             return Err(PortError::Transient {
                 endpoint,
                 retry_after: hint,
@@ -160,16 +181,33 @@ impl Transport {
         Ok(())
     }
 
-    /// `POST /v1/auth/access_token`, with the same retries as any call.
+    /// `POST /v1/auth/access_token`, with the same retries as any call. Credentials from a
+    /// secret are re-read once when Port refuses them (a rotation), and tried again.
     async fn fetch_token(&self) -> Result<TokenResponse, PortError> {
         const ENDPOINT: &str = "auth";
         let url = self.url(&["auth", "access_token"], &[])?;
+        let source = self.config.credentials.as_ref();
+        let mut credentials = match source {
+            Some(source) => Some(source.get().await.map_err(|error| PortError::Transient {
+                endpoint: ENDPOINT,
+                retry_after: None,
+                cause: Failure::Request(error.to_string()),
+            })?),
+            None => None,
+        };
+        let mut reread = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = TokenRequest {
-                client_id: &self.config.client_id,
-                client_secret: self.config.client_secret.expose_secret(),
+            let request = match &credentials {
+                Some(credentials) => TokenRequest {
+                    client_id: &credentials.client_id,
+                    client_secret: credentials.client_secret.expose_secret(),
+                },
+                None => TokenRequest {
+                    client_id: &self.config.client_id,
+                    client_secret: self.config.client_secret.expose_secret(),
+                },
             };
             let response = self.http.post(url.clone()).json(&request).send().await;
             match classify(ENDPOINT, response).await {
@@ -179,6 +217,17 @@ impl Transport {
                 }
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Unauthorized => {
+                    if !reread && let (Some(source), Some(used)) = (source, credentials.as_ref()) {
+                        reread = true;
+                        if let Some(fresh) = source.reload_if_current(used).await {
+                            tracing::info!(
+                                "Port refused the client secret; using the one just read"
+                            );
+                            credentials = Some(fresh);
+                            attempt -= 1; // the re-read does not count against the retries
+                            continue;
+                        }
+                    }
                     return Err(PortError::Permanent {
                         endpoint: ENDPOINT,
                         cause: Failure::Status {
@@ -189,7 +238,8 @@ impl Transport {
                     });
                 }
                 Attempt::Retry { failure, hint } => {
-                    self.wait_or_give_up(ENDPOINT, attempt, failure, hint)
+                    let attempts = (attempt, self.config.retry.max_attempts);
+                    self.wait_or_give_up(ENDPOINT, attempts, failure, hint)
                         .await?
                 }
             }

@@ -40,6 +40,67 @@ pub enum EnvelopeError {
     TooLarge { limit: usize },
 }
 
+/// Checks that the worker can read `text` (an encoded envelope) as it will: serde_json with its
+/// nesting limit, every string escape valid, every number in range. The webhook parses only the
+/// payload's head, which lets through what the worker's full read would refuse (a lone
+/// surrogate escape, nesting deeper than 128): such an event could be queued but never applied.
+/// Reads without building anything.
+pub fn check_readable(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<Envelope<Readable>>(text).map(|_| ())
+}
+
+/// Any JSON value, read in full and kept as nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readable;
+
+impl<'de> Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadableVisitor)
+    }
+}
+
+struct ReadableVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReadableVisitor {
+    type Value = Readable;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_none<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Readable, D::Error> {
+        Readable::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<Readable, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+}
+
 /// Serializes `meta` with `raw_payload` (valid JSON text) as its payload. When that exceeds
 /// `max_bytes`, the payload is reduced step by step (`reduce_payload`) until it fits.
 pub fn encode(
@@ -357,6 +418,40 @@ mod tests {
         let back: Envelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back.payload["changed_paths"]["truncated"], json!(true));
         assert_eq!(back.payload["repository"]["id"], 1);
+    }
+
+    #[test]
+    fn what_the_worker_cannot_read_is_found_before_queueing() {
+        let ok = encode(
+            &meta("push"),
+            r#"{"a": [1, {"b": "\u00e9\ud83d\ude00"}], "n": 1e10}"#,
+            4096,
+        )
+        .unwrap();
+        assert!(check_readable(&ok).is_ok());
+        let back: Envelope = serde_json::from_str(&ok).unwrap();
+        assert_eq!(back.payload["a"][1]["b"], "é😀");
+        // A lone surrogate escape, a number out of range, nesting past serde_json's limit (the
+        // envelope is one level): the head parse lets them through, the worker's read would not.
+        for (raw, readable) in [(r#"{"a": "\ud800"}"#, false), (r#"{"a": 1e400}"#, false)] {
+            let text = encode(&meta("push"), raw, 1 << 20).unwrap();
+            assert_eq!(check_readable(&text).is_ok(), readable, "{raw}");
+            assert!(
+                serde_json::from_str::<Envelope>(&text).is_err(),
+                "the worker agrees: {raw}"
+            );
+        }
+        for depth in [100, 124, 125, 126, 127, 200] {
+            let raw = format!("{{\"a\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+            let text = encode(&meta("push"), &raw, 1 << 20).unwrap();
+            let worker = serde_json::from_str::<Envelope>(&text).is_ok();
+            assert_eq!(check_readable(&text).is_ok(), worker, "nested {depth} deep");
+            assert_eq!(
+                worker,
+                depth < 126,
+                "serde_json's limit, the envelope counted"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The webhook endpoint's logic: request checks, signature verification, routing, and queueing
 //! the envelope. It never calls GitHub or Port. Transport adapters (Lambda, the local server)
-//! turn their request into a `WebhookRequest` and send back the `WebhookResponse`.
+//! turn their request into a `WebhookRequest` and send back the `WebhookResponse`. Signed input
+//! that can never be queued or read by the worker is answered 4xx with the reason (413, 422);
+//! 5xx means only that the queue (or the secret) could not be reached, so a redelivery may pass.
 
 pub mod envelope;
 pub mod events;
@@ -44,6 +46,27 @@ impl WebhookResponse {
     fn error(status: u16, error: &str) -> Self {
         Self::json(status, serde_json::json!({ "ok": false, "error": error }))
     }
+    /// A refusal that says why (never with the payload's content).
+    fn refused(status: u16, error: &str, reason: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::json!({ "ok": false, "error": error, "reason": reason }),
+        )
+    }
+}
+
+/// Why a JSON text could not be read, with where, never with what it holds.
+fn json_reason(what: &str, error: &serde_json::Error) -> String {
+    let problem = match error.classify() {
+        serde_json::error::Category::Data => "does not have the shape of a GitHub event payload",
+        serde_json::error::Category::Eof => "is not valid JSON: it ends early",
+        _ => "is not valid JSON",
+    };
+    format!(
+        "{what} {problem} (line {}, column {})",
+        error.line(),
+        error.column()
+    )
 }
 
 /// Where the webhook secrets come from.
@@ -57,6 +80,19 @@ impl WebhookSecretSource {
         match self {
             Self::Fixed(secrets) => Ok(Arc::clone(secrets)),
             Self::Cached(cache) => cache.get().await,
+        }
+    }
+
+    /// After a signature matched none of `rejected`: the secrets read again, when they changed
+    /// (a rotation since the last read). A fixed pair, or a secret read less than a few seconds
+    /// ago, gives `None` without a read, so forged deliveries cannot make it read on each one.
+    pub async fn reload_if_current(
+        &self,
+        rejected: &Arc<WebhookSecrets>,
+    ) -> Option<Arc<WebhookSecrets>> {
+        match self {
+            Self::Fixed(_) => None,
+            Self::Cached(cache) => cache.reload_if_current(rejected).await,
         }
     }
 }
@@ -166,8 +202,16 @@ impl WebhookHandler {
         };
         let signature = header(request.headers, "x-hub-signature-256");
         if let Err(error) = verify_signature(signature, request.body, secrets.all()) {
-            tracing::warn!(status = 401, reason = %error, "rejected: signature");
-            return WebhookResponse::error(401, "invalid signature");
+            // Signed with a secret stored since it was read? Read it again (single-flight, at
+            // most every few seconds) before refusing.
+            let rotated = match self.secrets.reload_if_current(&secrets).await {
+                Some(fresh) => verify_signature(signature, request.body, fresh.all()).is_ok(),
+                None => false,
+            };
+            if !rotated {
+                tracing::warn!(status = 401, reason = %error, "rejected: signature");
+                return WebhookResponse::error(401, "invalid signature");
+            }
         }
         let (Some(event), Some(delivery)) = (event, delivery) else {
             tracing::warn!(
@@ -190,20 +234,24 @@ impl WebhookHandler {
                 return WebhookResponse::error(415, "unsupported content type");
             }
             Err(BodyError::Invalid(reason)) => {
-                tracing::warn!(status = 400, reason, "rejected: body");
-                return WebhookResponse::error(400, "body is not a valid JSON payload");
+                tracing::warn!(status = 422, reason, "rejected: body");
+                return WebhookResponse::refused(422, "unprocessable payload", reason);
             }
         };
+        if !payload.trim_start().starts_with('{') {
+            tracing::warn!(status = 422, "rejected: not a JSON object");
+            return WebhookResponse::refused(
+                422,
+                "unprocessable payload",
+                "the payload is not a JSON object",
+            );
+        }
         let head: PayloadHead = match serde_json::from_str(&payload) {
             Ok(head) => head,
             Err(error) => {
-                tracing::warn!(
-                    status = 400,
-                    line = error.line(),
-                    column = error.column(),
-                    "rejected: invalid JSON"
-                );
-                return WebhookResponse::error(400, "body is not a valid JSON payload");
+                let reason = json_reason("the payload", &error);
+                tracing::warn!(status = 422, reason, "rejected: invalid JSON");
+                return WebhookResponse::refused(422, "unprocessable payload", &reason);
             }
         };
         let action = head.action.as_deref();
@@ -243,10 +291,24 @@ impl WebhookHandler {
         let body = match envelope::encode(&meta, &payload, self.limits.max_message_bytes) {
             Ok(body) => body,
             Err(error) => {
-                tracing::error!(status = 503, error = %error, "cannot queue: envelope too large");
-                return WebhookResponse::error(503, "could not queue the event");
+                tracing::warn!(status = 413, error = %error, "rejected: too large to queue");
+                let reason = format!(
+                    "the event does not fit in one queue message ({} bytes) even reduced to its identifiers",
+                    self.limits.max_message_bytes
+                );
+                return WebhookResponse::refused(413, "payload too large", &reason);
             }
         };
+        // What the worker could never read is refused now rather than dead-lettered later.
+        if let Err(error) = envelope::check_readable(&body) {
+            let reason = json_reason("the payload", &error);
+            tracing::warn!(
+                status = 422,
+                reason,
+                "rejected: the worker could not read it"
+            );
+            return WebhookResponse::refused(422, "unprocessable payload", &reason);
+        }
         let reduced = body.len() < payload.len();
         let group_id = head
             .message_group(event)
@@ -267,9 +329,18 @@ impl WebhookHandler {
                     serde_json::json!({ "ok": true, "delivery": delivery, "status": "queued" }),
                 )
             }
+            Err(QueueError::Rejected(code)) => {
+                // The queue refused this message itself: sending it again cannot pass.
+                tracing::warn!(
+                    status = 422,
+                    code,
+                    "rejected: the queue refused the message"
+                );
+                let reason = format!("the queue refused the event ({code})");
+                WebhookResponse::refused(422, "unprocessable payload", &reason)
+            }
             Err(error) => {
-                let permanent = matches!(error, QueueError::Rejected(_));
-                tracing::error!(status = 503, error = %error, permanent, "cannot queue");
+                tracing::error!(status = 503, error = %error, "cannot queue");
                 WebhookResponse::error(503, "could not queue the event")
             }
         }
@@ -297,6 +368,7 @@ fn valid_event_name(event: &str) -> bool {
 
 enum BodyError {
     UnsupportedType,
+    /// Why, in words fit for the answer.
     Invalid(&'static str),
 }
 
@@ -311,13 +383,14 @@ fn decode_body<'a>(
         .ok_or(BodyError::UnsupportedType)?;
     match media_type.as_str() {
         "application/json" => {
-            let text = std::str::from_utf8(body).map_err(|_| BodyError::Invalid("not UTF-8"))?;
+            let text = std::str::from_utf8(body)
+                .map_err(|_| BodyError::Invalid("the body is not UTF-8 text"))?;
             Ok(std::borrow::Cow::Borrowed(text))
         }
         "application/x-www-form-urlencoded" => form_urlencoded::parse(body)
             .find(|(key, _)| key == "payload")
             .map(|(_, value)| std::borrow::Cow::Owned(value.into_owned()))
-            .ok_or(BodyError::Invalid("no payload field")),
+            .ok_or(BodyError::Invalid("the form body has no payload field")),
         _ => Err(BodyError::UnsupportedType),
     }
 }

@@ -29,8 +29,10 @@ use server::{SimState, Window, handle, lock};
 pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../../fixtures/test-app-key.pem");
 /// The public half, which the simulator verifies App JWTs with.
 pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../../fixtures/test-app-key.pub.pem");
-/// Another throwaway key, for "signed with the wrong key" tests.
+/// Another throwaway key, for "signed with the wrong key" tests and key rotations.
 pub const TEST_OTHER_PRIVATE_KEY: &str = include_str!("../../fixtures/test-other-key.pem");
+/// Its public half ([`GitHubSim::rotate_app_key`]).
+pub const TEST_OTHER_PUBLIC_KEY: &str = include_str!("../../fixtures/test-other-key.pub.pem");
 
 /// How the simulator is set up.
 #[derive(Debug, Clone)]
@@ -113,6 +115,10 @@ impl GitHubSim {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let origin = format!("http://{}", listener.local_addr()?);
         let base_url = format!("{origin}{}", config.path_prefix.trim_end_matches('/'));
+        let accepted = server::Accepted {
+            public_key_pem: config.public_key_pem.clone(),
+            personal_token: config.personal_token.clone(),
+        };
         let state = Arc::new(SimState {
             data: OrgData::new(config.spec.clone()),
             permissions: Mutex::new(config.permissions.clone()),
@@ -121,6 +127,7 @@ impl GitHubSim {
             clock,
             base_url,
             origin,
+            accepted: Mutex::new(accepted),
             faults: Mutex::new(Faults::default()),
             counts: Mutex::new(BTreeMap::new()),
             tokens: Mutex::new(HashMap::new()),
@@ -164,9 +171,22 @@ impl GitHubSim {
         &self.state.config.app_id
     }
 
-    /// The personal token accepted, if any.
+    /// The personal token the simulator was started with (accepted until
+    /// [`Self::rotate_personal_token`]).
     pub fn personal_token(&self) -> Option<&str> {
         self.state.config.personal_token.as_deref()
+    }
+
+    /// The App's key was rotated: JWTs are verified with `public_key_pem` from now on, and those
+    /// signed with the old key answer 401 (installation tokens already minted stay valid until
+    /// they expire, as on GitHub; [`Self::expire_tokens`] ends them).
+    pub fn rotate_app_key(&self, public_key_pem: &str) {
+        lock(&self.state.accepted).public_key_pem = public_key_pem.to_owned();
+    }
+
+    /// The personal token was replaced: only `token` is accepted from now on.
+    pub fn rotate_personal_token(&self, token: &str) {
+        lock(&self.state.accepted).personal_token = Some(token.to_owned());
     }
 
     /// Changes the faults while running.

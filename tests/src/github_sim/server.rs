@@ -34,11 +34,19 @@ pub(crate) struct Window {
     pub(crate) reset: DateTime<Utc>,
 }
 
+/// The credentials the simulator accepts now (they rotate while it runs).
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) public_key_pem: String,
+    pub(crate) personal_token: Option<String>,
+}
+
 #[derive(Debug)]
 pub(crate) struct SimState {
     pub(crate) data: OrgData,
     /// What the App installation is granted now.
     pub(crate) permissions: Mutex<BTreeMap<String, String>>,
+    pub(crate) accepted: Mutex<Accepted>,
     pub(crate) hooks: HookStore,
     pub(crate) config: SimConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -188,7 +196,8 @@ impl SimState {
     }
 
     fn verify_jwt(&self, token: &str) -> bool {
-        let Ok(key) = DecodingKey::from_rsa_pem(self.config.public_key_pem.as_bytes()) else {
+        let public_key = lock(&self.accepted).public_key_pem.clone();
+        let Ok(key) = DecodingKey::from_rsa_pem(public_key.as_bytes()) else {
             return false;
         };
         let mut validation = Validation::new(Algorithm::RS256);
@@ -212,7 +221,7 @@ impl SimState {
 
     /// `Ok(identity)` for a usable token, `Err(reason)` for a 401.
     fn check_token(&self, token: &str) -> Result<&'static str, &'static str> {
-        if self.config.personal_token.as_deref() == Some(token) {
+        if lock(&self.accepted).personal_token.as_deref() == Some(token) {
             return Ok("personal");
         }
         let tokens = lock(&self.tokens);

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Endpoint;
 use super::catalog::{Blueprint, Rejection};
-use super::routes::{Shared, handle, ok, route};
+use super::routes::{Shared, handle, ok, route, with_log_attributes};
 
 /// The fields `POST /v1/blueprints` requires (Port's OpenAPI, `components` of that route).
 pub const BLUEPRINT_REQUIRED_FIELDS: [&str; 3] = ["identifier", "title", "schema"];
@@ -80,6 +80,7 @@ pub(super) async fn create_integration(
                 .or_insert_with(|| Value::Object(Map::new()));
             let record = Value::Object(record);
             state.integrations.insert(id.to_owned(), record.clone());
+            let record = with_log_attributes(state, id, &record);
             ok(
                 StatusCode::CREATED,
                 json!({"ok": true, "integration": record}),
@@ -119,6 +120,7 @@ pub(super) async fn patch_integration(
                 }
             }
             let record = record.clone();
+            let record = with_log_attributes(state, &id, &record);
             ok(StatusCode::OK, json!({"ok": true, "integration": record}))
         },
     )

@@ -1,7 +1,9 @@
 //! A Port API simulator for tests and the local demo: an HTTP server on loopback with an
 //! in-memory catalog that checks requests the way Port does (`ARCHITECTURE.md`, "What the integration relies on from Port"), records
 //! `$datasource` from the User-Agent, and injects faults on demand. Tests drive it and read its
-//! state through [`PortSim`]; it must answer errors, never panic, on bad requests.
+//! state through [`PortSim`]; it must answer errors, never panic, on bad requests. It also takes
+//! the integration's log lines: its integration records carry `logAttributes.ingestUrl` pointing
+//! at its own ingest (`POST /_ingest/{id}/logs`, not a Port API route), unless told not to.
 
 mod admin_routes;
 mod catalog;
@@ -46,6 +48,9 @@ pub enum Endpoint {
     GetBlueprint,
     CreateBlueprint,
     PatchBlueprint,
+    /// The simulator's own log ingest (the URL its integration records give as
+    /// `logAttributes.ingestUrl`; not a Port API route).
+    LogIngest,
 }
 
 /// A failure the simulator answers instead of doing the work.
@@ -65,6 +70,8 @@ pub enum Fault {
     Unauthorized,
     /// 403, as if the credentials' role lacked the permission.
     Forbidden,
+    /// 500.
+    Internal,
 }
 
 /// One request as the simulator saw it.
@@ -118,6 +125,14 @@ pub(crate) struct SimState {
     pub stalls: VecDeque<Duration>,
     pub counters: HashMap<Endpoint, u64>,
     pub requests: Vec<RecordedRequest>,
+    /// `http://127.0.0.1:<port>`, for the URLs the simulator hands out.
+    pub base_url: String,
+    /// Whether integration records carry `logAttributes.ingestUrl`.
+    pub log_attributes: bool,
+    /// The largest body the log ingest takes (413 above).
+    pub log_ingest_limit: usize,
+    /// The log lines the ingest received, in order.
+    pub logs: Vec<Value>,
 }
 
 impl SimState {
@@ -153,6 +168,9 @@ impl Drop for PortSim {
 impl PortSim {
     /// Starts a simulator on `127.0.0.1:<free port>` knowing `blueprints`.
     pub async fn start(blueprints: Vec<Blueprint>) -> anyhow::Result<PortSim> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let base_url = format!("http://{address}");
         let state = SimState {
             catalog: catalog::Catalog {
                 blueprints: blueprints
@@ -174,10 +192,12 @@ impl PortSim {
             stalls: VecDeque::new(),
             counters: HashMap::new(),
             requests: Vec::new(),
+            base_url: base_url.clone(),
+            log_attributes: true,
+            log_ingest_limit: MAX_BODY_BYTES,
+            logs: Vec::new(),
         };
         let state = Arc::new(Mutex::new(state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
         let app = routes::router(Arc::clone(&state));
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -185,7 +205,7 @@ impl PortSim {
             }
         });
         Ok(PortSim {
-            base_url: format!("http://{address}"),
+            base_url,
             state,
             server,
         })
@@ -310,6 +330,29 @@ impl PortSim {
         self.lock()
             .integrations
             .insert(integration.to_owned(), record);
+    }
+
+    /// Whether integration records carry `logAttributes.ingestUrl` (pointing at this
+    /// simulator's log ingest, [`Self::log_ingest_url`]); on by default. Off, they have no
+    /// `logAttributes`, as in a Port account without the integration log.
+    pub fn set_log_attributes(&self, on: bool) {
+        self.lock().log_attributes = on;
+    }
+
+    /// The ingest URL the records of `integration` give (`POST` takes `{"logs": [...]}`).
+    pub fn log_ingest_url(&self, integration: &str) -> String {
+        routes::log_ingest_url(&self.base_url, integration)
+    }
+
+    /// The largest body the log ingest accepts (413 above); 1 MiB unless told.
+    pub fn set_log_ingest_limit(&self, bytes: usize) {
+        self.lock().log_ingest_limit = bytes;
+    }
+
+    /// Every log line the ingest accepted, in order (`{"level", "message", "timestamp",
+    /// "extra", "integration"}`: the last is the ingest path's, added by the simulator).
+    pub fn received_logs(&self) -> Vec<Value> {
+        self.lock().logs.clone()
     }
 
     /// The integration record `GET /v1/integration/{id}` answers with, if it exists.
