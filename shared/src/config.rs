@@ -436,7 +436,8 @@ pub struct ResyncConfig {
     /// Share of GitHub's hourly budget left for live events.
     pub rate_limit_reserve: f64,
     pub send_raw_examples: bool,
-    /// The schedule interval (lease length), `RESYNC_INTERVAL_MINUTES`.
+    /// The schedule interval, `RESYNC_INTERVAL_MINUTES`: a run is due this long after the last
+    /// one started.
     pub interval: Duration,
     /// The public webhook URL: when set, each organization's hook is reconciled and its failed
     /// deliveries redelivered at the start of every run (needs the webhook secret).

@@ -15,8 +15,8 @@ use port_github_core::github::Feature;
 use port_github_core::live::TokenClients;
 use port_github_core::port::PortClient;
 use port_github_core::queue::SqsJobQueue;
-use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome};
-use port_github_core::state::DynamoDbStateStore;
+use port_github_core::resync::{JobMessage, LEASE, Resync, RunSummary, StartOutcome};
+use port_github_core::state::{DynamoDbStateStore, StateStore as _};
 use port_github_tests::github_sim::OrgSpec;
 use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch,
@@ -336,7 +336,7 @@ async fn a_crashed_runs_lease_expires_and_the_next_schedule_proceeds() {
         crashed.start().await.unwrap(),
         StartOutcome::Started { .. }
     ));
-    // Its jobs are never run; within the interval the schedule skips.
+    // Its jobs are never run; within its lease (a heartbeat) the schedule skips.
     assert!(matches!(
         aws.resync().start().await.unwrap(),
         StartOutcome::Skipped { .. }
@@ -349,6 +349,78 @@ async fn a_crashed_runs_lease_expires_and_the_next_schedule_proceeds() {
     // The crashed run's jobs are still in the queue: they are dropped as superseded.
     aws.drain(&next).await;
     let summary = next.summary(&run).await.unwrap().expect("finished");
+    assert_eq!(summary.status, "completed", "{summary:?}");
+    assert_eq!(aws.catalog(), aws.expected().await);
+}
+
+#[tokio::test]
+async fn jobs_renew_the_lease_in_dynamodb_and_a_superseded_run_never_takes_it_back() {
+    let aws = AwsWorld::start(OrgSpec::default()).await;
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let at = |m: i64| aws.world.clock.now() + chrono::TimeDelta::minutes(m);
+    let old = aws.resync();
+    let StartOutcome::Started { run: old_run, .. } = old.start().await.unwrap() else {
+        panic!("the first run starts");
+    };
+    let old_start = aws.world.clock.now();
+    // Twenty minutes in, a batch of its jobs runs: the lease now lasts a heartbeat from then.
+    aws.world.github.clock.advance(minutes(20));
+    let renewed_until = at(30);
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let messages = next_batch(&aws.sqs, &aws.queue_url, give_up)
+        .await
+        .unwrap()
+        .expect("the run's first jobs");
+    let jobs = messages
+        .iter()
+        .map(|m| JobMessage {
+            id: m.message_id().unwrap_or_default().to_owned(),
+            body: m.body().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let failed = old
+        .handle_messages(jobs, Instant::now() + Duration::from_secs(60))
+        .await;
+    settle_batch(&aws.sqs, &aws.queue_url, &messages, &failed)
+        .await
+        .unwrap();
+    // Past the first lease (30 minutes from the start), another container is refused.
+    aws.world.github.clock.advance(minutes(25));
+    match aws.resync().start().await.unwrap() {
+        StartOutcome::Skipped {
+            holder,
+            until,
+            started_at,
+        } => {
+            assert_eq!(holder, old_run);
+            assert_eq!(until, renewed_until);
+            assert_eq!(started_at, Some(old_start));
+        }
+        other => panic!("the renewed lease holds: {other:?}"),
+    }
+    // Then its jobs stop; once the renewed lease lapsed, a new run takes it.
+    aws.world.github.clock.advance(minutes(6));
+    let new = aws.resync();
+    let StartOutcome::Started { run: new_run, .. } = new.start().await.unwrap() else {
+        panic!("the lapsed lease is taken");
+    };
+    let new_until = at(30);
+    // The old run's renewal (a late batch of its container) is a conditional write on the
+    // holder: it neither takes the lease back nor extends the new run's.
+    let store = DynamoDbStateStore::new(aws.dynamodb.clone(), aws.table.clone());
+    let renewal = store.renew_lease(LEASE, &old_run, at(120)).await.unwrap();
+    assert_eq!(renewal, None);
+    match aws.resync().start().await.unwrap() {
+        StartOutcome::Skipped { holder, until, .. } => {
+            assert_eq!((holder.as_str(), until), (new_run.as_str(), new_until));
+        }
+        other => panic!("the new run holds the lease: {other:?}"),
+    }
+    let superseded = new.summary(&old_run).await.unwrap().expect("recorded");
+    assert_eq!(superseded.status, "failed", "{superseded:?}");
+    // The old run's remaining jobs are dropped; the new run completes.
+    aws.drain(&new).await;
+    let summary = new.summary(&new_run).await.unwrap().expect("finished");
     assert_eq!(summary.status, "completed", "{summary:?}");
     assert_eq!(aws.catalog(), aws.expected().await);
 }

@@ -285,7 +285,7 @@ async fn two_schedules_at_once_make_one_run_and_a_crashed_run_blocks_only_until_
             .iter()
             .any(|o| matches!(o, StartOutcome::Skipped { .. }))
     );
-    // The run "crashes": its jobs are never run. The next schedule within the interval skips…
+    // The run "crashes": its jobs are never run. The next schedule within its lease skips…
     let crashed = world.queue.take_ready(1_000);
     assert!(!crashed.is_empty());
     assert!(matches!(

@@ -88,6 +88,76 @@ async fn leases(store: Arc<dyn StateStore>) {
     ));
 }
 
+/// The resync's renewal: a conditional write on the holder that extends, never shortens, never
+/// takes the lease from a newer holder and never recreates a released one.
+async fn renewals(store: Arc<dyn StateStore>) {
+    let half_hour = Duration::from_secs(1800);
+    let held = |holder: &str, until: i64| {
+        let holder = holder.to_owned();
+        move |outcome: LeaseOutcome| match outcome {
+            LeaseOutcome::Held(lease) => lease.holder == holder && lease.expires_at == t(until),
+            LeaseOutcome::Acquired(_) => false,
+        }
+    };
+    store
+        .acquire_lease("resync", "run-a", t(0), half_hour)
+        .await
+        .unwrap();
+    let renewed = store.renew_lease("resync", "run-a", t(3600)).await.unwrap();
+    assert_eq!(renewed.map(|l| l.expires_at), Some(t(3600)));
+    // A shorter renewal (a batch without a delay after one with) keeps the longer lease.
+    let renewed = store.renew_lease("resync", "run-a", t(2000)).await.unwrap();
+    assert_eq!(
+        renewed.map(|l| (l.holder, l.expires_at)),
+        Some(("run-a".to_owned(), t(3600)))
+    );
+    // Another holder renews nothing.
+    assert_eq!(
+        store.renew_lease("resync", "run-b", t(9000)).await.unwrap(),
+        None
+    );
+    let outcome = store
+        .acquire_lease("resync", "run-b", t(100), half_hour)
+        .await
+        .unwrap();
+    assert!(held("run-a", 3600)(outcome.clone()), "{outcome:?}");
+    // It lapses; a newer run takes it, and the old run's renewal neither steals nor extends it.
+    let outcome = store
+        .acquire_lease("resync", "run-b", t(3600), half_hour)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, LeaseOutcome::Acquired(ref l) if l.expires_at == t(5400)),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.renew_lease("resync", "run-a", t(9000)).await.unwrap(),
+        None
+    );
+    let outcome = store
+        .acquire_lease("resync", "run-c", t(5399), half_hour)
+        .await
+        .unwrap();
+    assert!(held("run-b", 5400)(outcome.clone()), "{outcome:?}");
+    // A released lease stays released.
+    assert!(store.release_lease("resync", "run-b").await.unwrap());
+    assert_eq!(
+        store.renew_lease("resync", "run-b", t(9000)).await.unwrap(),
+        None
+    );
+    let outcome = store
+        .acquire_lease("resync", "run-c", t(5000), half_hour)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, LeaseOutcome::Acquired(ref l) if l.expires_at == t(6800)),
+        "{outcome:?}"
+    );
+    // Lapsed but taken by nobody since: still the holder's to renew (its jobs came back).
+    let renewed = store.renew_lease("resync", "run-c", t(9000)).await.unwrap();
+    assert_eq!(renewed.map(|l| l.expires_at), Some(t(9000)));
+}
+
 async fn concurrent_leases(store: Arc<dyn StateStore>) {
     let attempts = (0..8).map(|i| {
         let store = Arc::clone(&store);
@@ -364,6 +434,16 @@ async fn counters(store: Arc<dyn StateStore>) {
 #[tokio::test]
 async fn dynamodb_leases() {
     leases(dynamodb_store().await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_renewals() {
+    renewals(dynamodb_store().await).await;
+}
+
+#[tokio::test]
+async fn memory_renewals() {
+    renewals(memory_store()).await;
 }
 
 #[tokio::test]

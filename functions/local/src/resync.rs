@@ -148,8 +148,16 @@ pub async fn run(
         eprintln!("standard output was closed: not every entity was printed");
     }
     match (&report.start, &report.summary) {
-        (StartOutcome::Skipped { holder, until }, _) => {
-            eprintln!("skipped: run {holder} holds the lease until {until}");
+        (
+            StartOutcome::Skipped {
+                holder,
+                until,
+                started_at,
+            },
+            _,
+        ) => {
+            let started = started_at.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            eprintln!("skipped: run {holder} in progress, lease until {until} (started {started})");
             Ok(Ended::Failed)
         }
         (StartOutcome::Started { run, .. }, None) => {

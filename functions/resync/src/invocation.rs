@@ -89,8 +89,18 @@ pub async fn handle(resync: &Resync, event: Value, deadline: Instant) -> Result<
             TickOutcome::Start(StartOutcome::Started { run, jobs }) => {
                 Ok(json!({"status": "started", "run": run, "jobs": jobs}))
             }
-            TickOutcome::Start(StartOutcome::Skipped { holder, until }) => Ok(json!({
-                "status": "skipped", "holder": holder, "until": until.to_rfc3339()
+            TickOutcome::Start(StartOutcome::Skipped {
+                holder,
+                until,
+                started_at,
+            }) => Ok(json!({
+                "status": "skipped", "holder": holder, "until": until.to_rfc3339(),
+                "started_at": started_at.map(|s| s.to_rfc3339()),
+                "message": format!(
+                    "skipped: run {holder} in progress, lease until {} (started {})",
+                    until.to_rfc3339(),
+                    started_at.map_or_else(|| "unknown".to_owned(), |s| s.to_rfc3339())
+                ),
             })),
         },
         Invocation::Jobs(messages) => {

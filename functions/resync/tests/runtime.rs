@@ -423,3 +423,37 @@ async fn refuses_to_start_with_a_token_and_no_organization_named() {
     assert!(stderr.contains("GITHUB_ORGANIZATIONS"), "{stderr}");
     assert!(runtime.first_poll().is_none());
 }
+
+#[tokio::test]
+async fn a_due_tick_while_another_run_holds_the_lease_is_skipped_and_says_until_when() {
+    let setup = Setup::start(OrgSpec::default()).await;
+    // Another run holds the lease (as a container of a run in progress would have renewed it).
+    let store = DynamoDbStateStore::new(setup.dynamodb.clone(), setup.table.clone());
+    let now = chrono::Utc::now();
+    store
+        .acquire_lease("resync", "other-run", now, Duration::from_secs(1_800))
+        .await
+        .unwrap();
+    let until = now + chrono::TimeDelta::minutes(30);
+    let skipped = setup.invoke(&scheduled_event()).await;
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert_eq!(skipped["holder"], "other-run", "{skipped}");
+    let answered =
+        chrono::DateTime::parse_from_rfc3339(skipped["until"].as_str().unwrap()).unwrap();
+    assert!(
+        (answered.with_timezone(&chrono::Utc) - until).abs() < chrono::TimeDelta::seconds(1),
+        "{skipped}"
+    );
+    let message = skipped["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("skipped: run other-run in progress, lease until ")
+            && message.ends_with("(started unknown)"),
+        "{skipped}"
+    );
+    let logged = setup.logs().into_iter().any(|line| {
+        line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("skipped: run other-run in progress, lease until "))
+    });
+    assert!(logged, "the skip is logged with the holder and until when");
+}

@@ -16,10 +16,13 @@
 //!   completes the count queues the cleanup when nothing failed, or reports the run failed.
 //! - The cleanup (`cleanup`) deletes the entities this integration owns that the run did not see,
 //!   within `entityDeletionThreshold`, then reports `completed` and releases the lease.
+//! - The lease (`lease`) lasts a heartbeat and the run's jobs renew it, a delayed job past its
+//!   delay, at most 24 hours from the start: a long run is never superseded while it works.
 
 mod cleanup;
 pub mod driver;
 pub mod jobs;
+pub mod lease;
 pub mod listing;
 pub mod permission_check;
 pub mod records;
@@ -71,9 +74,12 @@ const RUN_RECORDS_TTL: Duration = Duration::from_secs(3 * 86_400);
 
 #[derive(Clone)]
 pub struct ResyncSettings {
-    /// The schedule interval: the lease lasts this long (a crashed run blocks no longer), and
-    /// Port shows it as the resync interval.
+    /// The schedule interval: a run is due this long after the last one started, and Port
+    /// shows it as the resync interval.
     pub interval: Duration,
+    /// How long the lease lasts without job activity (`lease`): a crashed run blocks the next
+    /// one no longer than this after its last job.
+    pub heartbeat: Duration,
     /// Share of GitHub's hourly budget left for live events (`RATE_LIMIT_RESERVE`).
     pub rate_limit_reserve: f64,
     /// `SEND_RAW_DATA_EXAMPLES`.
@@ -99,6 +105,7 @@ impl Default for ResyncSettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(3_600),
+            heartbeat: lease::HEARTBEAT,
             rate_limit_reserve: 0.05,
             send_raw_examples: true,
             organizations: None,
@@ -152,6 +159,8 @@ pub enum StartOutcome {
     Skipped {
         holder: String,
         until: DateTime<Utc>,
+        /// When the holder started (when it is the current run).
+        started_at: Option<DateTime<Utc>>,
     },
 }
 
@@ -243,6 +252,8 @@ pub struct Resync {
     examples_sent: Mutex<HashSet<(String, String)>>,
     /// Creates what the run writes to in Port when it is missing (once per container).
     provisioner: Option<Arc<crate::port::provision::Provisioner>>,
+    /// The lease this container last took or renewed.
+    known_lease: lease::KnownLease,
 }
 
 /// How a job ended its listing.
@@ -413,6 +424,7 @@ impl Resync {
             settings,
             examples_sent: Mutex::new(HashSet::new()),
             provisioner: None,
+            known_lease: lease::KnownLease::default(),
         }
     }
 
@@ -475,18 +487,33 @@ impl Resync {
         );
         match self
             .state
-            .acquire_lease(LEASE, &run, now, self.settings.interval)
+            .acquire_lease(
+                LEASE,
+                &run,
+                now,
+                lease::first_lease(self.settings.heartbeat),
+            )
             .await?
         {
             LeaseOutcome::Held(lease) => {
-                tracing::info!(holder = %lease.holder, until = %lease.expires_at,
-                    "skipped: a resync is in progress");
+                let started_at = match self.current_run().await {
+                    Ok(Some(current)) if current.run == lease.holder => Some(current.started_at),
+                    _ => None,
+                };
+                let started = started_at.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+                tracing::info!(holder = %lease.holder, until = %lease.expires_at, %started,
+                    "skipped: run {} in progress, lease until {} (started {started})",
+                    lease.holder, lease.expires_at);
                 return Ok(StartOutcome::Skipped {
                     holder: lease.holder,
                     until: lease.expires_at,
+                    started_at,
                 });
             }
-            LeaseOutcome::Acquired(_) => {}
+            LeaseOutcome::Acquired(lease) => {
+                self.note_superseded(&run, now).await;
+                self.known_lease.taken(&run, now, lease.expires_at);
+            }
         }
         if let Err(error) = schedule::record_start(self.state.as_ref(), &run, now).await {
             tracing::warn!(%error, "the run's start is not recorded for the schedule");
@@ -713,6 +740,12 @@ impl Resync {
                 continue;
             }
             runnable.push((message.id, job));
+        }
+        if let Some(current) = current.as_ref().filter(|_| !runnable.is_empty()) {
+            // The run is alive: its jobs keep its lease.
+            self.known_lease
+                .working_for(&current.run, current.started_at);
+            self.keep_lease(&current.run, Duration::ZERO).await;
         }
         let (cleanups, jobs): (Vec<_>, Vec<_>) = runnable
             .into_iter()
@@ -1573,6 +1606,12 @@ impl Resync {
 
     /// Queues jobs after `delay`; past SQS's longest delay they carry `not_before`.
     async fn send_delayed(&self, jobs: Vec<Job>, delay: Duration) -> Result<(), ResyncError> {
+        if !delay.is_zero()
+            && let Some(job) = jobs.first()
+        {
+            // A run waiting (for GitHub's reset, a back-off) is not dead: the lease covers it.
+            self.keep_lease(&job.run, delay).await;
+        }
         let not_before = (delay > MAX_DELAY).then(|| {
             (self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()).timestamp()
         });
@@ -1663,6 +1702,11 @@ impl Resync {
         let Some(current) = self.current_run().await? else {
             return Ok(());
         };
+        if current.run != job.run {
+            // Superseded between the batch's start and now: the new run's cleanup is its own.
+            tracing::info!(run = %job.run, "dropped the cleanup of a superseded run");
+            return Ok(());
+        }
         let report = if self.settings.dry_run.is_some() {
             Ok(CleanupReport::default())
         } else {

@@ -188,6 +188,64 @@ impl StateStore for DynamoDbStateStore {
         })
     }
 
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StateError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(LEASE_PARTITION))
+            .key("sk", s(name))
+            .update_expression("SET until_ms = :until, expires_at = :ttl")
+            // `holder = :holder` also means the item exists: a released lease stays released.
+            .condition_expression("holder = :holder AND until_ms < :until")
+            .expression_attribute_values(":holder", s(holder))
+            .expression_attribute_values(":until", n(until.timestamp_millis()))
+            .expression_attribute_values(":ttl", n(until.timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(Lease {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+                expires_at: until,
+            })),
+            Err(error) if condition_failed(&error) => {
+                // Someone else's, released, or already longer: read which.
+                let current = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(LEASE_PARTITION))
+                    .key("sk", s(name))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(unavailable("read lease"))?;
+                let Some(item) = current.item else {
+                    return Ok(None);
+                };
+                let key = Key::new(LEASE_PARTITION, name);
+                if text(&item, "holder").ok_or_else(|| malformed(key, "no holder"))? != holder {
+                    return Ok(None);
+                }
+                let expires_at = number(&item, "until_ms")
+                    .and_then(millis_to_time)
+                    .ok_or_else(|| malformed(key, "bad until_ms"))?;
+                Ok(Some(Lease {
+                    name: name.to_owned(),
+                    holder: holder.to_owned(),
+                    expires_at,
+                }))
+            }
+            Err(error) => Err(unavailable("renew lease")(error)),
+        }
+    }
+
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StateError> {
         let result = self
             .client

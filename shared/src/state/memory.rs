@@ -65,6 +65,24 @@ impl StateStore for InMemoryStateStore {
         Ok(LeaseOutcome::Acquired(lease))
     }
 
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StateError> {
+        let mut inner = self.lock();
+        match inner.leases.get_mut(name) {
+            Some(current) if current.holder == holder => {
+                if current.expires_at < until {
+                    current.expires_at = until;
+                }
+                Ok(Some(current.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StateError> {
         let mut inner = self.lock();
         match inner.leases.get(name) {

@@ -117,6 +117,17 @@ pub trait StateStore: Send + Sync {
         duration: Duration,
     ) -> Result<LeaseOutcome, StateError>;
 
+    /// Extends the lease `name` to `until` when `holder` still holds it (also lapsed, as long as
+    /// nobody took it since) and it ends before `until`: a conditional write that never takes
+    /// the lease from another holder, never recreates a released one and never shortens it.
+    /// The lease as it is after the call when it is `holder`'s; `None` when it is not.
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StateError>;
+
     /// Gives the lease up if `holder` holds it; false when it was not theirs (nothing changes).
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StateError>;
 
