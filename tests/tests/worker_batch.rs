@@ -673,3 +673,57 @@ async fn events_that_fail_for_good_go_to_the_dead_letter_queue_with_their_reason
             .contains("not an event envelope")
     );
 }
+
+#[tokio::test]
+async fn a_handed_back_message_comes_back_after_its_known_wait() {
+    use port_github_core::live::requeue::{Requeue, set_visibility};
+    let p = pipeline().await;
+    let (repo, prs) = open_prs(&p.client).await;
+    let payload = json!({"action": "opened", "pull_request": prs[0], "repository": repo, "organization": {"login": "sim-org"}});
+    assert_eq!(p.deliver("pull_request", "wait-1", &payload).await, 202);
+    let receive = || async {
+        p.sqs
+            .receive_message()
+            .queue_url(&p.queue_url)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+    };
+    let first = receive().await;
+    assert_eq!(first.len(), 1);
+    // A known wait of 2 s: not back at once, back after it (the queue's timeout here: 600 s).
+    let handle = first[0].receipt_handle().unwrap().to_owned();
+    set_visibility(
+        &p.sqs,
+        &p.queue_url,
+        &[Requeue {
+            receipt_handle: handle,
+            after: std::time::Duration::from_secs(2),
+        }],
+    )
+    .await;
+    assert!(receive().await.is_empty(), "invisible for its wait");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let again = receive().await;
+    assert_eq!(
+        again.len(),
+        1,
+        "back after its wait, not the queue's timeout"
+    );
+    // "At once" (a message the batch had no time to start): back immediately.
+    set_visibility(
+        &p.sqs,
+        &p.queue_url,
+        &[Requeue {
+            receipt_handle: again[0].receipt_handle().unwrap().to_owned(),
+            after: std::time::Duration::ZERO,
+        }],
+    )
+    .await;
+    let again = receive().await;
+    assert_eq!(again.len(), 1, "visible again at once");
+    assert_eq!(again[0].message_id(), first[0].message_id());
+}

@@ -16,10 +16,21 @@ use port_github_core::live::batch::INVOCATION_MARGIN;
 use port_github_core::live::requeue::{Requeue, set_visibility};
 use port_github_core::live::setup::build_processor;
 use port_github_core::live::{
-    BatchSettings, DeadLetters, QueuedEvent, SqsDeadLetters, process_batch,
+    BatchSettings, DeadLetters, LiveProcessor, QueuedEvent, SqsDeadLetters, process_batch,
 };
 use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
 use port_github_core::port::logs::PortLogIngest;
+use tracing::Instrument as _;
+
+/// What every invocation of this container uses.
+struct Worker {
+    processor: LiveProcessor,
+    dead_letters: Option<SqsDeadLetters>,
+    queues: WorkerQueuesConfig,
+    sqs: aws_sdk_sqs::Client,
+    /// Warnings and errors for Port's integration log, flushed at the end of each invocation.
+    logs: port_github_core::log_shipping::LogShipper,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -38,9 +49,22 @@ async fn main() -> Result<(), Error> {
         .map(|url| SqsDeadLetters::new(sqs.clone(), url));
     tracing::info!(mapping = ?mapping, dead_letter_queue = dead_letters.is_some(), "worker ready");
     logs.connect(Arc::new(PortLogIngest::new(processor.port().clone())));
-    let (processor, dead_letters, queues, sqs, logs) =
-        (&processor, &dead_letters, &queues, &sqs, &logs);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    let worker = &Worker {
+        processor,
+        dead_letters,
+        queues,
+        sqs,
+        logs,
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
+        worker.handle(event).instrument(span)
+    }))
+    .await
+}
+
+impl Worker {
+    async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
         let deadline = Deadline::from_epoch_millis(event.context.deadline, INVOCATION_MARGIN);
         let mut receipts = HashMap::new();
         let messages: Vec<QueuedEvent> = event
@@ -60,11 +84,11 @@ async fn main() -> Result<(), Error> {
             })
             .collect();
         let settings = BatchSettings {
-            dead_letters: dead_letters.as_ref().map(|d| d as &dyn DeadLetters),
+            dead_letters: self.dead_letters.as_ref().map(|d| d as &dyn DeadLetters),
             deadline: Some(deadline),
         };
-        let outcome = process_batch(processor, &messages, settings).await;
-        if let Some(queue_url) = &queues.events_queue_url {
+        let outcome = process_batch(&self.processor, &messages, settings).await;
+        if let Some(queue_url) = &self.queues.events_queue_url {
             let requeues: Vec<Requeue> = outcome
                 .known_waits()
                 .into_iter()
@@ -75,7 +99,7 @@ async fn main() -> Result<(), Error> {
                     })
                 })
                 .collect();
-            set_visibility(sqs, queue_url, &requeues).await;
+            set_visibility(&self.sqs, queue_url, &requeues).await;
         }
         let (applied, dead_lettered, handed_back) = outcome.counts();
         tracing::info!(
@@ -91,10 +115,9 @@ async fn main() -> Result<(), Error> {
         for id in outcome.handed_back() {
             response.add_failure(id);
         }
-        logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
-        Ok::<_, Error>(response)
-    }))
-    .await
+        self.logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
+        Ok(response)
+    }
 }
 
 /// One clear line, then a non-zero exit: the function must not run without its settings.

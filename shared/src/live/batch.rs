@@ -272,9 +272,9 @@ async fn process_one(
         Some(deadline) => tokio::time::timeout(deadline.remaining(), work).await.ok(),
         None => Some(work.await),
     };
-    match &result {
+    // Logged inside the event's span, so each line names its message and delivery.
+    span.in_scope(|| match &result {
         Some(Ok(report)) => tracing::info!(
-            parent: &span,
             action = envelope.action.as_deref().unwrap_or("-"),
             upserted = report.upserted.len(),
             deleted = report.deleted.len(),
@@ -283,11 +283,11 @@ async fn process_one(
             "applied"
         ),
         Some(Err(LiveError::Permanent(reason))) => {
-            tracing::error!(parent: &span, reason = %reason, "permanent failure")
+            tracing::error!(reason = %reason, "permanent failure")
         }
-        Some(Err(error)) => tracing::warn!(parent: &span, reason = %error, "will retry"),
-        None => tracing::warn!(parent: &span, "cut short by the deadline"),
-    }
+        Some(Err(error)) => tracing::warn!(reason = %error, "will retry"),
+        None => tracing::warn!("cut short by the deadline"),
+    });
     (result, Some(envelope))
 }
 

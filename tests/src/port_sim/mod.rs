@@ -85,6 +85,8 @@ pub struct RecordedRequest {
     pub body_bytes: usize,
     /// The JSON body, when it parsed.
     pub body: Option<Value>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// A PATCH of the resync state.
@@ -121,6 +123,8 @@ pub(crate) struct SimState {
     pub examples: Vec<ExampleUpload>,
     pub protected: Vec<(String, String)>,
     faults: VecDeque<FaultRule>,
+    /// Requests answered with an injected fault so far.
+    faults_served: u64,
     /// Delays before the next requests (any but the token one) are served.
     pub stalls: VecDeque<Duration>,
     pub counters: HashMap<Endpoint, u64>,
@@ -144,6 +148,7 @@ impl SimState {
         })?;
         let rule = self.faults.get_mut(position)?;
         let fault = rule.fault.clone();
+        self.faults_served += 1;
         rule.remaining = rule.remaining.saturating_sub(1);
         if rule.remaining == 0 {
             self.faults.remove(position);
@@ -189,6 +194,7 @@ impl PortSim {
             examples: Vec::new(),
             protected: Vec::new(),
             faults: VecDeque::new(),
+            faults_served: 0,
             stalls: VecDeque::new(),
             counters: HashMap::new(),
             requests: Vec::new(),
@@ -294,6 +300,11 @@ impl PortSim {
         self.lock()
             .protected
             .push((blueprint.to_owned(), identifier.to_owned()));
+    }
+
+    /// Requests answered with an injected fault so far.
+    pub fn faults_served(&self) -> u64 {
+        self.lock().faults_served
     }
 
     /// Stores an entity directly, as written by the integration whose User-Agent is `datasource`.

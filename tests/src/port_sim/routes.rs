@@ -266,6 +266,7 @@ pub(super) fn handle(
         user_agent: user_agent.clone(),
         body_bytes: body.len(),
         body: serde_json::from_slice(&body).ok(),
+        at: std::time::Instant::now(),
     });
     if let Some(fault) = state.next_fault(endpoint) {
         return fault_response(&fault);
