@@ -361,9 +361,12 @@ async fn every_rejection_has_its_status() {
         (b"{\"action\": 5}", "shape of a GitHub event"),
         (
             b"{\"action\":\"opened\",\"x\":\"\\ud800\"}",
-            "not valid JSON",
+            "the worker could not read the payload: unexpected end of hex escape",
         ),
-        (b"{\"action\":\"opened\",\"x\":1e999}", "line 1"),
+        (
+            b"{\"action\":\"opened\",\"x\":1e999}",
+            "the worker could not read the payload: number out of range",
+        ),
     ] {
         let sig = sign(SECRET, bad);
         let response = send_raw(

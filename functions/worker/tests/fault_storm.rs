@@ -301,7 +301,9 @@ async fn inject_faults(
                     1,
                 ),
                 _ => match rng.u8(..4) {
-                    0 => ("502", Fault::BadGateway, rng.u32(1..6)),
+                    // Up to 8: longer than the client's five attempts, so some messages are
+                    // handed back.
+                    0 => ("502", Fault::BadGateway, rng.u32(1..9)),
                     1 => ("503", Fault::Unavailable, rng.u32(1..5)),
                     2 => (
                         "429 retry-after",
@@ -328,7 +330,8 @@ async fn inject_faults(
         if !github_pending && github_traffic >= next_github {
             next_github = github_traffic + GITHUB_EVERY;
             if rng.bool() {
-                let n = rng.u32(1..7);
+                // Up to 8: more than the client's four retries now and then.
+                let n = rng.u32(1..9);
                 github.sim.faults(|f| f.bad_gateway_next = n);
                 injected.github_bad_gateway += u64::from(n);
             } else {

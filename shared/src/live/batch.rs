@@ -162,22 +162,23 @@ async fn run_batch(
     let mut stopped: Option<Duration> = None;
     for message in messages {
         let group = message.group_id.as_deref();
-        if let Some(after) = stopped {
-            outcome.messages.push((
-                message.message_id.clone(),
-                Outcome::Retry {
-                    reason: RetryReason::OutOfTime,
-                    after: Some(after),
-                },
-            ));
-            continue;
-        }
+        // Behind a handed-back message of its group: comes back with it.
         if let Some(after) = group.and_then(|g| blocked.get(g)) {
             outcome.messages.push((
                 message.message_id.clone(),
                 Outcome::Retry {
                     reason: RetryReason::GroupBlocked,
                     after: *after,
+                },
+            ));
+            continue;
+        }
+        if let Some(after) = stopped {
+            outcome.messages.push((
+                message.message_id.clone(),
+                Outcome::Retry {
+                    reason: RetryReason::OutOfTime,
+                    after: Some(after),
                 },
             ));
             continue;

@@ -55,18 +55,23 @@ impl WebhookResponse {
     }
 }
 
-/// Why a JSON text could not be read, with where, never with what it holds.
+/// Why a JSON text could not be read, with where, never with what it holds (serde_json's
+/// syntax errors are fixed phrases; its type errors can quote the input, so they are not shown).
 fn json_reason(what: &str, error: &serde_json::Error) -> String {
-    let problem = match error.classify() {
-        serde_json::error::Category::Data => "does not have the shape of a GitHub event payload",
-        serde_json::error::Category::Eof => "is not valid JSON: it ends early",
-        _ => "is not valid JSON",
-    };
-    format!(
-        "{what} {problem} (line {}, column {})",
-        error.line(),
-        error.column()
-    )
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => format!(
+            "{what} does not have the shape of a GitHub event payload (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+        Category::Eof => format!(
+            "{what} is not valid JSON: it ends early (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+        Category::Syntax | Category::Io => format!("{what} is not valid JSON: {error}"),
+    }
 }
 
 /// Where the webhook secrets come from.
@@ -301,7 +306,10 @@ impl WebhookHandler {
         };
         // What the worker could never read is refused now rather than dead-lettered later.
         if let Err(error) = envelope::check_readable(&body) {
-            let reason = json_reason("the payload", &error);
+            let reason = match error.classify() {
+                serde_json::error::Category::Data => json_reason("the payload", &error),
+                _ => format!("the worker could not read the payload: {error}"),
+            };
             tracing::warn!(
                 status = 422,
                 reason,
