@@ -26,6 +26,33 @@ pub struct DynamoDbStateStore {
 }
 
 impl DynamoDbStateStore {
+    /// The lease item `name` as it is now (a consistent read), if there is one.
+    async fn read_lease(&self, name: &str) -> Result<Option<Lease>, StateError> {
+        let current = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(LEASE_PARTITION))
+            .key("sk", s(name))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("read lease"))?;
+        let Some(item) = current.item else {
+            return Ok(None);
+        };
+        let key = Key::new(LEASE_PARTITION, name);
+        let holder = text(&item, "holder").ok_or_else(|| malformed(key, "no holder"))?;
+        let expires_at = number(&item, "until_ms")
+            .and_then(millis_to_time)
+            .ok_or_else(|| malformed(key, "bad until_ms"))?;
+        Ok(Some(Lease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            expires_at,
+        }))
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -153,32 +180,10 @@ impl StateStore for DynamoDbStateStore {
                         expires_at: until,
                     }));
                 }
-                Err(error) if condition_failed(&error) => {
-                    let current = self
-                        .client
-                        .get_item()
-                        .table_name(&self.table)
-                        .key("pk", s(LEASE_PARTITION))
-                        .key("sk", s(name))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(unavailable("read lease"))?;
-                    let Some(item) = current.item else {
-                        continue; // released in between: try again
-                    };
-                    let key = Key::new(LEASE_PARTITION, name);
-                    let holder =
-                        text(&item, "holder").ok_or_else(|| malformed(key, "no holder"))?;
-                    let expires_at = number(&item, "until_ms")
-                        .and_then(millis_to_time)
-                        .ok_or_else(|| malformed(key, "bad until_ms"))?;
-                    return Ok(LeaseOutcome::Held(Lease {
-                        name: name.to_owned(),
-                        holder: holder.to_owned(),
-                        expires_at,
-                    }));
-                }
+                Err(error) if condition_failed(&error) => match self.read_lease(name).await? {
+                    Some(lease) => return Ok(LeaseOutcome::Held(lease)),
+                    None => continue, // released in between: try again
+                },
                 Err(error) => return Err(unavailable("acquire lease")(error)),
             }
         }
@@ -214,34 +219,11 @@ impl StateStore for DynamoDbStateStore {
                 holder: holder.to_owned(),
                 expires_at: until,
             })),
-            Err(error) if condition_failed(&error) => {
-                // Someone else's, released, or already longer: read which.
-                let current = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(LEASE_PARTITION))
-                    .key("sk", s(name))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(unavailable("read lease"))?;
-                let Some(item) = current.item else {
-                    return Ok(None);
-                };
-                let key = Key::new(LEASE_PARTITION, name);
-                if text(&item, "holder").ok_or_else(|| malformed(key, "no holder"))? != holder {
-                    return Ok(None);
-                }
-                let expires_at = number(&item, "until_ms")
-                    .and_then(millis_to_time)
-                    .ok_or_else(|| malformed(key, "bad until_ms"))?;
-                Ok(Some(Lease {
-                    name: name.to_owned(),
-                    holder: holder.to_owned(),
-                    expires_at,
-                }))
-            }
+            // Someone else's, released, or already longer: read which.
+            Err(error) if condition_failed(&error) => Ok(self
+                .read_lease(name)
+                .await?
+                .filter(|lease| lease.holder == holder)),
             Err(error) => Err(unavailable("renew lease")(error)),
         }
     }
