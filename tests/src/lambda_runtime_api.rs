@@ -272,3 +272,44 @@ async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCod
     *shared.init_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(json_or_text(&body));
     StatusCode::ACCEPTED
 }
+
+/// One SQS record as Lambda hands it to a function: `group` makes it a FIFO record (with its
+/// group, deduplication id and sequence number), `queue_arn` is its `eventSourceARN`.
+pub fn sqs_record(
+    id: &str,
+    group: Option<&str>,
+    body: String,
+    queue_arn: &str,
+) -> serde_json::Value {
+    let mut attributes = serde_json::json!({"ApproximateReceiveCount": "1",
+        "SentTimestamp": "1795536000000", "SenderId": "AROAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": "1795536000001"});
+    if let Some(group) = group {
+        attributes["MessageGroupId"] = serde_json::json!(group);
+        attributes["MessageDeduplicationId"] = serde_json::json!(id);
+        attributes["SequenceNumber"] = serde_json::json!("1");
+    }
+    serde_json::json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+        "attributes": attributes, "messageAttributes": {}, "md5OfBody": "0",
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"})
+}
+
+/// A record of the events FIFO queue, in message group `group`.
+pub fn events_record(id: &str, group: &str, body: String) -> serde_json::Value {
+    sqs_record(
+        id,
+        Some(group),
+        body,
+        "arn:aws:sqs:us-east-1:123456789012:events.fifo",
+    )
+}
+
+/// A function binary started by a test, killed (and reaped) when the test ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use port_github_core::github::Feature;
@@ -15,7 +15,7 @@ use port_github_core::resync::RunSummary;
 use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
 use port_github_tests::binaries::workspace_binary;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::lambda_runtime_api::{KillOnDrop, Outcome, RuntimeApi, sqs_record};
 use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch, unique_name,
 };
@@ -23,15 +23,6 @@ use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
 use port_github_tests::resync_world::{SMALL_MAPPING, default_blueprints};
 use serde_json::{Value, json};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Both binaries on the same table, GitHub and Port.
 struct World {
@@ -43,7 +34,7 @@ struct World {
     table: String,
     resync: RuntimeApi,
     worker: RuntimeApi,
-    _binaries: Vec<Running>,
+    _binaries: Vec<KillOnDrop>,
     _dir: PathBuf,
 }
 
@@ -97,7 +88,7 @@ impl World {
                 .envs(runtime.lambda_env(name))
                 .envs(common.iter().map(|(k, v)| (*k, v.clone())))
                 .envs(extra.iter().map(|(k, v)| (*k, v.clone())));
-            Running(command.spawn().expect("spawn a binary"))
+            KillOnDrop(command.spawn().expect("spawn a binary"))
         };
         let binaries = vec![
             spawn(
@@ -238,19 +229,6 @@ fn scheduled_event() -> Value {
         "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
         "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/resync"], "detail": {}})
-}
-
-fn sqs_record(id: &str, group: Option<&str>, body: String, arn: &str) -> Value {
-    let mut attributes = json!({"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000",
-        "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795536000001"});
-    if let Some(group) = group {
-        attributes["MessageGroupId"] = json!(group);
-        attributes["MessageDeduplicationId"] = json!(id);
-        attributes["SequenceNumber"] = json!("1");
-    }
-    json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
-        "attributes": attributes, "messageAttributes": {}, "md5OfBody": "0",
-        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,42 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
 use port_github_core::mapping::PortAppConfig;
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::lambda_runtime_api::{
+    KillOnDrop, Outcome, RuntimeApi, events_record as record,
+};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
 use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
 use serde_json::{Value, json};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn record(id: &str, group: &str, body: String) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000", "SequenceNumber": "1",
-            "MessageGroupId": group, "SenderId": "AROAEXAMPLE", "MessageDeduplicationId": id,
-            "ApproximateFirstReceiveTimestamp": "1795536000001"},
-        "messageAttributes": {},
-        "md5OfBody": "0",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events.fifo",
-        "awsRegion": "us-east-1"
-    })
-}
 
 fn builtin_blueprint(identifier: &str) -> Value {
     let list: Vec<Value> = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
@@ -90,7 +67,7 @@ async fn the_first_event_into_a_fresh_port_organization_provisions_it() {
         .env("PORT_CLIENT_SECRET", CLIENT_SECRET)
         .env("PORT_INTEGRATION_ID", INTEGRATION_ID)
         .env("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE);
-    let _worker = Running(command.spawn().expect("spawn the worker binary"));
+    let _worker = KillOnDrop(command.spawn().expect("spawn the worker binary"));
 
     let envelope = json!({"version": 1, "event": "pull_request", "action": "opened", "delivery_id": "d-1",
         "received_at": "2026-11-24T00:00:00Z", "organization": "sim-org",

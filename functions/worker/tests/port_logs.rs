@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use port_github_core::github::Feature;
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi, events_record as record};
 use port_github_tests::moto::{create_fifo_queue, moto};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
@@ -85,22 +85,6 @@ async fn world(log_attributes: bool) -> World {
         runtime,
         worker,
     }
-}
-
-fn record(id: &str, group: &str, body: String) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000", "SequenceNumber": "1",
-            "MessageGroupId": group, "SenderId": "AROAEXAMPLE", "MessageDeduplicationId": id,
-            "ApproximateFirstReceiveTimestamp": "1795536000001"},
-        "messageAttributes": {},
-        "md5OfBody": "0",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events.fifo",
-        "awsRegion": "us-east-1"
-    })
 }
 
 impl World {

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
@@ -16,36 +16,13 @@ use port_github_tests::github_sim::{
     OrgSpec, SimConfig, SimHarness, TEST_APP_PRIVATE_KEY, TEST_APP_PUBLIC_KEY,
     TEST_OTHER_PRIVATE_KEY, TEST_OTHER_PUBLIC_KEY,
 };
-use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::lambda_runtime_api::{
+    KillOnDrop, Outcome, RuntimeApi, events_record as record,
+};
 use port_github_tests::moto::{create_secret, moto, put_secret};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use serde_json::{Value, json};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn record(id: &str, group: &str, body: String) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000", "SequenceNumber": "1",
-            "MessageGroupId": group, "SenderId": "AROAEXAMPLE", "MessageDeduplicationId": id,
-            "ApproximateFirstReceiveTimestamp": "1795536000001"},
-        "messageAttributes": {},
-        "md5OfBody": "0",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events.fifo",
-        "awsRegion": "us-east-1"
-    })
-}
 
 fn credentials(secret: &str) -> String {
     json!({"clientId": CLIENT_ID, "clientSecret": secret}).to_string()
@@ -96,7 +73,7 @@ async fn a_warm_worker_uses_rotated_credentials_without_a_restart() {
         .env("PORT_INTEGRATION_TYPE", INTEGRATION_TYPE)
         .env("PORT_APP_CONFIG", config.display().to_string())
         .env("SECRET_TTL_SECONDS", "3600");
-    let _worker = Running(command.spawn().expect("spawn the worker binary"));
+    let _worker = KillOnDrop(command.spawn().expect("spawn the worker binary"));
 
     // The events: one pull request per repository, of the App's installation.
     let client = github.pat_client(github.client_config()).unwrap();

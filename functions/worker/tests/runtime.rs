@@ -3,25 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
+use port_github_tests::lambda_runtime_api::{
+    KillOnDrop, Outcome, RuntimeApi, events_record as record,
+};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
 use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use serde_json::{Value, json};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn worker(runtime: &RuntimeApi, env: &[(&str, String)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_worker"));
@@ -40,22 +33,6 @@ fn worker(runtime: &RuntimeApi, env: &[(&str, String)]) -> Command {
         command.env(key, value);
     }
     command
-}
-
-fn record(id: &str, group: &str, body: String) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795536000000", "SequenceNumber": "1",
-            "MessageGroupId": group, "SenderId": "AROAEXAMPLE", "MessageDeduplicationId": id,
-            "ApproximateFirstReceiveTimestamp": "1795536000001"},
-        "messageAttributes": {},
-        "md5OfBody": "0",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events.fifo",
-        "awsRegion": "us-east-1"
-    })
 }
 
 #[tokio::test]
@@ -100,7 +77,7 @@ async fn applies_an_sqs_batch_and_hands_back_only_the_unreadable_message() {
                 .to_string(),
         ),
     ];
-    let _worker = Running(
+    let _worker = KillOnDrop(
         worker(&runtime, &env)
             .spawn()
             .expect("spawn the worker binary"),
@@ -249,7 +226,7 @@ async fn a_wait_past_the_deadline_hands_back_only_what_was_not_applied() {
     // A short invocation: 12 s, of which the worker keeps 5 s for its answer.
     let timeout = Duration::from_secs(12);
     let runtime = RuntimeApi::start_with_timeout(timeout).await.unwrap();
-    let _worker = Running(
+    let _worker = KillOnDrop(
         worker(&runtime, &simulator_env(&github, &port))
             .spawn()
             .expect("spawn the worker binary"),
@@ -313,7 +290,7 @@ async fn a_wait_that_fits_the_deadline_is_slept_and_nothing_is_handed_back() {
     let runtime = RuntimeApi::start_with_timeout(Duration::from_secs(120))
         .await
         .unwrap();
-    let _worker = Running(
+    let _worker = KillOnDrop(
         worker(&runtime, &simulator_env(&github, &port))
             .spawn()
             .expect("spawn the worker binary"),
