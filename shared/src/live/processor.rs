@@ -255,7 +255,6 @@ impl LiveProcessor {
         }
     }
 
-    /// Only events of these organizations (case-insensitive) are applied.
     /// Before its first event (and after a mapping change), makes sure Port has the integration
     /// record and the blueprints the mapping targets (`PORT_CREATE_RESOURCES`).
     pub fn with_provisioning(
@@ -266,6 +265,7 @@ impl LiveProcessor {
         self
     }
 
+    /// Only events of these organizations (case-insensitive) are applied.
     pub fn with_organizations(mut self, organizations: Option<Vec<String>>) -> Self {
         self.organizations = organizations;
         self

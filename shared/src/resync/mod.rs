@@ -1240,7 +1240,8 @@ impl Resync {
         listed_from: DateTime<Utc>,
     ) -> Vec<Vec<UpsertResult>> {
         // Entities deleted live since the listing began are not sent back (tombstones).
-        let deleted_live = if self.settings.dry_run.is_none() {
+        let any = gathered.iter().any(|(_, job)| !job.upserts.is_empty());
+        let deleted_live = if any && self.settings.dry_run.is_none() {
             self.deleted_live_since(gathered, listed_from).await
         } else {
             HashMap::new()
