@@ -99,7 +99,7 @@ fn report(title: &str, mapping: &CompiledMapping, python: Option<&str>) {
         "kind", "ours", "libjq", "ratio"
     );
     for resource in mapping.resources() {
-        let kind = &resource.config().kind;
+        let kind = resource.config().kind.as_str();
         let objects = objects_of(kind);
         let ours = ours(resource, &objects);
         match python.and_then(|p| theirs(p, &expressions(resource), &objects)) {

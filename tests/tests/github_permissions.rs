@@ -157,7 +157,7 @@ fn the_readme_lists_the_permissions_the_built_in_mapping_needs() {
         mapping
             .resources
             .iter()
-            .map(|r| (r.kind.as_str(), &r.selector.options)),
+            .map(|r| (r.kind, &r.selector.options)),
         true,
     )
     .into_iter()

@@ -1,5 +1,5 @@
-//! The GitHub App permissions each kind needs (the REST endpoints of `kinds/` and what GitHub's
-//! documentation asks of an App for them), what a mapping needs as a whole, and which of those an
+//! The GitHub App permissions (each kind names the ones listing it needs: `Kind::permissions`),
+//! what a mapping needs as a whole, and which of those an
 //! installation was not granted. Pure data and comparison: reading the installation's grant is
 //! `GitHubApp::installation`, acting on the result is the resync's `permission_check`.
 
@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::github::kinds::Kind;
 use crate::mapping::selector::SelectorOptions;
 
 /// A permission level, in GitHub's order (`write` includes `read`, `admin` both).
@@ -77,28 +78,6 @@ pub const SECRET_SCANNING_ALERTS: Permission =
 pub const MEMBERS: Permission = org("members", "Members");
 pub const ORGANIZATION_HOOKS: Permission = org("organization_hooks", "Webhooks");
 
-/// What listing one kind needs, all read (GitHub's "permissions required for GitHub Apps" of
-/// the endpoints in ARCHITECTURE.md's table). `None` for a kind this integration does not list.
-pub fn for_kind(kind: &str) -> Option<&'static [Permission]> {
-    Some(match kind {
-        // GET /orgs/{org}: public, no permission.
-        "organization" => &[],
-        "repository" => &[METADATA],
-        "pull-request" => &[PULL_REQUESTS],
-        "issue" => &[ISSUES],
-        "release" | "tag" | "branch" | "file" | "folder" => &[CONTENTS],
-        // GitHub lists environments under the Actions permission.
-        "environment" | "workflow" | "workflow-run" => &[ACTIONS],
-        "deployment" | "deployment-status" => &[DEPLOYMENTS],
-        "dependabot-alert" => &[DEPENDABOT_ALERTS],
-        "code-scanning-alerts" => &[CODE_SCANNING_ALERTS],
-        "secret-scanning-alerts" => &[SECRET_SCANNING_ALERTS],
-        "team" | "user" => &[MEMBERS],
-        "collaborator" => &[METADATA],
-        _ => return None,
-    })
-}
-
 /// A permission a mapping needs, at what level, and for which of its kinds (or `webhooks`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
@@ -113,7 +92,7 @@ pub struct Need {
 /// `includedFiles` (Contents), a branch's `protectionRules` (Administration), and the
 /// organization webhook when the run manages it (Webhooks, write).
 pub fn needed<'a>(
-    resources: impl IntoIterator<Item = (&'a str, &'a SelectorOptions)>,
+    resources: impl IntoIterator<Item = (Kind, &'a SelectorOptions)>,
     manages_webhooks: bool,
 ) -> Vec<Need> {
     let mut needs: BTreeMap<&'static str, Need> = BTreeMap::new();
@@ -138,19 +117,20 @@ pub fn needed<'a>(
         }
     };
     for (kind, options) in resources {
-        for permission in for_kind(kind).unwrap_or(&[]) {
-            add(*permission, Level::Read, kind);
+        let why = kind.as_str();
+        for permission in kind.permissions().unwrap_or(&[]) {
+            add(*permission, Level::Read, why);
         }
-        if kind == "repository"
+        if kind == Kind::Repository
             && options
                 .included_files
                 .as_ref()
                 .is_some_and(|f| !f.is_empty())
         {
-            add(CONTENTS, Level::Read, kind);
+            add(CONTENTS, Level::Read, why);
         }
-        if kind == "branch" && options.protection_rules == Some(true) {
-            add(ADMINISTRATION, Level::Read, kind);
+        if kind == Kind::Branch && options.protection_rules == Some(true) {
+            add(ADMINISTRATION, Level::Read, why);
         }
     }
     if manages_webhooks {
@@ -186,7 +166,7 @@ mod tests {
         )
         .unwrap();
         for resource in &mapping.resources {
-            assert!(for_kind(&resource.kind).is_some(), "{}", resource.kind);
+            assert!(resource.kind.permissions().is_some(), "{}", resource.kind);
         }
     }
 
@@ -203,13 +183,13 @@ mod tests {
         };
         let needs = needed(
             [
-                ("repository", &files),
-                ("issue", &none),
-                ("workflow", &none),
-                ("environment", &none),
-                ("branch", &rules),
-                ("team", &none),
-                ("user", &none),
+                (Kind::Repository, &files),
+                (Kind::Issue, &none),
+                (Kind::Workflow, &none),
+                (Kind::Environment, &none),
+                (Kind::Branch, &rules),
+                (Kind::Team, &none),
+                (Kind::User, &none),
             ],
             true,
         );
@@ -226,7 +206,7 @@ mod tests {
     #[test]
     fn missing_compares_levels() {
         let none = SelectorOptions::default();
-        let needs = needed([("issue", &none), ("repository", &none)], true);
+        let needs = needed([(Kind::Issue, &none), (Kind::Repository, &none)], true);
         let granted: BTreeMap<String, String> = [
             ("metadata", "read"),
             ("issues", "write"),

@@ -129,7 +129,7 @@ impl Loaded {
         let mut selectors = std::collections::HashMap::new();
         for resource in mapping.resources() {
             selectors
-                .entry(resource.config().kind.clone())
+                .entry(resource.config().kind.to_string())
                 .or_insert_with(|| selector_json(resource));
         }
         Self {

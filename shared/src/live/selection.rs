@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::github::kinds::Kind;
 use crate::github::kinds::files::{PathPattern, RepoBranch};
 use crate::mapping::CompiledResource;
 
@@ -47,7 +48,7 @@ pub fn selector_json(resource: &CompiledResource) -> Value {
 /// The file (kind `file`) or folder (kind `folder`) patterns of a resource's selector.
 pub fn path_patterns(resource: &CompiledResource) -> Vec<PathPattern> {
     let options = &resource.config().selector.options;
-    let configured = if resource.config().kind == "file" {
+    let configured = if resource.config().kind == Kind::File {
         &options.files
     } else {
         &options.folders
@@ -74,36 +75,25 @@ pub fn path_patterns(resource: &CompiledResource) -> Vec<PathPattern> {
 pub fn passes_selector_options(resource: &CompiledResource, raw: &Value) -> bool {
     let options = &resource.config().selector.options;
     let state = raw.get("state").and_then(Value::as_str);
-    let kind = resource.config().kind.as_str();
+    let kind = resource.config().kind;
     match kind {
-        "pull-request" | "dependabot-alert" => {
-            let wanted = options
-                .states
-                .clone()
-                .unwrap_or_else(|| default_states(kind));
-            state.is_none_or(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(s)))
-        }
-        "issue" | "code-scanning-alerts" | "secret-scanning-alerts" => {
+        Kind::PullRequest | Kind::DependabotAlert => match &options.states {
+            Some(wanted) => state.is_none_or(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(s))),
+            None => state.is_none_or(|s| {
+                kind.default_states()
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case(s))
+            }),
+        },
+        Kind::Issue | Kind::CodeScanningAlerts | Kind::SecretScanningAlerts => {
             match options.state.as_deref() {
                 Some("all") => true,
                 // Port's integration syncs open issues unless told otherwise; alerts of any state.
-                None => kind != "issue" || state.is_none_or(|s| s == "open"),
+                None => kind != Kind::Issue || state.is_none_or(|s| s == "open"),
                 Some(wanted) => state.is_none_or(|s| s.eq_ignore_ascii_case(wanted)),
             }
         }
         _ => true,
-    }
-}
-
-fn default_states(kind: &str) -> Vec<String> {
-    match kind {
-        "pull-request" => vec!["open".into()],
-        _ => vec![
-            "auto_dismissed".into(),
-            "dismissed".into(),
-            "fixed".into(),
-            "open".into(),
-        ],
     }
 }
 

@@ -6,32 +6,7 @@ use serde_json::{Map, Value};
 
 use super::mappings::EntityMappings;
 use super::selector::Selector;
-
-/// Kinds the integration knows (Port's GitHub integration's kinds).
-pub const KNOWN_KINDS: &[&str] = &[
-    "organization",
-    "repository",
-    "folder",
-    "user",
-    "team",
-    "workflow",
-    "workflow-run",
-    "pull-request",
-    "issue",
-    "release",
-    "tag",
-    "branch",
-    "environment",
-    "deployment",
-    "deployment-status",
-    "dependabot-alert",
-    "code-scanning-alerts",
-    "secret-scanning-alerts",
-    "file",
-    "skill",
-    "plugin",
-    "collaborator",
-];
+use crate::github::kinds::Kind;
 
 /// Why a configuration is rejected.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +56,7 @@ pub struct PortAppConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceConfig {
     /// The GitHub kind.
-    pub kind: String,
+    pub kind: Kind,
     /// Which items, and how to fetch them.
     pub selector: Selector,
     /// How items become entities.
@@ -153,22 +128,20 @@ impl ResourceConfig {
         let resource = value
             .as_object()
             .ok_or_else(|| invalid(format!("resources[{index}]"), "must be an object"))?;
-        let kind = required_string(resource, "kind", &at("kind"))?;
-        if !KNOWN_KINDS.contains(&kind.as_str()) {
+        let name = required_string(resource, "kind", &at("kind"))?;
+        let Some(kind) = Kind::parse(&name) else {
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
             return Err(invalid(
                 at("kind"),
-                format!(
-                    "unknown kind {kind:?} (known kinds: {})",
-                    KNOWN_KINDS.join(", ")
-                ),
+                format!("unknown kind {name:?} (known kinds: {})", known.join(", ")),
             ));
-        }
+        };
         let selector = match resource.get("selector") {
             None | Some(Value::Null) => Selector {
                 query: "true".to_owned(),
                 ..Selector::default()
             },
-            Some(Value::Object(fields)) => Selector::from_fields(index, &kind, fields)?,
+            Some(Value::Object(fields)) => Selector::from_fields(index, kind, fields)?,
             Some(_) => return Err(invalid(at("selector"), "must be an object")),
         };
         let port = resource

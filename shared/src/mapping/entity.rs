@@ -185,7 +185,7 @@ impl CompiledResource {
             Err(source) => {
                 errors.push(ExpressionError {
                     resource_index: index,
-                    kind: config.kind.clone(),
+                    kind: config.kind.to_string(),
                     field,
                     source,
                 });
@@ -328,7 +328,7 @@ impl CompiledResource {
     fn field_error(&self, outcome: &mut MapOutcome, field: &str, message: String) {
         outcome.field_errors.push(FieldError {
             resource_index: self.index,
-            kind: self.config.kind.clone(),
+            kind: self.config.kind.to_string(),
             field: field.to_owned(),
             message,
         });
@@ -469,7 +469,7 @@ impl CompiledResource {
             }),
             (missing_identifier, blueprint) => outcome.dropped.push(DropReason {
                 resource_index: self.index,
-                kind: self.config.kind.clone(),
+                kind: self.config.kind.to_string(),
                 reason: match (missing_identifier, blueprint.is_none()) {
                     (true, true) => "no identifier and no blueprint".to_owned(),
                     (true, false) => format!("no identifier (got {identifier})"),

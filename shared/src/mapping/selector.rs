@@ -1,6 +1,7 @@
 //! Selector options of each kind (`states`, `since`, `maxResults`, `files`, `folders`, …): typed,
 //! range-checked, and kept when unknown so newer configurations still load.
 
+use crate::github::kinds::Kind;
 use serde_json::{Map, Value};
 
 use super::config::{
@@ -80,7 +81,7 @@ pub struct RepositoryBranch {
 impl Selector {
     pub(super) fn from_fields(
         index: usize,
-        kind: &str,
+        kind: Kind,
         fields: &Map<String, Value>,
     ) -> Result<Self, ConfigError> {
         let at = |field: &str| format!("resources[{index}].selector.{field}");
@@ -126,12 +127,8 @@ impl Selector {
     }
 }
 
-fn validate_states(kind: &str, options: &SelectorOptions, index: usize) -> Result<(), ConfigError> {
-    let allowed_states: &[&str] = match kind {
-        "pull-request" => &["open", "closed"],
-        "dependabot-alert" => &["auto_dismissed", "dismissed", "fixed", "open"],
-        _ => &[],
-    };
+fn validate_states(kind: Kind, options: &SelectorOptions, index: usize) -> Result<(), ConfigError> {
+    let allowed_states = kind.selector_states();
     if let Some(states) = &options.states
         && !allowed_states.is_empty()
         && let Some(bad) = states
@@ -146,12 +143,7 @@ fn validate_states(kind: &str, options: &SelectorOptions, index: usize) -> Resul
             ),
         ));
     }
-    let allowed_state: &[&str] = match kind {
-        "issue" => &["open", "closed", "all"],
-        "code-scanning-alerts" => &["open", "closed", "dismissed", "fixed"],
-        "secret-scanning-alerts" => &["open", "resolved", "all"],
-        _ => &[],
-    };
+    let allowed_state = kind.selector_state();
     if let Some(state) = &options.state
         && !allowed_state.is_empty()
         && !allowed_state.contains(&state.as_str())

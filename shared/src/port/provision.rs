@@ -148,7 +148,7 @@ pub fn mapping_targets(mapping: &CompiledMapping) -> (Vec<String>, Vec<String>) 
                     targets.push(blueprint.to_owned());
                 }
             }
-            None => computed.push(resource.config().kind.clone()),
+            None => computed.push(resource.config().kind.to_string()),
         }
     }
     (targets, computed)

@@ -75,7 +75,7 @@ pub(super) async fn cleanup(
         .resources()
         .iter()
         .enumerate()
-        .map(|(index, r)| resource_key(index, &r.config().kind))
+        .map(|(index, r)| resource_key(index, r.config().kind.as_str()))
         .collect();
     let protected_kinds = outage_kinds(&counters);
     for kind in &protected_kinds {

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::listing::ListCursor;
 use crate::github::kinds::Repo;
 
 /// The job format this code reads and writes.
@@ -38,7 +39,7 @@ pub enum Task {
     Org {
         resource: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        cursor: Option<Value>,
+        cursor: Option<ListCursor>,
         #[serde(default)]
         part: u32,
     },
@@ -55,7 +56,7 @@ pub enum Task {
         repo: RepoRef,
         resource: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        cursor: Option<Value>,
+        cursor: Option<ListCursor>,
         /// Continuations of this repository so far (for the job id).
         #[serde(default)]
         part: u32,
@@ -169,5 +170,40 @@ mod tests {
             Job::parse("not json"),
             Err(JobError::Malformed(_))
         ));
+    }
+
+    /// The cursor is typed, but a job carries it in the same JSON as before the type existed
+    /// (`{"teams": "<url>"}`, `{"pages": {...}}`), so jobs queued by an older build still run.
+    #[test]
+    fn cursors_keep_their_wire_shape() {
+        let body = serde_json::json!({
+            "v": 1, "run": "r1", "id": "org/~#1", "org": "org", "attempt": 0,
+            "task": {"type": "org", "resource": 2, "cursor": {"teams": "https://api.github.com/orgs/org/teams?page=3"}, "part": 1}
+        })
+        .to_string();
+        let job = Job::parse(&body).unwrap();
+        let Task::Org { cursor, .. } = &job.task else {
+            panic!("not an org task: {job:?}");
+        };
+        assert_eq!(
+            cursor,
+            &Some(ListCursor::Teams(
+                "https://api.github.com/orgs/org/teams?page=3".into()
+            ))
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&job.to_body()).unwrap(),
+            serde_json::from_str::<Value>(&body).unwrap()
+        );
+        let pages = serde_json::json!({"pages": {
+            "next": "https://api.github.com/repos/org/a/releases?page=2",
+            "items_field": null, "optional_feature": false, "enrichment": {"__repository": "a"}
+        }});
+        let cursor: ListCursor = serde_json::from_value(pages.clone()).unwrap();
+        assert!(matches!(cursor, ListCursor::Pages(_)));
+        assert_eq!(serde_json::to_value(&cursor).unwrap(), pages);
+        // A cursor of no known form makes the job malformed (dropped with a warning).
+        let unknown = body.replace("\"teams\"", "\"colours\"");
+        assert!(matches!(Job::parse(&unknown), Err(JobError::Malformed(_))));
     }
 }

@@ -2,46 +2,32 @@
 //! behind one interface, with a cursor to continue in another invocation where the kind's list
 //! has one (fan-out kinds such as workflow runs are read whole).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::github::kinds::Scope;
 use crate::github::kinds::{
-    self, KindCursor, KindPages, Listed, Repo, SimpleKind, actions, deployments, files,
+    self, Kind, KindCursor, KindPages, Listed, Repo, SimpleKind, actions, deployments, files,
     organization, people, pulls, refs, security,
 };
 use crate::github::{GitHubClient, GitHubError};
 use crate::live::selection::{path_patterns, selector_json};
 use crate::mapping::CompiledResource;
 
-/// Where a kind's data lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Organization,
-    Repository,
-}
-
-/// The scope of a kind, `None` for kinds this integration cannot list (`skill`, `plugin`).
-pub fn scope_of(kind: &str) -> Option<Scope> {
-    match kind {
-        "organization" | "team" | "user" => Some(Scope::Organization),
-        "repository"
-        | "pull-request"
-        | "issue"
-        | "release"
-        | "tag"
-        | "branch"
-        | "environment"
-        | "deployment"
-        | "deployment-status"
-        | "workflow"
-        | "workflow-run"
-        | "dependabot-alert"
-        | "code-scanning-alerts"
-        | "secret-scanning-alerts"
-        | "collaborator"
-        | "file"
-        | "folder" => Some(Scope::Repository),
-        _ => None,
-    }
+/// Where a resource's list stands, for a continuation in another invocation: one variant per
+/// form of list that can be resumed (kinds read whole have none). Externally tagged, so a job
+/// carries it as `{"pages": {...}}`, `{"pulls": {...}}`, `{"branches": {...}}`, `{"teams": "<url>"}`
+/// or `{"users": "<url>"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListCursor {
+    Pages(KindCursor),
+    Pulls(pulls::PullRequestCursor),
+    Branches(KindCursor),
+    /// The next page's URL.
+    Teams(String),
+    /// The next page's URL.
+    Users(String),
 }
 
 /// What one step produced.
@@ -69,61 +55,48 @@ impl Lister {
         org: &str,
         repo: Option<&Repo>,
         resource: &CompiledResource,
-        cursor: Option<&Value>,
+        cursor: Option<&ListCursor>,
     ) -> Result<Self, GitHubError> {
-        let kind = resource.config().kind.as_str();
+        let kind = resource.config().kind;
         let raw_selector = selector_json(resource);
         let selector = Some(&raw_selector);
         if let Some(cursor) = cursor {
-            if let Some(saved) = cursor.get("pages") {
-                let saved: KindCursor = serde_json::from_value(saved.clone()).map_err(bad)?;
-                return Ok(Self::Pages(KindPages::resume(client, &saved)?));
-            }
-            if let Some(saved) = cursor.get("pulls") {
-                let saved: pulls::PullRequestCursor =
-                    serde_json::from_value(saved.clone()).map_err(bad)?;
-                return Ok(Self::Pulls(pulls::PullRequestPages::resume(
-                    client, &saved,
-                )?));
-            }
-            if let (Some(saved), Some(repo)) = (cursor.get("branches"), repo) {
-                let saved: KindCursor = serde_json::from_value(saved.clone()).map_err(bad)?;
-                return Ok(Self::Branches(refs::BranchPages::resume(
-                    client,
-                    repo,
-                    &kinds::selector(selector)?,
-                    &saved,
-                )?));
-            }
-            if let Some(next) = cursor.get("teams").and_then(Value::as_str) {
-                return Ok(Self::Teams(people::TeamPages::resume(
+            return Ok(match (cursor, repo) {
+                (ListCursor::Pages(saved), _) => Self::Pages(KindPages::resume(client, saved)?),
+                (ListCursor::Pulls(saved), _) => {
+                    Self::Pulls(pulls::PullRequestPages::resume(client, saved)?)
+                }
+                (ListCursor::Branches(saved), Some(repo)) => Self::Branches(
+                    refs::BranchPages::resume(client, repo, &kinds::selector(selector)?, saved)?,
+                ),
+                (ListCursor::Branches(_), None) => return Err(misplaced_cursor()),
+                (ListCursor::Teams(next), _) => Self::Teams(people::TeamPages::resume(
                     client,
                     org,
                     &kinds::selector(selector)?,
                     next,
-                )?));
-            }
-            if let Some(next) = cursor.get("users").and_then(Value::as_str) {
-                return Ok(Self::Users(people::UserPages::resume(client, next)?));
-            }
-            return Err(bad_cursor());
+                )?),
+                (ListCursor::Users(next), _) => {
+                    Self::Users(people::UserPages::resume(client, next)?)
+                }
+            });
         }
         let Some(repo) = repo else {
             return Ok(match kind {
-                "organization" => Self::Whole(Some(Some(vec![
+                Kind::Organization => Self::Whole(Some(Some(vec![
                     organization::get_organization(client, org).await?,
                 ]))),
-                "team" => Self::Teams(people::list_teams(
+                Kind::Team => Self::Teams(people::list_teams(
                     client,
                     org,
                     &kinds::selector(selector)?,
                 )?),
-                "user" => Self::Users(people::list_users(client, org)?),
+                Kind::User => Self::Users(people::list_users(client, org)?),
                 _ => Self::Whole(Some(Some(Vec::new()))),
             });
         };
         Ok(match kind {
-            "repository" => {
+            Kind::Repository => {
                 let object = organization::repository_raw(
                     client,
                     repo,
@@ -133,54 +106,56 @@ impl Lister {
                 .await?;
                 Self::Whole(Some(Some(vec![object])))
             }
-            "pull-request" => Self::Pulls(pulls::list_pull_requests(
+            Kind::PullRequest => Self::Pulls(pulls::list_pull_requests(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "issue" => Self::Pages(pulls::list_issues(
+            Kind::Issue => Self::Pages(pulls::list_issues(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "release" => Self::Pages(SimpleKind::Release.list(client, repo)?),
-            "tag" => Self::Pages(SimpleKind::Tag.list(client, repo)?),
-            "environment" => Self::Pages(SimpleKind::Environment.list(client, repo)?),
-            "deployment" => Self::Pages(SimpleKind::Deployment.list(client, repo)?),
-            "workflow" => Self::Pages(SimpleKind::Workflow.list(client, repo)?),
-            "collaborator" => Self::Pages(SimpleKind::Collaborator.list(client, repo)?),
-            "branch" => Self::Branches(refs::list_branches(
+            Kind::Release => Self::Pages(SimpleKind::Release.list(client, repo)?),
+            Kind::Tag => Self::Pages(SimpleKind::Tag.list(client, repo)?),
+            Kind::Environment => Self::Pages(SimpleKind::Environment.list(client, repo)?),
+            Kind::Deployment => Self::Pages(SimpleKind::Deployment.list(client, repo)?),
+            Kind::Workflow => Self::Pages(SimpleKind::Workflow.list(client, repo)?),
+            Kind::Collaborator => Self::Pages(SimpleKind::Collaborator.list(client, repo)?),
+            Kind::Branch => Self::Branches(refs::list_branches(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "dependabot-alert" => Self::Pages(security::list_dependabot_alerts(
+            Kind::DependabotAlert => Self::Pages(security::list_dependabot_alerts(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "code-scanning-alerts" => Self::Pages(security::list_code_scanning_alerts(
+            Kind::CodeScanningAlerts => Self::Pages(security::list_code_scanning_alerts(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "secret-scanning-alerts" => Self::Pages(security::list_secret_scanning_alerts(
+            Kind::SecretScanningAlerts => Self::Pages(security::list_secret_scanning_alerts(
                 client,
                 repo,
                 &kinds::selector(selector)?,
             )?),
-            "deployment-status" => Self::Whole(Some(deployment_statuses(client, repo).await?)),
-            "workflow-run" => Self::Whole(Some(
-                workflow_runs(client, repo, &kinds::selector(selector)?).await?,
+            Kind::DeploymentStatus => Self::Whole(Some(
+                deployments::every_deployment_status(client, repo).await?,
             )),
-            "file" | "folder" => {
+            Kind::WorkflowRun => Self::Whole(Some(
+                actions::every_workflow_run(client, repo, &kinds::selector(selector)?).await?,
+            )),
+            Kind::File | Kind::Folder => {
                 let patterns: Vec<files::PathPattern> = path_patterns(resource)
                     .into_iter()
                     .filter(|p| p.branch_for(repo).is_some())
                     .collect();
                 let found = if patterns.is_empty() {
                     Vec::new()
-                } else if kind == "file" {
+                } else if kind == Kind::File {
                     files::list_files(client, repo, &patterns).await?
                 } else {
                     files::list_folders(client, repo, &patterns).await?
@@ -215,22 +190,13 @@ impl Lister {
 
     /// Where the list stands, for a continuation; `None` when it cannot be resumed (it is done,
     /// or its kind is read whole).
-    pub fn cursor(&self) -> Option<Value> {
+    pub fn cursor(&self) -> Option<ListCursor> {
         match self {
-            Self::Pages(pages) => pages
-                .cursor()
-                .and_then(|c| serde_json::to_value(c).ok())
-                .map(|c| serde_json::json!({ "pages": c })),
-            Self::Pulls(pages) => pages
-                .cursor()
-                .and_then(|c| serde_json::to_value(c).ok())
-                .map(|c| serde_json::json!({ "pulls": c })),
-            Self::Branches(pages) => pages
-                .cursor()
-                .and_then(|c| serde_json::to_value(c).ok())
-                .map(|c| serde_json::json!({ "branches": c })),
-            Self::Teams(pages) => pages.cursor().map(|c| serde_json::json!({ "teams": c })),
-            Self::Users(pages) => pages.cursor().map(|c| serde_json::json!({ "users": c })),
+            Self::Pages(pages) => pages.cursor().map(ListCursor::Pages),
+            Self::Pulls(pages) => pages.cursor().map(ListCursor::Pulls),
+            Self::Branches(pages) => pages.cursor().map(ListCursor::Branches),
+            Self::Teams(pages) => pages.cursor().map(|c| ListCursor::Teams(c.to_owned())),
+            Self::Users(pages) => pages.cursor().map(|c| ListCursor::Users(c.to_owned())),
             Self::Whole(_) => None,
         }
     }
@@ -243,60 +209,9 @@ fn page_step(page: Option<crate::github::Page>) -> Step {
     }
 }
 
-fn bad(err: serde_json::Error) -> GitHubError {
+fn misplaced_cursor() -> GitHubError {
     GitHubError::Config {
-        reason: "a resync job's cursor is malformed".to_owned(),
-        source: Some(Box::new(err)),
-    }
-}
-
-fn bad_cursor() -> GitHubError {
-    GitHubError::Config {
-        reason: "a resync job's cursor is of an unknown form".to_owned(),
+        reason: "a resync job carries a branch list's cursor outside a repository".to_owned(),
         source: None,
     }
-}
-
-/// Every status of every deployment of `repo`.
-async fn deployment_statuses(
-    client: &GitHubClient,
-    repo: &Repo,
-) -> Result<Option<Vec<Value>>, GitHubError> {
-    let Some(found) = deployments::list_deployments(client, repo)?
-        .collect()
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut statuses = Vec::new();
-    for id in deployments::deployment_ids(&found) {
-        if let Some(items) = deployments::list_deployment_statuses(client, repo, id)?
-            .collect()
-            .await?
-        {
-            statuses.extend(items);
-        }
-    }
-    Ok(Some(statuses))
-}
-
-/// The runs of every workflow of `repo`, at most the selector's `maxRuns` per workflow.
-async fn workflow_runs(
-    client: &GitHubClient,
-    repo: &Repo,
-    selector: &actions::WorkflowRunSelector,
-) -> Result<Option<Vec<Value>>, GitHubError> {
-    let Some(workflows) = actions::list_workflows(client, repo)?.collect().await? else {
-        return Ok(None);
-    };
-    let mut runs = Vec::new();
-    for id in workflows
-        .iter()
-        .filter_map(|w| w.get("id").and_then(Value::as_u64))
-    {
-        if let Some(items) = actions::list_workflow_runs(client, repo, id, selector).await? {
-            runs.extend(items);
-        }
-    }
-    Ok(Some(runs))
 }

@@ -44,7 +44,7 @@ pub use jobs::{JOB_VERSION, Job, JobError, RepoRef, Task};
 pub use permission_check::MissingPermission;
 pub use schedule::TickOutcome;
 
-use self::listing::{Lister, Scope, Step, scope_of};
+use self::listing::{ListCursor, Lister, Scope, Step};
 use self::records::{Entry, RecordKey, ResourceRecord, content_hash, resource_key};
 use crate::clock::Clock;
 use crate::github::kinds::{Repo, organization};
@@ -678,7 +678,7 @@ impl Resync {
             .iter()
             .enumerate()
             .skip(from)
-            .find(|(_, r)| scope_of(&r.config().kind) == Some(scope))
+            .find(|(_, r)| r.config().kind.scope() == Some(scope))
             .map(|(index, _)| index)
     }
 
@@ -920,7 +920,7 @@ impl Resync {
         client: &GitHubClient,
         repo: Option<&Repo>,
         start: usize,
-        mut cursor: Option<Value>,
+        mut cursor: Option<ListCursor>,
         part: u32,
         deadline: Instant,
         gathered: &mut Gathered,
@@ -943,7 +943,7 @@ impl Resync {
                     Outcome::Failed(format!("the mapping has no resource {at} any more"));
                 return Ok(());
             };
-            let kind = resource.config().kind.clone();
+            let kind = resource.config().kind.as_str();
             // Between resources: stop for the deadline or the reserve, and continue later.
             if !first && let Some(delay) = self.should_stop(client, deadline) {
                 gathered.outcome = Outcome::Continue(
@@ -960,10 +960,10 @@ impl Resync {
             let key = RecordKey {
                 org: org.clone(),
                 scope: scope_name.clone(),
-                resource: resource_key(at, &kind),
+                resource: resource_key(at, kind),
             };
             let previous_record = previous.get(&key.resource).cloned();
-            let mut draft = Draft::new(key, &kind, previous_record);
+            let mut draft = Draft::new(key, kind, previous_record);
             if cursor.is_some() {
                 self.load_partials(&gathered.job, &mut draft).await?;
             } else if let Some(checked) = self.recently_not_available(&draft) {
@@ -1023,7 +1023,7 @@ impl Resync {
                     Step::Items(items) => {
                         if !sent_examples && !items.is_empty() {
                             sent_examples = true;
-                            self.send_examples(&kind, &items, gathered).await;
+                            self.send_examples(kind, &items, gathered).await;
                         }
                         for raw in &items {
                             self.map_raw(resource, raw, &mut draft, gathered);
@@ -1076,7 +1076,7 @@ impl Resync {
         job: &Job,
         repo: Option<&Repo>,
         resource: usize,
-        cursor: Option<Value>,
+        cursor: Option<ListCursor>,
         part: u32,
     ) -> Job {
         let part = part + 1;

@@ -35,7 +35,7 @@ pub async fn check(
         mapping
             .resources()
             .iter()
-            .map(|r| (r.config().kind.as_str(), &r.config().selector.options)),
+            .map(|r| (r.config().kind, &r.config().selector.options)),
         manages_webhooks,
     );
     let mut found = Vec::new();

@@ -76,3 +76,25 @@ pub async fn get_workflow_run(
 ) -> Result<Option<Value>, GitHubError> {
     get_one(client, repo, &format!("/actions/runs/{run_id}")).await
 }
+
+/// The fan-out of kind `workflow-run` in a resync: the runs of every workflow of `repo`, at
+/// most the selector's `maxRuns` per workflow (`None`: Actions is not available here).
+pub async fn every_workflow_run(
+    client: &GitHubClient,
+    repo: &Repo,
+    selector: &WorkflowRunSelector,
+) -> Result<Option<Vec<Value>>, GitHubError> {
+    let Some(workflows) = list_workflows(client, repo)?.collect().await? else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for id in workflows
+        .iter()
+        .filter_map(|w| w.get("id").and_then(Value::as_u64))
+    {
+        if let Some(items) = list_workflow_runs(client, repo, id, selector).await? {
+            runs.extend(items);
+        }
+    }
+    Ok(Some(runs))
+}

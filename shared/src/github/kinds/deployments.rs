@@ -86,3 +86,24 @@ pub fn deployment_ids(deployments: &[Value]) -> Vec<u64> {
         .filter_map(|d| d.get("id").and_then(Value::as_u64))
         .collect()
 }
+
+/// The fan-out of kind `deployment-status` in a resync: every status of every deployment of
+/// `repo` (`None`: deployments are not available here).
+pub async fn every_deployment_status(
+    client: &GitHubClient,
+    repo: &Repo,
+) -> Result<Option<Vec<Value>>, GitHubError> {
+    let Some(found) = list_deployments(client, repo)?.collect().await? else {
+        return Ok(None);
+    };
+    let mut statuses = Vec::new();
+    for id in deployment_ids(&found) {
+        if let Some(items) = list_deployment_statuses(client, repo, id)?
+            .collect()
+            .await?
+        {
+            statuses.extend(items);
+        }
+    }
+    Ok(Some(statuses))
+}

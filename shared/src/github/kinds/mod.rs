@@ -6,11 +6,14 @@
 pub mod actions;
 pub mod deployments;
 pub mod files;
+pub mod kind;
 pub mod organization;
 pub mod people;
 pub mod pulls;
 pub mod refs;
 pub mod security;
+
+pub use kind::{Kind, Scope};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
