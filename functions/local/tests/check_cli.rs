@@ -432,7 +432,7 @@ async fn a_field_error_in_the_sample_names_the_field_and_a_compile_error_stops_t
     let failed = failures(&lines);
     assert_eq!(failed.len(), 1, "{failed:#?}");
     assert!(
-        failed[0].starts_with("✗ mapping from ")
+        failed[0].starts_with("✗ mapping from the file /")
             && failed[0].contains(
                 "1 invalid jq expression(s): resources[2] (team) port.entity.mappings.identifier"
             ),

@@ -2,8 +2,8 @@
 //! each installation with its repository selection and count; token: `GET /user` with the
 //! scopes GitHub lists, then each organization), the App's granted permissions against what the
 //! mapping's kinds need (the core's permission model), and the webhook events the App's
-//! installation or the organization hook subscribes to against the handled ones. It hands the
-//! sample checks one client per organization.
+//! installation subscribes to against the handled ones (the organization hook's check is
+//! `hooks`). It hands the sample checks one client per organization.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use port_github_core::clock::{Clock, SystemClock};
 use port_github_core::config::{GitHubAuthSetting, SecretSetting, WorkerConfig};
-use port_github_core::github::hooks::{
-    PERMISSION_HINT, list_org_hooks, permission_denied, same_url,
-};
+use port_github_core::github::hooks::PERMISSION_HINT;
 use port_github_core::github::kinds::organization::RepoSource;
 use port_github_core::github::kinds::segment;
 use port_github_core::github::permissions::{Level, missing, needed};
@@ -24,9 +22,9 @@ use port_github_core::github::{
 use port_github_core::live::setup::cached_secret;
 use port_github_core::mapping::CompiledMapping;
 use port_github_core::secrets::PlainSecret;
-use port_github_core::webhook::events::handled_event_names;
 use serde_json::Value;
 
+use super::hooks::{handled, hook_events, missing_events};
 use super::report::{Section, chain};
 
 /// One organization the checks reached, with the client that reads it.
@@ -76,19 +74,7 @@ pub async fn check(inputs: &Inputs<'_>) -> GitHubFindings {
     GitHubFindings { section, orgs }
 }
 
-fn handled() -> BTreeSet<String> {
-    handled_event_names().map(str::to_owned).collect()
-}
-
-/// The handled events `subscribed` lacks (`*` subscribes to every event).
-fn missing_events(subscribed: &BTreeSet<String>) -> Vec<String> {
-    if subscribed.contains("*") {
-        return Vec::new();
-    }
-    handled().difference(subscribed).cloned().collect()
-}
-
-fn unreachable_fix(error: &GitHubError) -> &'static str {
+pub(super) fn unreachable_fix(error: &GitHubError) -> &'static str {
     match error {
         GitHubError::Transient { .. } | GitHubError::RateLimited { .. } => {
             "check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server) and the network, then try again"
@@ -425,73 +411,4 @@ async fn token_checks(
         });
     }
     orgs
-}
-
-/// The organization hook's events against the handled ones: ours by URL when it is given,
-/// else the hook of the organization that lacks the fewest.
-async fn hook_events(
-    section: &mut Section,
-    client: &GitHubClient,
-    org: &str,
-    url: Option<&str>,
-    permission: &str,
-) {
-    let what = format!("{org}: organization webhook");
-    let ensure = format!(
-        "`port-github webhooks ensure --url {}` creates or corrects it",
-        url.unwrap_or("URL")
-    );
-    let hooks = match list_org_hooks(client, org).await {
-        Ok(hooks) => hooks,
-        Err(error) => {
-            let fix = match permission_denied(&error) {
-                Some(_) => format!("grant {permission}"),
-                None => unreachable_fix(&error).to_owned(),
-            };
-            section.fail(what, format!("hooks not readable: {}", chain(&error)), fix);
-            return;
-        }
-    };
-    let candidates: Vec<_> = hooks
-        .iter()
-        .filter(|hook| {
-            url.is_none_or(|url| hook.config.url.as_deref().is_some_and(|u| same_url(u, url)))
-        })
-        .collect();
-    let best = candidates
-        .iter()
-        .min_by_key(|hook| (missing_events(&hook.events).len(), !hook.active, hook.id));
-    let Some(hook) = best else {
-        let wrong = match url {
-            Some(url) => format!("none for {url}"),
-            None => "the organization has none".to_owned(),
-        };
-        section.fail(what, wrong, ensure);
-        return;
-    };
-    let hook_what = format!(
-        "{org}: organization webhook {} ({})",
-        hook.id,
-        hook.config.url.as_deref().unwrap_or("no URL")
-    );
-    let absent = missing_events(&hook.events);
-    if !hook.active {
-        section.fail(
-            &hook_what,
-            "inactive: GitHub delivers nothing to it",
-            &ensure,
-        );
-    }
-    if absent.is_empty() {
-        section.pass(format!(
-            "{hook_what}: subscribes to the {} handled events",
-            handled().len()
-        ));
-    } else {
-        section.fail(
-            format!("{hook_what} events"),
-            format!("missing {}", absent.join(", ")),
-            ensure,
-        );
-    }
 }

@@ -7,6 +7,7 @@
 
 mod aws;
 mod github;
+mod hooks;
 mod port;
 pub mod report;
 mod sample;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use port_github_core::config::WorkerConfig;
+use port_github_core::config::{MappingSetting, WorkerConfig};
 use port_github_core::live::setup::{MappingSource, SetupError, load_mapping, port_client};
 use port_github_core::mapping::CompiledMapping;
 use port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS;
@@ -193,12 +193,15 @@ async fn mapping(
             ));
             Ok((mapping, source))
         }
-        Err(SetupError::Mapping {
-            source_name,
-            reason,
-        }) => {
+        Err(SetupError::Mapping { reason, .. }) => {
+            // The built-in mapping always compiles: without a setting, this is Port's.
+            let source = match setting {
+                Some(MappingSetting::File(path)) => MappingSource::File(path.clone()),
+                Some(MappingSetting::SecretsManager { arn }) => MappingSource::Secret(arn.clone()),
+                None => MappingSource::Port,
+            };
             section.fail(
-                format!("{WHAT} from {source_name}"),
+                format!("{WHAT} from {}", source_name(&source)),
                 &reason,
                 "correct the mapping (`port-github map --config FILE --kind KIND` tries it on raw objects)",
             );
