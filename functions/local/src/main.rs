@@ -3,8 +3,10 @@
 //! full resync in this process, or prints its entities with `--dry-run` (see `resync`); `map` is
 //! Port's mapping tester: applies a `port-app-config` to raw objects and prints the entities (one
 //! JSON object per line), with the per-field errors on standard error; `webhooks
-//! ensure|redeliver`: the organization webhook (see `webhooks`).
+//! ensure|redeliver`: the organization webhook (see `webhooks`); `check`: a setup check, one
+//! line per check (see `check`).
 mod catalog;
+mod check;
 mod demo;
 mod entity_line;
 mod progress;
@@ -59,6 +61,15 @@ enum Command {
         kind: String,
         /// Files holding one raw object or an array of them; standard input when none is given.
         inputs: Vec<PathBuf>,
+    },
+    /// Check the setup: GitHub credentials, permissions and webhook events, Port credentials,
+    /// integration, blueprints and mapping, one sample object per resource, and (when the stack's
+    /// names are set) its secrets and last resync. Settings from the environment as for
+    /// `resync`. Exit status 0 all passed, 1 a check failed, 2 bad settings.
+    Check {
+        /// Our public webhook URL (default: WEBHOOK_URL): which organization hook is ours.
+        #[arg(long)]
+        webhook_url: Option<String>,
     },
     /// Manage the organization webhook.
     Webhooks {
@@ -115,6 +126,7 @@ fn main() -> ExitCode {
             kind,
             inputs,
         } => map(&config, &kind, &inputs),
+        Command::Check { webhook_url } => run_check(check::Options { webhook_url }),
         Command::Webhooks { command } => {
             let (job, url) = match command {
                 WebhooksCommand::Ensure { url } => (webhooks::Job::Ensure, url),
@@ -142,6 +154,42 @@ fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
         Err(error) => {
             eprintln!("{error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_check(options: check::Options) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(check::run(process_vars(), options)) {
+        Ok(report) => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            for line in report.render() {
+                if writeln!(out, "{line}").is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+            if out.flush().is_err() {
+                return ExitCode::FAILURE;
+            }
+            if report.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(check::CheckError::Config(error)) => {
+            eprintln!("port-github check: cannot start: {error}");
+            ExitCode::from(EXIT_INVALID_CONFIG)
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct Installation {
     /// What the installation was granted: permission key → `read`, `write` or `admin`.
     #[serde(default)]
     pub permissions: BTreeMap<String, String>,
+    /// The webhook events the App's installation subscribes to.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// The organization or user an installation belongs to.
@@ -134,6 +137,12 @@ impl GitHubApp {
             }
         }
         Ok(found)
+    }
+
+    /// The App itself (`GET /app`, with the App JWT): GitHub accepts the JWT only when the App ID
+    /// and the private key belong together, so this is the credentials' own test.
+    pub async fn app_info(&self) -> Result<serde_json::Value, GitHubError> {
+        self.app_client.get("/app", Feature::Required).await
     }
 
     /// One installation as GitHub has it now (`GET /app/installations/{id}`), with the

@@ -87,6 +87,9 @@ pub struct Fetched {
     pub body: Value,
     pub next: Option<String>,
     pub not_modified: bool,
+    /// `x-oauth-scopes`: what a classic personal token may do, as GitHub lists it on each
+    /// answer to it (`None` for other tokens, and for a cached page).
+    pub oauth_scopes: Option<String>,
 }
 
 /// A GitHub REST client for one identity (an installation, the App, or a personal token).
@@ -196,6 +199,16 @@ impl GitHubClient {
     pub async fn get(&self, path_and_query: &str, feature: Feature) -> Result<Value, GitHubError> {
         let url = join(&self.inner.base, path_and_query)?;
         Ok(self.fetch(url, feature).await?.body)
+    }
+
+    /// One object with the whole answer (`x-oauth-scopes` included), e.g. `/user`.
+    pub async fn get_fetched(
+        &self,
+        path_and_query: &str,
+        feature: Feature,
+    ) -> Result<Fetched, GitHubError> {
+        let url = join(&self.inner.base, path_and_query)?;
+        self.fetch(url, feature).await
     }
 
     /// One object, or `None` when GitHub answers 404/410 (deleted or never existed).
@@ -413,6 +426,7 @@ impl GitHubClient {
                             body,
                             next: cached.next,
                             not_modified: true,
+                            oauth_scopes: None,
                         });
                     }
                     return Err(GitHubError::Transient {
@@ -441,6 +455,7 @@ impl GitHubClient {
                         body: parsed,
                         next,
                         not_modified: false,
+                        oauth_scopes: header_str(&headers, "x-oauth-scopes").map(str::to_owned),
                     });
                 }
                 StatusCode::UNAUTHORIZED => {

@@ -181,6 +181,12 @@ impl PortClient {
     pub fn config(&self) -> &PortClientConfig {
         &self.inner.config
     }
+
+    /// Asks Port for an access token (unless one is cached): whether the credentials work. An
+    /// error names the `auth` endpoint; its 401 means the client id and secret were refused.
+    pub async fn authenticate(&self) -> Result<(), PortError> {
+        self.inner.access_token().await.map(|_| ())
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,11 @@ impl Transport {
         Ok(url)
     }
 
+    /// An access token (the cached one, or a new one from `POST /v1/auth/access_token`).
+    pub async fn access_token(&self) -> Result<secrecy::SecretString, PortError> {
+        self.tokens.get(|| self.fetch_token()).await
+    }
+
     /// Sends one authenticated call with retries. `body` is already-serialized JSON.
     pub async fn call(
         &self,

@@ -53,6 +53,11 @@ pub struct SimConfig {
     /// What the App installation is granted (permission key → `read`/`write`/`admin`); its
     /// tokens are refused, 403, on endpoints whose permission is missing.
     pub permissions: BTreeMap<String, String>,
+    /// The webhook events the App installation subscribes to (its `events`).
+    pub events: Vec<String>,
+    /// `x-oauth-scopes` on every answer to the personal token, as GitHub sends it for a classic
+    /// token; `None` for a fine-grained token, whose answers carry no scopes.
+    pub personal_token_scopes: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -67,6 +72,11 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3_600),
             path_prefix: String::new(),
             permissions: permissions::all_granted(),
+            events: crate::fixtures::handled_events_from_spec()
+                .into_iter()
+                .map(|(event, _)| event)
+                .collect(),
+            personal_token_scopes: Some("admin:org_hook, read:org, repo".to_owned()),
         }
     }
 }
@@ -122,6 +132,7 @@ impl GitHubSim {
         let state = Arc::new(SimState {
             data: OrgData::new(config.spec.clone()),
             permissions: Mutex::new(config.permissions.clone()),
+            events: Mutex::new(config.events.clone()),
             hooks: hooks::HookStore::default(),
             config,
             clock,
@@ -311,6 +322,11 @@ impl GitHubSim {
     /// next request on.
     pub fn set_permissions(&self, permissions: BTreeMap<String, String>) {
         *lock(&self.state.permissions) = permissions;
+    }
+
+    /// Changes the webhook events the App installation subscribes to, from the next request on.
+    pub fn set_events(&self, events: &[&str]) {
+        *lock(&self.state.events) = events.iter().map(|e| (*e).to_owned()).collect();
     }
 
     /// Takes one permission away from the App installation.

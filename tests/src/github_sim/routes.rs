@@ -48,18 +48,42 @@ pub(crate) struct Request<'a> {
     /// Repositories deleted since the simulator started.
     pub removed: &'a std::collections::HashSet<usize>,
     pub installation_id: u64,
+    /// The App ID (or client ID) the simulator's App has.
+    pub app_id: &'a str,
     /// What the installation is granted now (reported by the installation endpoints).
     pub permissions: &'a std::collections::BTreeMap<String, String>,
+    /// The webhook events the installation subscribes to now.
+    pub events: &'a [String],
 }
 
 impl Request<'_> {
-    /// The App installation as GitHub reports it, with its current permissions.
+    /// The App installation as GitHub reports it, with its current permissions and events.
     fn installation(&self, data: &OrgData) -> Value {
         let mut installation = data.installation(self.installation_id);
         if let Some(object) = installation.as_object_mut() {
             object.insert("permissions".to_owned(), json!(self.permissions));
+            object.insert("events".to_owned(), json!(self.events));
         }
         installation
+    }
+
+    /// The App as `GET /app` shows it: its ID (a number when it is one), owner, and the
+    /// permissions and events it asks for (those the installation has).
+    fn app(&self, data: &OrgData) -> Value {
+        let id = self
+            .app_id
+            .parse::<u64>()
+            .map_or_else(|_| json!(self.app_id), |id| json!(id));
+        json!({
+            "id": id,
+            "slug": "port-github-sim",
+            "client_id": format!("Iv1.sim{}", self.app_id),
+            "name": "Port GitHub (simulated)",
+            "owner": data.owner(),
+            "permissions": self.permissions,
+            "events": self.events,
+            "installations_count": 1,
+        })
     }
 
     fn param(&self, name: &str) -> Option<&str> {
@@ -96,6 +120,12 @@ pub(crate) fn route(data: &OrgData, request: &Request<'_>) -> Option<Routed> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     let org_matches = |org: &str| org.eq_ignore_ascii_case(&spec.org);
     match (request.method, segments.as_slice()) {
+        ("GET", ["app"]) => routed("GET /app", Needs::AppJwt, Answer::Object(request.app(data))),
+        ("GET", ["user"]) => routed(
+            "GET /user",
+            Needs::Token,
+            Answer::Object(data.user_detail(0)),
+        ),
         ("GET", ["app", "installations"]) => routed(
             "GET /app/installations",
             Needs::AppJwt,

@@ -46,6 +46,8 @@ pub(crate) struct SimState {
     pub(crate) data: OrgData,
     /// What the App installation is granted now.
     pub(crate) permissions: Mutex<BTreeMap<String, String>>,
+    /// The webhook events the App installation subscribes to now.
+    pub(crate) events: Mutex<Vec<String>>,
     pub(crate) accepted: Mutex<Accepted>,
     pub(crate) hooks: HookStore,
     pub(crate) config: SimConfig,
@@ -356,6 +358,7 @@ pub(crate) async fn handle(
         .map(percent_decode)
         .collect();
     let permissions = lock(&state.permissions).clone();
+    let events = lock(&state.events).clone();
     let generations = lock(&state.generations).clone();
     let generation = move |repo: usize| generations.get(&repo).copied().unwrap_or(0);
     let removed = lock(&state.removed).clone();
@@ -366,7 +369,9 @@ pub(crate) async fn handle(
         query: &query,
         generation: &generation,
         installation_id: state.config.installation_id,
+        app_id: &state.config.app_id,
         permissions: &permissions,
+        events: &events,
     };
     let Some(routed) = route(&state.data, &request) else {
         state.count("unknown", false);
@@ -438,8 +443,12 @@ pub(crate) async fn handle(
         );
     }
 
-    // The installation's permissions (a personal token is not limited here).
-    if identity == "installation" && !super::permissions::allows(&permissions, &routed.endpoint) {
+    // The installation's permissions (a personal token is not limited here); `/user` is a
+    // user's own endpoint, which no installation token may read.
+    if identity == "installation"
+        && (!super::permissions::allows(&permissions, &routed.endpoint)
+            || routed.endpoint == "GET /user")
+    {
         let (_, limit_headers) = state.budget(identity, true);
         return message(
             StatusCode::FORBIDDEN,
@@ -544,6 +553,9 @@ pub(crate) async fn handle(
     extra.push(("etag", etag));
     if let Some(link) = link {
         extra.push(("link", link));
+    }
+    if let (Some(scopes), "personal") = (&state.config.personal_token_scopes, identity) {
+        extra.push(("x-oauth-scopes", scopes.clone()));
     }
     reply(status, extra, Some(bytes))
 }
