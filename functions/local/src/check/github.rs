@@ -275,7 +275,7 @@ fn permissions(
         mapping
             .resources()
             .iter()
-            .map(|r| (r.config().kind.as_str(), &r.config().selector.options)),
+            .map(|r| (r.config().kind, &r.config().selector.options)),
         inputs.webhook_url.is_some(),
     );
     let lacking = missing(&needs, &installation.permissions);

@@ -8,7 +8,7 @@ use port_github_core::github::GitHubError;
 use port_github_core::github::kinds::Repo;
 use port_github_core::github::kinds::organization::{RepositorySelector, list_repositories};
 use port_github_core::mapping::{CompiledMapping, CompiledResource, MapOutcome};
-use port_github_core::resync::listing::{Lister, Scope, Step, scope_of};
+use port_github_core::resync::listing::{Lister, Scope, Step};
 use serde_json::Value;
 
 use super::github::OrgClient;
@@ -37,7 +37,7 @@ pub async fn check(orgs: &[OrgClient], mapping: Result<&CompiledMapping, &str>) 
     let needs_repo = mapping
         .resources()
         .iter()
-        .any(|r| scope_of(&r.config().kind) == Some(Scope::Repository));
+        .any(|r| r.config().kind.scope() == Some(Scope::Repository));
     let repo = if needs_repo {
         first_repository(&mut section, org, mapping).await
     } else {
@@ -94,7 +94,7 @@ async fn sample(
 ) {
     let kind = resource.config().kind.as_str();
     let what = format!("{kind} (resources[{}])", resource.index());
-    let (repo, place) = match scope_of(kind) {
+    let (repo, place) = match resource.config().kind.scope() {
         None => {
             section.fail(
                 what,
