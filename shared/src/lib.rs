@@ -11,6 +11,7 @@ pub mod live;
 pub mod log_shipping;
 pub mod logging;
 pub mod mapping;
+pub mod metrics;
 pub mod port;
 pub mod queue;
 pub mod resync;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
+use port_github_core::metrics::{Metrics, functions};
 use port_github_core::resync::{JobMessage, Resync, StartOutcome, TickOutcome};
 use serde_json::{Value, json};
 
@@ -79,9 +80,39 @@ pub fn deadline(lambda_deadline: SystemTime, budget: Option<Duration>) -> Instan
     now + remaining
 }
 
-/// Runs one invocation and shapes its answer.
-pub async fn handle(resync: &Resync, event: Value, deadline: Instant) -> Result<Value, Error> {
-    match classify(event)? {
+/// Runs one invocation, shapes its answer and writes its metrics (a schedule tick's say whether
+/// a completed run is overdue, whatever the tick did).
+pub async fn handle(
+    resync: &Resync,
+    event: Value,
+    deadline: Instant,
+    metrics: &Metrics,
+) -> Result<Value, Error> {
+    let invocation = classify(event)?;
+    let schedule = matches!(invocation, Invocation::Schedule);
+    let answer = run(resync, invocation, deadline).await;
+    let overdue = match schedule && metrics.enabled() {
+        true => match resync.overdue().await {
+            Ok(overdue) => Some(overdue),
+            Err(error) => {
+                tracing::warn!(%error, "cannot tell whether a resync is overdue");
+                None
+            }
+        },
+        false => None,
+    };
+    let noted = port_github_core::metrics::take_noted();
+    metrics.emit(&functions::resync(
+        metrics,
+        port_github_core::metrics::now(),
+        &noted,
+        overdue,
+    ));
+    answer
+}
+
+async fn run(resync: &Resync, invocation: Invocation, deadline: Instant) -> Result<Value, Error> {
+    match invocation {
         Invocation::Schedule => match resync.tick().await? {
             TickOutcome::NotDue { due_at } => {
                 Ok(json!({"status": "not_due", "due_at": due_at.to_rfc3339()}))

@@ -1,5 +1,6 @@
 //! The resync Lambda: the EventBridge schedule starts a run, batches of the SQS jobs queue run
-//! its jobs (`batchItemFailures` out). All logic lives in `port_github_core::resync`.
+//! its jobs (`batchItemFailures` out), each invocation's metrics written at its end. All logic
+//! lives in `port_github_core::resync`.
 
 mod invocation;
 
@@ -9,6 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use port_github_core::config::{Env, ResyncConfig};
 use port_github_core::live::setup::port_client;
 use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
+use port_github_core::metrics::Metrics;
 use port_github_core::port::logs::PortLogIngest;
 use port_github_core::resync::setup::build_resync;
 use serde_json::Value;
@@ -16,8 +18,9 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let logs = port_github_core::logging::init_json_shipping("resync");
-    let config =
-        ResyncConfig::from_env(&Env::from_process()).unwrap_or_else(|error| fail_start(&error));
+    let env = Env::from_process();
+    let config = ResyncConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
+    let metrics = Metrics::from_env(&env, "resync");
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let (resync, mapping) = build_resync(&config, &aws)
         .await
@@ -32,10 +35,11 @@ async fn main() -> Result<(), Error> {
             logs.disable();
         }
     }
-    let (resync, budget, logs) = (&resync, config.time_budget, &logs);
+    let (resync, budget, logs, metrics) = (&resync, config.time_budget, &logs, &metrics);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = invocation::deadline(event.context.deadline(), budget);
-        let answer = invocation::handle(resync, event.payload, deadline).await;
+        let _ = port_github_core::metrics::take_noted();
+        let answer = invocation::handle(resync, event.payload, deadline, metrics).await;
         logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
         answer
     }))

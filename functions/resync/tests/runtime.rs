@@ -271,6 +271,40 @@ async fn a_scheduled_run_goes_through_the_jobs_queue_to_the_catalog() {
     let due_at = chrono::DateTime::parse_from_rfc3339(next["due_at"].as_str().unwrap()).unwrap();
     let wait = due_at.with_timezone(&chrono::Utc) - summary.started_at;
     assert_eq!(wait, chrono::TimeDelta::hours(1), "{next}");
+
+    // Metrics: every stdout line is one JSON object (EMF lines never cut into log lines); the
+    // run's outcome and duration, its entities per kind, and a ResyncOverdue of 0 on each tick.
+    let text = std::fs::read_to_string(&setup.logs).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not one JSON object: {l}")))
+        .collect();
+    let emf: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert!(emf.iter().all(|l| l["Function"] == "resync"));
+    let runs: Vec<&&Value> = emf
+        .iter()
+        .filter(|l| l.get("ResyncRuns").is_some())
+        .collect();
+    assert_eq!(runs.len(), 1, "{emf:#?}");
+    assert_eq!(runs[0]["Outcome"], "completed");
+    assert!(runs[0]["ResyncDuration"].as_f64().unwrap() >= 0.0);
+    let repositories = emf
+        .iter()
+        .find(|l| l["Kind"] == "repository")
+        .expect("a line for the repository kind");
+    assert_eq!(repositories["ResyncEntitiesSeen"], repos as f64);
+    assert_eq!(repositories["ResyncEntitiesUpserted"], repos as f64);
+    assert_eq!(repositories["ResyncEntitiesRefused"], 0.0);
+    let overdue: Vec<f64> = emf
+        .iter()
+        .filter_map(|l| l["ResyncOverdue"].as_f64())
+        .collect();
+    assert_eq!(overdue, [0.0, 0.0, 0.0], "one per tick");
+    assert!(emf.iter().any(|l| {
+        l["GitHubRateLimitRemaining"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0)
+    }));
 }
 
 #[tokio::test]

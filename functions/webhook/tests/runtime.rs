@@ -195,6 +195,29 @@ async fn serves_function_url_and_http_api_events_from_the_runtime_api() {
         "the delivery id is on the log line: {queued}"
     );
     assert!(lines.iter().any(|l| l["fields"]["status"] == 401));
+    // Metrics: one EMF line per delivery, by outcome; the wrong secret is a signature failure.
+    let emf: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    let outcomes: Vec<&str> = emf.iter().map(|l| l["Outcome"].as_str().unwrap()).collect();
+    assert_eq!(
+        outcomes,
+        ["queued", "queued", "rejected_401", "rejected_405"],
+        "{emf:#?}"
+    );
+    for line in &emf {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "PortGitHub");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Function", "Outcome"], ["Function"]])
+        );
+        assert_eq!(line["Function"], "webhook");
+        assert_eq!(line["Deliveries"], 1.0);
+    }
+    let signature_failures: f64 = emf
+        .iter()
+        .map(|l| l["SignatureFailures"].as_f64().unwrap())
+        .sum();
+    assert_eq!(signature_failures, 1.0);
     for secret in ["new-secret", "old-secret", "octo/api", "sha256="] {
         assert!(!logs.contains(secret), "logs must not contain {secret:?}");
     }

@@ -1,8 +1,9 @@
 //! The worker Lambda: a batch of queued GitHub events in, the catalog updated, the messages to
 //! retry out (`batchItemFailures`). The batch runs within the invocation's deadline (Lambda's
 //! less a margin); events that fail for good go to the dead-letter queue (`EVENTS_DLQ_URL`);
-//! handed-back messages whose wait is known come back after it (`EVENTS_QUEUE_URL`). All logic
-//! lives in `port_github_core::live`.
+//! handed-back messages whose wait is known come back after it (`EVENTS_QUEUE_URL`); the
+//! batch's metrics are one line per event kind (`port_github_core::metrics`). All logic lives in
+//! `port_github_core::live`.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use port_github_core::live::{
     BatchSettings, DeadLetters, LiveProcessor, QueuedEvent, SqsDeadLetters, process_batch,
 };
 use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
+use port_github_core::metrics::{self, Metrics};
 use port_github_core::port::logs::PortLogIngest;
 use tracing::Instrument as _;
 
@@ -30,6 +32,7 @@ struct Worker {
     sqs: aws_sdk_sqs::Client,
     /// Warnings and errors for Port's integration log, flushed at the end of each invocation.
     logs: port_github_core::log_shipping::LogShipper,
+    metrics: Metrics,
 }
 
 #[tokio::main]
@@ -43,6 +46,7 @@ async fn main() -> Result<(), Error> {
         .await
         .unwrap_or_else(|error| fail_start(&error));
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let metrics = Metrics::from_env(&env, "worker");
     let dead_letters = queues
         .dead_letter_queue_url
         .clone()
@@ -55,6 +59,7 @@ async fn main() -> Result<(), Error> {
         queues,
         sqs,
         logs,
+        metrics,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
@@ -66,6 +71,9 @@ async fn main() -> Result<(), Error> {
 impl Worker {
     async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
         let deadline = Deadline::from_epoch_millis(event.context.deadline, INVOCATION_MARGIN);
+        let started = metrics::now();
+        // What an earlier invocation's late work noted is not this one's.
+        let _ = metrics::take_noted();
         let mut receipts = HashMap::new();
         let messages: Vec<QueuedEvent> = event
             .payload
@@ -111,6 +119,14 @@ impl Worker {
             time_left_ms = deadline.remaining().as_millis() as u64,
             "batch done"
         );
+        let noted = metrics::take_noted();
+        self.metrics.emit(&metrics::functions::worker(
+            &self.metrics,
+            started,
+            &messages,
+            &outcome,
+            &noted,
+        ));
         let mut response = SqsBatchResponse::default();
         for id in outcome.handed_back() {
             response.add_failure(id);

@@ -142,6 +142,7 @@ pub struct BudgetTracker {
 impl BudgetTracker {
     /// Records the budget of a counted (non-304) response.
     pub fn record(&self, budget: RateBudget) {
+        crate::metrics::note_rate_limit_remaining(budget.remaining);
         let mut last = self
             .last
             .lock()

@@ -364,6 +364,7 @@ impl LiveProcessor {
             }
         }
         if !report.refused.is_empty() {
+            crate::metrics::note_port_refusals(report.refused.len());
             return Err(LiveError::Permanent(format!(
                 "Port refused {} entit{}: {}",
                 report.refused.len(),

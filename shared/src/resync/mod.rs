@@ -24,6 +24,7 @@ pub mod driver;
 pub mod jobs;
 pub mod lease;
 pub mod listing;
+pub mod overdue;
 pub mod permission_check;
 pub mod records;
 pub mod schedule;
@@ -1145,6 +1146,7 @@ impl Resync {
             match unchanged {
                 Some(entry) => {
                     gathered.count("unchanged".into(), 1);
+                    gathered.count(format!("unchanged-{}", draft.kind), 1);
                     draft.entries.push(DraftEntry {
                         entry: entry.clone(),
                         upsert: None,
@@ -1452,6 +1454,23 @@ impl Resync {
         }
         if refused > 0 {
             gathered.count("refused".into(), refused);
+        }
+        // Per kind too, for the metrics (`crate::metrics::functions`).
+        let per_kind: Vec<String> = results
+            .iter()
+            .zip(&gathered.upserts)
+            .enumerate()
+            .filter(|(index, _)| !gathered.deleted_live.contains(index))
+            .filter_map(|(_, (result, (kind, _)))| match result {
+                UpsertResult::Upserted { .. } => Some(format!("upserted-{kind}")),
+                UpsertResult::Failed(failure) if !failure.transient => {
+                    Some(format!("refused-{kind}"))
+                }
+                UpsertResult::Failed(_) => None,
+            })
+            .collect();
+        for name in per_kind {
+            gathered.count(name, 1);
         }
         if !gathered.deleted_live.is_empty() {
             gathered.count("deleted-live".into(), gathered.deleted_live.len() as i64);
@@ -1778,6 +1797,7 @@ impl Resync {
             refused,
             missing_permissions: current.missing_permissions.clone(),
         };
+        crate::metrics::note_run_finished(&summary);
         let text = serde_json::to_string(&summary).unwrap_or_default();
         if let Err(error) = self
             .state

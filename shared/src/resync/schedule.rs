@@ -21,9 +21,9 @@ pub const TICK: Duration = Duration::from_secs(5 * 60);
 /// Until a run has completed, how long after a started attempt the next one is due.
 pub const FIRST_RUN_RETRY: Duration = Duration::from_secs(15 * 60);
 
-const PARTITION: &str = "resync";
+pub(super) const PARTITION: &str = "resync";
 const LAST_START: &str = "last-start";
-const LAST_COMPLETED: &str = "last-completed";
+pub(super) const LAST_COMPLETED: &str = "last-completed";
 
 /// One run and when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ pub fn due(
     if now >= at { Due::Now } else { Due::At(at) }
 }
 
-async fn read(
+pub(super) async fn read(
     state: &dyn StateStore,
     item: &str,
     now: DateTime<Utc>,
