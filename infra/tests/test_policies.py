@@ -512,6 +512,48 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
           str(sorted(ids)))
 
 
+def check_metrics(name: str, t: dict, checks: Checks) -> None:
+    """The functions' EMF metrics: one namespace per stack given to every function, the dashboard
+    (its body the text of infra/dashboard.json) and the alarms on them use only metric names the code
+    emits (infra/metrics.json, kept equal to shared/src/metrics by a Rust unit test)."""
+    import re
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    with open(os.path.join(root, "metrics.json")) as f:
+        emitted = {m["name"] for m in json.load(f)["metrics"]}
+    with open(os.path.join(root, "dashboard.json")) as f:
+        dashboard_text = f.read()
+    namespace = {"Fn::Sub": "PortGitHub/${AWS::StackName}"}
+    res = t.get("Resources", {})
+    functions = {k: v for k, v in res.items() if v.get("Type") == "AWS::Lambda::Function"}
+    without = [k for k, v in functions.items()
+               if v.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("METRICS_NAMESPACE") != namespace]
+    checks.check(f"[{name}] every function has METRICS_NAMESPACE PortGitHub/<stack>", bool(functions) and not without,
+                 ", ".join(without))
+    alarms = {}
+    for key, v in res.items():
+        props = v.get("Properties", {})
+        if v.get("Type") == "AWS::CloudWatch::Alarm" and props.get("Namespace") == namespace:
+            dims = {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
+            alarms[key] = (props.get("MetricName"), dims.get("Function"), props.get("Statistic"),
+                           props.get("TreatMissingData"))
+    want = {
+        "ResyncOverdueAlarm": ("ResyncOverdue", "resync", "Maximum", "breaching"),
+        "SignatureFailuresAlarm": ("SignatureFailures", "webhook", "Sum", "notBreaching"),
+        "WorkerPermanentFailuresAlarm": ("EventsFailed", "worker", "Sum", "notBreaching"),
+    }
+    checks.check(f"[{name}] the alarms on the functions' metrics", alarms == want, f"{alarms} != {want}")
+    unknown = sorted({a[0] for a in alarms.values()} - emitted)
+    checks.check(f"[{name}] alarms use emitted metrics", not unknown, ", ".join(unknown))
+    dashboards = [v for v in res.values() if v.get("Type") == "AWS::CloudWatch::Dashboard"]
+    body = dashboards[0].get("Properties", {}).get("DashboardBody") if len(dashboards) == 1 else None
+    text = body.get("Fn::Sub", [None])[0] if isinstance(body, dict) and isinstance(body.get("Fn::Sub"), list) else None
+    checks.check(f"[{name}] one dashboard, its body infra/dashboard.json", text == dashboard_text)
+    used = set(re.findall(r'"\$\{Namespace\}", "(\w+)"', dashboard_text))
+    used |= set(re.findall(r'MetricName=\\"(\w+)\\"', dashboard_text))
+    unknown = sorted(used - emitted)
+    checks.check(f"[{name}] the dashboard shows emitted metrics", bool(used) and not unknown, ", ".join(unknown))
+
+
 def check_same_interface(sam: dict, cdk: dict, checks: Checks) -> None:
     """The two templates are one product: same parameters (defaults, allowed values) and outputs."""
     cdk_only = {"BootstrapVersion"}  # the CDK's own bootstrap check
@@ -603,12 +645,14 @@ def main() -> int:
     checks = Checks()
     sam = translate_sam(args.sam)
     check_template("sam", sam, checks)
+    check_metrics("sam", sam, checks)
     check_the_checks(sam, checks)
     if args.cdk:
         sam_source = to_plain(__import__("cfnlint.decode", fromlist=["decode"]).decode(args.sam)[0])
         with open(args.cdk) as f:
             cdk = json.load(f)
         check_template("cdk", cdk, checks)
+        check_metrics("cdk", cdk, checks)
         check_same_interface(sam_source, cdk, checks)
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed or not checks.passed else 0

@@ -194,6 +194,10 @@ export class PortGithubStack extends Stack {
       default: 7200, minValue: 60,
       description: "Alarm when the oldest resync job has waited longer than this.",
     });
+    const signatureFailuresAlarmThreshold = num("SignatureFailuresAlarmThreshold", {
+      default: 5, minValue: 0,
+      description: "Alarm when more webhook deliveries than this fail their signature check in 5 minutes.",
+    });
 
     // CDK's synth-time CloudFormation validation misreads these; each is explained here.
     const validations = Validations.of(this);
@@ -301,9 +305,12 @@ export class PortGithubStack extends Stack {
     });
 
     // ------------------------------------------------------------------ functions
+    // CloudWatch Embedded Metric Format (shared/src/metrics): one namespace per stack, as in SAM.
+    const metricsNamespace = Fn.sub("PortGitHub/${AWS::StackName}");
     const common = {
       RUST_LOG: logLevel.valueAsString,
       SECRET_TTL_SECONDS: secretTtlSeconds.valueAsString,
+      METRICS_NAMESPACE: metricsNamespace,
     };
     const github = {
       GITHUB_API_URL: gitHubApiUrl.valueAsString,
@@ -495,6 +502,60 @@ export class PortGithubStack extends Stack {
       alarm(`${id}ErrorsAlarm`, `The ${id.toLowerCase()} function failed whole invocations.`,
         fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }), 0, 1);
     }
+
+    // The alarms on the functions' own metrics (EMF), named and shaped as in the SAM template.
+    const emfAlarm = (id: string, description: string, metricName: string, fn: string, statistic: string,
+      period: number, periods: number, threshold: number, missing: cloudwatch.TreatMissingData) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric: new cloudwatch.Metric({
+          namespace: metricsNamespace, metricName, dimensionsMap: { Function: fn },
+          period: Duration.seconds(period), statistic,
+        }),
+        threshold,
+        evaluationPeriods: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: missing,
+      });
+      const cfn = a.node.defaultChild as cloudwatch.CfnAlarm;
+      const actions = Fn.conditionIf(hasAlarmTopic.logicalId, [alarmTopicArn.valueAsString], Aws.NO_VALUE);
+      cfn.addPropertyOverride("AlarmActions", actions);
+      cfn.addPropertyOverride("OKActions", actions);
+      cfn.overrideLogicalId(id);
+    };
+    emfAlarm("ResyncOverdueAlarm",
+      "No resync completed within twice ResyncIntervalMinutes (the resync's schedule tick reports ResyncOverdue " +
+      "at every tick; no data means the tick itself stopped). See the resync logs and the last run's state in Port.",
+      "ResyncOverdue", "resync", "Maximum", 900, 2, 0, cloudwatch.TreatMissingData.BREACHING);
+    emfAlarm("SignatureFailuresAlarm",
+      "Webhook deliveries fail their signature check: the webhook secret in Secrets Manager differs from GitHub's " +
+      "(or someone is posting to the URL). Fix the secret, then redeliver them.",
+      "SignatureFailures", "webhook", "Sum", 300, 1, signatureFailuresAlarmThreshold.valueAsNumber,
+      cloudwatch.TreatMissingData.NOT_BREACHING);
+    emfAlarm("WorkerPermanentFailuresAlarm",
+      "The worker failed live events for good (sent to the events dead-letter queue with their reason, or " +
+      "unreadable). Fix the cause, then replay the dead-letter queue (README, \"Dead-letter queue\").",
+      "EventsFailed", "worker", "Sum", 300, 1, 0, cloudwatch.TreatMissingData.NOT_BREACHING);
+
+    // The dashboard: the body in infra/dashboard.json, the same text the SAM template holds inline
+    // (infra/tests/test_policies.py checks that they are equal).
+    // Compiled to infra/cdk/build/lib (or run from infra/cdk/lib by ts-node): look upwards for it.
+    const dashboardFile = [path.join(__dirname, "..", "..", "..", "dashboard.json"), path.join(__dirname, "..", "..", "dashboard.json")]
+      .find((candidate) => fs.existsSync(candidate));
+    if (!dashboardFile) {
+      throw new Error(`infra/dashboard.json not found from ${__dirname}`);
+    }
+    const dashboardBody = fs.readFileSync(dashboardFile, "utf8");
+    new cloudwatch.CfnDashboard(this, "Dashboard", {
+      dashboardName: Fn.sub("${AWS::StackName}-port-github"),
+      dashboardBody: Fn.sub(dashboardBody, {
+        Namespace: metricsNamespace,
+        EventsQueueName: eventsQueue.queueName,
+        EventsDeadLetterQueueName: eventsDeadLetterQueue.queueName,
+        ResyncJobsQueueName: resyncJobsQueue.queueName,
+        ResyncJobsDeadLetterQueueName: resyncJobsDeadLetterQueue.queueName,
+      }),
+    }).overrideLogicalId("Dashboard");
 
     // ------------------------------------------------------------------ outputs
     // Output names as in the SAM template; construct ids get a prefix because a few equal parameter names.
