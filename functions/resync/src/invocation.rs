@@ -86,9 +86,9 @@ pub async fn handle(resync: &Resync, event: Value, deadline: Instant) -> Result<
             TickOutcome::NotDue { due_at } => {
                 Ok(json!({"status": "not_due", "due_at": due_at.to_rfc3339()}))
             }
-            TickOutcome::Start(StartOutcome::Started { run, jobs }) => {
-                Ok(json!({"status": "started", "run": run, "jobs": jobs}))
-            }
+            TickOutcome::Start(StartOutcome::Started { run, jobs, trigger }) => Ok(json!({
+                "status": "started", "run": run, "jobs": jobs, "reason": trigger.to_string(),
+            })),
             TickOutcome::Start(StartOutcome::Skipped {
                 holder,
                 until,
