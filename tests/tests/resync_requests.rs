@@ -13,7 +13,9 @@ use port_github_core::mapping::PortAppConfig;
 use port_github_core::port::PortClient;
 use port_github_core::resync::driver::{DriveSettings, drain};
 use port_github_core::resync::schedule::TICK;
-use port_github_core::resync::{Resync, RunSummary, StartOutcome, TickOutcome, Trigger};
+use port_github_core::resync::{
+    Resync, ResyncError, RunSummary, StartOutcome, TickOutcome, Trigger,
+};
 use port_github_core::state::{Expect, Key};
 use port_github_tests::github_sim::OrgSpec;
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, client_config};
@@ -168,10 +170,24 @@ async fn a_mapping_edited_in_port_starts_a_run_within_a_tick() {
     let resync = world.resync().unwrap().with_mapping_from_port();
     first_run(&world, &resync).await;
     // The provisioned record holds the mapping the first run used: unchanged, nothing to do.
+    // A quiet tick costs one GET of each, with the cached token.
     for _ in 0..2 {
         advance(&world);
+        let counts = [
+            Endpoint::GetIntegration,
+            Endpoint::ResyncRequest,
+            Endpoint::AccessToken,
+        ]
+        .map(|e| world.port.count(e));
         let outcome = tick(&resync).await;
         assert!(matches!(outcome, TickOutcome::NotDue { .. }), "{outcome:?}");
+        let after = [
+            Endpoint::GetIntegration,
+            Endpoint::ResyncRequest,
+            Endpoint::AccessToken,
+        ]
+        .map(|e| world.port.count(e));
+        assert_eq!(after, [counts[0] + 1, counts[1] + 1, counts[2]]);
     }
 
     let edited = PortAppConfig::from_yaml_or_json(SMALL_MAPPING)
@@ -184,11 +200,9 @@ async fn a_mapping_edited_in_port_starts_a_run_within_a_tick() {
     let outcome = tick(&resync).await;
     let (run, trigger) = started(&outcome).unwrap_or_else(|| panic!("{outcome:?}"));
     assert_eq!(trigger, Trigger::MappingChanged);
-    assert_eq!(
-        world.port.count(Endpoint::GetIntegration),
-        reads + 1,
-        "one read of the record in the tick, reused by the run"
-    );
+    // The tick's read, reused by the run for its mapping, and provisioning's look at the
+    // record for the new mapping (once per container and mapping).
+    assert_eq!(world.port.count(Endpoint::GetIntegration), reads + 2);
     let summary = finish(&world, &resync, &run).await;
     assert_eq!(summary.trigger.as_deref(), Some("mapping changed"));
     // The run used the edited mapping (which maps no branches), and that one is now the last.
@@ -305,6 +319,63 @@ async fn when_ports_resync_request_fails_the_schedule_still_decides() {
     assert_eq!(
         started(&outcome).map(|(_, t)| t),
         Some(Trigger::Scheduled),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_fails_for_a_press_or_a_broken_mapping_is_not_started_again_at_every_tick() {
+    let world = world().await;
+    let resync = world.resync().unwrap().with_mapping_from_port();
+    first_run(&world, &resync).await;
+
+    // A press whose run fails (GitHub refuses its first requests): handled all the same.
+    let pressed = advance(&world);
+    world
+        .port
+        .press_resync(INTEGRATION_ID, Some(pressed))
+        .unwrap();
+    world.github.sim.faults(|f| {
+        f.status_next = 3;
+        f.status_of_next = 422;
+    });
+    let outcome = tick(&resync).await;
+    let (run, _) = started(&outcome).unwrap_or_else(|| panic!("{outcome:?}"));
+    assert_eq!(finish(&world, &resync, &run).await.status, "failed");
+    world.github.sim.faults(|f| f.status_next = 0);
+    advance(&world);
+    assert!(matches!(tick(&resync).await, TickOutcome::NotDue { .. }));
+
+    // A mapping edited into one that does not compile: one failed run, then quiet; its fix
+    // starts a run.
+    let mut broken = PortAppConfig::from_yaml_or_json(SMALL_MAPPING)
+        .unwrap()
+        .document;
+    broken["resources"][0]["port"]["entity"]["mappings"]["identifier"] =
+        serde_json::json!(".name | ");
+    world
+        .port
+        .set_integration_config(INTEGRATION_ID, broken.clone());
+    advance(&world);
+    let failed = resync.tick().await;
+    assert!(
+        matches!(failed, Err(ResyncError::Mapping(_))),
+        "the run for it fails: {failed:?}"
+    );
+    for _ in 0..3 {
+        advance(&world);
+        let outcome = tick(&resync).await;
+        assert!(matches!(outcome, TickOutcome::NotDue { .. }), "{outcome:?}");
+    }
+    let fixed = PortAppConfig::from_yaml_or_json(SMALL_MAPPING)
+        .unwrap()
+        .document;
+    world.port.set_integration_config(INTEGRATION_ID, fixed);
+    advance(&world);
+    let outcome = tick(&resync).await;
+    assert_eq!(
+        started(&outcome).map(|(_, t)| t),
+        Some(Trigger::MappingChanged),
         "{outcome:?}"
     );
 }

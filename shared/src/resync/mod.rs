@@ -489,15 +489,17 @@ impl Resync {
 
     /// Starts a run, unless one is in progress.
     pub async fn start(&self) -> Result<StartOutcome, ResyncError> {
-        self.start_because(Trigger::Direct, false).await
+        self.start_because(Trigger::Direct, false, None).await
     }
 
     /// Starts a run for `trigger`, unless one is in progress; `config_read`: the tick has just
-    /// read Port's mapping (the run uses that read instead of asking again).
+    /// read Port's mapping (the run uses that read instead of asking again); `request`: the
+    /// pending resync request from Port, handled once this run holds the lease.
     async fn start_because(
         &self,
         trigger: Trigger,
         config_read: bool,
+        request: Option<DateTime<Utc>>,
     ) -> Result<StartOutcome, ResyncError> {
         let now = self.clock.now();
         let run = format!(
@@ -550,6 +552,13 @@ impl Resync {
             schedule::record_start(self.state.as_ref(), &run, now, fingerprint).await
         {
             tracing::warn!(%error, "the run's start is not recorded for the schedule");
+        }
+        if let Some(at) = request
+            && let Err(error) =
+                schedule::record_request_handled(self.state.as_ref(), at, &run, now).await
+        {
+            tracing::warn!(%error, "the handled resync request is not recorded; the next tick \
+                may start one more run for it");
         }
         tracing::info!(run, reason = %trigger, "resync started ({trigger})");
         let begun = match config {

@@ -89,26 +89,13 @@ impl Resync {
             return Ok(TickOutcome::NotDue { due_at });
         };
         let outcome = self
-            .start_because(trigger.clone(), view.config_read)
+            .start_because(trigger.clone(), view.config_read, pending)
             .await?;
-        match &outcome {
-            StartOutcome::Started { run, .. } => {
-                if let Some(updated_at) = pending {
-                    let mark = HandledRequest {
-                        updated_at,
-                        run: run.clone(),
-                    };
-                    if let Err(error) = write(state, LAST_REQUEST, &mark, now).await {
-                        tracing::warn!(%error, "the handled resync request is not recorded; \
-                            the next tick may start one more run for it");
-                    }
-                }
-            }
-            StartOutcome::Skipped { holder, .. } if trigger != Trigger::Scheduled => {
-                tracing::info!(%holder, reason = %trigger,
-                    "{trigger}: a run starts at the first tick after run {holder} ends");
-            }
-            StartOutcome::Skipped { .. } => {}
+        if let StartOutcome::Skipped { holder, .. } = &outcome
+            && trigger != Trigger::Scheduled
+        {
+            tracing::info!(%holder, reason = %trigger,
+                "{trigger}: a run starts at the first tick after run {holder} ends");
         }
         Ok(TickOutcome::Start(outcome))
     }
@@ -179,6 +166,21 @@ pub async fn record_start(
         mapping,
     };
     write(state, LAST_START, &mark, started_at).await
+}
+
+/// `run` took the lease after the resync request of `updated_at` was seen: it is handled (even
+/// if the run then fails, so a failing run is not started again at every tick).
+pub async fn record_request_handled(
+    state: &dyn StateStore,
+    updated_at: DateTime<Utc>,
+    run: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    let mark = HandledRequest {
+        updated_at,
+        run: run.to_owned(),
+    };
+    write(state, LAST_REQUEST, &mark, now).await
 }
 
 /// A run completed (`completed` or `completed_with_errors`) at `now`.
