@@ -205,8 +205,9 @@ async fn a_mapping_edited_in_port_starts_a_run_within_a_tick() {
     assert_eq!(world.port.count(Endpoint::GetIntegration), reads + 2);
     let summary = finish(&world, &resync, &run).await;
     assert_eq!(summary.trigger.as_deref(), Some("mapping changed"));
-    // The run used the edited mapping (which maps no branches), and that one is now the last.
-    assert!(world.port.entities_of("githubRelease").len() > 0);
+    // The run used the edited mapping, and that one is now the last started with.
+    assert_eq!(resync.mapping().config().document, edited);
+    assert!(!world.port.entities_of("githubRelease").is_empty());
     for _ in 0..3 {
         advance(&world);
         let outcome = tick(&resync).await;
