@@ -476,8 +476,8 @@ def check_plumbing(t, res, functions, props, env, kinds, all_kinds, c) -> None:
                     and any(functions["resync"] in names_in(tg.get("Arn")) for tg in r.get("Targets", []))]
     c("an EventBridge schedule targets the resync", bool(resync_rules))
     # A tick: the resync decides when a run is due, so a new stack syncs within minutes.
-    c("the resync schedule ticks every 5 minutes",
-      bool(resync_rules) and all(r["ScheduleExpression"] == "rate(5 minutes)" for r in resync_rules),
+    c("the resync schedule ticks every minute",
+      bool(resync_rules) and all(r["ScheduleExpression"] == "rate(1 minute)" for r in resync_rules),
       str([r.get("ScheduleExpression") for r in resync_rules]))
 
     # Rules that refuse a stack which could never sync.

@@ -2,7 +2,7 @@
 //! body, and never fall over on a bad request.
 
 use port_github_tests::port_sim::harness::blueprints_fixture;
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
+use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
 use serde_json::{Value, json};
 
 struct Raw {
@@ -450,5 +450,40 @@ async fn blueprints_are_created_as_port_requires() -> anyhow::Result<()> {
         (status, body["blueprint"]["identifier"].clone()),
         (200, json!("service"))
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_resync_request_is_null_until_the_button_is_pressed() -> anyhow::Result<()> {
+    let raw = Raw::start().await?;
+    let path = "/v1/integration/mine/resync-request";
+    let get = || raw.send(reqwest::Method::GET, path, "");
+    // No integration: 404 with Port's error body, and no button to press.
+    let (status, body) = get().await?;
+    assert_eq!((status, body["error"].clone()), (404, json!("not_found")));
+    assert!(raw.sim.press_resync("mine", None).is_err());
+    raw.sim.set_integration_config("mine", json!({}));
+    assert_eq!(get().await?, (200, json!({"ok": true, "request": null})));
+    let at = chrono::DateTime::from_timestamp(1_796_205_600, 0).unwrap_or_default();
+    raw.sim.press_resync("mine", Some(at))?;
+    let (status, body) = get().await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["request"]["updatedAt"],
+        json!("2026-12-02T10:00:00.000Z")
+    );
+    // Without a valid token, 401; a fault hook like the other routes.
+    let anonymous = raw
+        .http
+        .get(format!("{}{path}", raw.sim.base_url()))
+        .send()
+        .await?
+        .status()
+        .as_u16();
+    assert_eq!(anonymous, 401);
+    raw.sim
+        .fail_next(Some(Endpoint::ResyncRequest), Fault::Internal, 1);
+    assert_eq!(get().await?.0, 500);
+    assert_eq!(get().await?.0, 200);
     Ok(())
 }

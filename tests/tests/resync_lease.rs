@@ -1,8 +1,8 @@
-//! The resync lease on a controlled clock, with the schedule ticking every five minutes as
-//! deployed: a run whose jobs keep working (here, waiting for GitHub's hourly budget) keeps its
-//! lease past the interval and completes with its cleanup; a run whose jobs stopped lapses one
-//! heartbeat after its last activity and the next due tick takes over; a run still going 24
-//! hours after its start is superseded.
+//! The resync lease on a controlled clock, with the schedule ticking every minute as deployed:
+//! a run whose jobs keep working (here, waiting for GitHub's hourly budget) keeps its lease past
+//! the interval and completes with its cleanup; a run whose jobs stopped lapses one heartbeat
+//! after its last activity and the next due tick takes over; a run still going 24 hours after
+//! its start is superseded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

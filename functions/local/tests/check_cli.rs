@@ -489,7 +489,7 @@ async fn on_aws_an_empty_secret_fails_and_the_last_resync_is_shown() {
     let table = create_state_table(&dynamodb, "check-state").await.unwrap();
     let store = DynamoDbStateStore::new(dynamodb, table.clone());
     let at = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 600, 0).unwrap();
-    record_start(&store, "run-7", at).await.unwrap();
+    record_start(&store, "run-7", at, None).await.unwrap();
     record_completed(&store, "run-7", at, at).await.unwrap();
 
     let mut settings = without(

@@ -117,9 +117,9 @@ async fn run(resync: &Resync, invocation: Invocation, deadline: Instant) -> Resu
             TickOutcome::NotDue { due_at } => {
                 Ok(json!({"status": "not_due", "due_at": due_at.to_rfc3339()}))
             }
-            TickOutcome::Start(StartOutcome::Started { run, jobs }) => {
-                Ok(json!({"status": "started", "run": run, "jobs": jobs}))
-            }
+            TickOutcome::Start(StartOutcome::Started { run, jobs, trigger }) => Ok(json!({
+                "status": "started", "run": run, "jobs": jobs, "reason": trigger.to_string(),
+            })),
             TickOutcome::Start(StartOutcome::Skipped {
                 holder,
                 until,

@@ -491,3 +491,56 @@ async fn a_due_tick_while_another_run_holds_the_lease_is_skipped_and_says_until_
     });
     assert!(logged, "the skip is logged with the holder and until when");
 }
+
+#[tokio::test]
+async fn a_press_of_the_resync_button_in_port_starts_one_run_at_the_next_tick() {
+    let setup = Setup::start(OrgSpec::default()).await;
+    let first = setup.invoke(&scheduled_event()).await;
+    assert_eq!(
+        (&first["status"], &first["reason"]),
+        (&json!("started"), &json!("scheduled")),
+        "{first}"
+    );
+    setup.drain().await;
+    let quiet = setup.invoke(&scheduled_event()).await;
+    assert_eq!(quiet["status"], "not_due", "{quiet}");
+
+    // The first run created the integration's record; its button is pressed now.
+    let pressed = chrono::Utc::now();
+    setup
+        .port
+        .press_resync(INTEGRATION_ID, Some(pressed))
+        .unwrap();
+    let requested = setup.invoke(&scheduled_event()).await;
+    assert_eq!(requested["status"], "started", "{requested}");
+    let reason = requested["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("requested in Port at "), "{requested}");
+    let run = requested["run"].as_str().unwrap().to_owned();
+    setup.drain().await;
+
+    // Handled, as recorded in the DynamoDB table: the same request starts nothing more.
+    let store = DynamoDbStateStore::new(setup.dynamodb.clone(), setup.table.clone());
+    let now = chrono::Utc::now();
+    let handled = store
+        .get(Key::new("resync", "last-request"), now)
+        .await
+        .unwrap()
+        .expect("the handled request is recorded");
+    let handled: Value = serde_json::from_str(&handled.value).unwrap();
+    assert_eq!(handled["run"], json!(run), "{handled}");
+    let summary = store
+        .get(Key::new("resync", &format!("run/{run}")), now)
+        .await
+        .unwrap()
+        .expect("the run's summary is stored");
+    let summary: RunSummary = serde_json::from_str(&summary.value).unwrap();
+    assert_eq!(summary.trigger.as_deref(), Some(reason), "{summary:?}");
+    let again = setup.invoke(&scheduled_event()).await;
+    assert_eq!(again["status"], "not_due", "{again}");
+    let logged = setup.logs().into_iter().any(|line| {
+        line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("resync started (requested in Port at "))
+    });
+    assert!(logged, "the start's log line says why");
+}

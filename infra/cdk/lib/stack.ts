@@ -116,8 +116,9 @@ export class PortGithubStack extends Stack {
     const resyncIntervalMinutes = num("ResyncIntervalMinutes", {
       default: "360", // a string, as AllowedValues are strings
       allowedValues: ["60", "120", "180", "360", "720", "1440"],
-      description: "How often a full resync runs, in minutes (1 hour to 1 day). The schedule ticks every 5 minutes " +
-        "and starts a run when one is due: at once on a new stack, then this long after the last start.",
+      description: "How often a full resync runs, in minutes (1 hour to 1 day). The schedule ticks every minute " +
+        "and starts a run when one is due: at once on a new stack, then this long after the last start; " +
+        "or when the Resync button is pressed or the mapping is edited in Port.",
     });
     const resyncScheduleState = str("ResyncScheduleState", {
       default: "ENABLED",
@@ -456,10 +457,11 @@ export class PortGithubStack extends Stack {
     }));
     resync.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.hours(1) });
     // A tick, not the interval: a run starts only when one is due (a new stack at once, then
-    // ResyncIntervalMinutes after the last start).
+    // ResyncIntervalMinutes after the last start) or Port asks for one (its Resync button, an
+    // edited mapping). A quiet tick reads the state table and Port, no more.
     const schedule = new events.Rule(this, "ResyncSchedule", {
-      description: "Starts a full resync when one is due.",
-      schedule: events.Schedule.rate(Duration.minutes(5)),
+      description: "Starts a full resync when one is due or requested in Port.",
+      schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new targets.LambdaFunction(resync, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
     (schedule.node.defaultChild as events.CfnRule).state = resyncScheduleState.valueAsString;

@@ -358,6 +358,7 @@ mod tests {
             }),
             refused: BTreeMap::new(),
             missing_permissions: Vec::new(),
+            trigger: None,
         };
         let noted = Noted {
             lowest_rate_limit_remaining: Some(12),

@@ -1,5 +1,6 @@
 //! The integration's own record in Port: its mapping (`GET /v1/integration/{id}`, cached for a
-//! TTL), the resync state it reports, and the masked raw data examples per kind.
+//! TTL), the last press of its "Resync" button (`GET /v1/integration/{id}/resync-request`), the
+//! resync state it reports, and the masked raw data examples per kind.
 
 use std::time::Duration;
 
@@ -55,6 +56,21 @@ impl IntegrationRecord {
             Some(_) => false,
         }
     }
+}
+
+/// The last press of the integration's "Resync" button in Port.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ResyncRequest {
+    /// When it was pressed, by Port's clock.
+    #[serde(rename = "updatedAt")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize)]
+struct ResyncRequestAnswer {
+    /// `null` until the button was pressed once.
+    #[serde(default)]
+    request: Option<ResyncRequest>,
 }
 
 /// Where a resync stands, as Port shows it.
@@ -187,6 +203,25 @@ impl PortClient {
         Ok(())
     }
 
+    /// The last resync request made in Port's UI (`None`: the button was never pressed). A 404
+    /// (the integration's record does not exist yet) is an error like any other: the caller
+    /// decides what a missing answer means.
+    pub async fn resync_request(&self) -> Result<Option<ResyncRequest>, PortError> {
+        const ENDPOINT: &str = "resync request";
+        let url = self.inner.url(
+            &[
+                "integration",
+                &self.config().integration_id,
+                "resync-request",
+            ],
+            &[],
+        )?;
+        let answer = self.inner.call(ENDPOINT, Method::GET, url, None).await?;
+        let parsed: ResyncRequestAnswer =
+            serde_json::from_slice(&answer.body).map_err(|e| PortError::decode(ENDPOINT, e))?;
+        Ok(parsed.request)
+    }
+
     /// Reports the resync state on the integration.
     pub async fn patch_resync_state(&self, state: &ResyncState) -> Result<(), PortError> {
         const ENDPOINT: &str = "resync state";
@@ -232,6 +267,21 @@ impl PortClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resync_request_reads_its_time_and_null_is_none() {
+        let pressed: Result<ResyncRequestAnswer, _> = serde_json::from_str(
+            r#"{"ok": true, "request": {"updatedAt": "2026-12-02T10:00:00.000Z", "by": "me"}}"#,
+        );
+        let at = chrono::DateTime::from_timestamp(1_796_205_600, 0);
+        assert_eq!(
+            pressed.ok().and_then(|a| a.request).map(|r| r.updated_at),
+            at
+        );
+        let never: Result<ResyncRequestAnswer, _> =
+            serde_json::from_str(r#"{"ok": true, "request": null}"#);
+        assert!(never.is_ok_and(|a| a.request.is_none()));
+    }
 
     #[test]
     fn resync_state_uses_ports_spelling_and_iso_times() {

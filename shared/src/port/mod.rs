@@ -30,7 +30,7 @@ pub use blueprints::Created;
 pub use deletes::{BULK_DELETE_MAX, BulkDeleteReport, DeleteOutcome, NotDeleted};
 pub use entities::{EntityFailure, EntityOutcome, UpsertOptions, UpsertResult};
 pub use error::{Failure, PortError, is_transient_status};
-pub use integration::{IntegrationRecord, MAX_EXAMPLES, ResyncState, ResyncStatus};
+pub use integration::{IntegrationRecord, MAX_EXAMPLES, ResyncRequest, ResyncState, ResyncStatus};
 pub use retry::{RetrySettings, Sleeper, TokioSleeper};
 pub use search::{EntityRef, datasource_prefix, datasource_suffix};
 

@@ -161,6 +161,7 @@ impl Resync {
             cleanup: None,
             refused: Default::default(),
             missing_permissions: previous.missing_permissions.clone(),
+            trigger: previous.trigger.clone(),
         };
         let put = self
             .state

@@ -1,8 +1,8 @@
 //! The scheduled full sync, split into jobs that survive Lambda's time limit and GitHub's rate
 //! limits.
 //!
-//! - [`Resync::tick`] (the EventBridge schedule, every few minutes) starts a run when one is due
-//!   (`schedule`). [`Resync::start`] takes the lease (a run still going makes the next one skip),
+//! - [`Resync::tick`] (the EventBridge schedule, every minute) starts a run when one is due
+//!   (`schedule`), or when Port asks for one: its "Resync" button, an edited mapping (`requests`). [`Resync::start`] takes the lease (a run still going makes the next one skip),
 //!   checks the installations' permissions against the mapping (`permission_check`), records the
 //!   run, reports `running` to Port, tends each organization's webhook and queues the first jobs:
 //!   per organization, its organization-level resources and the first page of its repositories.
@@ -27,6 +27,7 @@ pub mod listing;
 pub mod overdue;
 pub mod permission_check;
 pub mod records;
+pub mod requests;
 pub mod schedule;
 pub mod setup;
 
@@ -43,6 +44,7 @@ use serde_json::Value;
 pub use cleanup::CleanupReport;
 pub use jobs::{JOB_VERSION, Job, JobError, RepoRef, Task};
 pub use permission_check::MissingPermission;
+pub use requests::Trigger;
 pub use schedule::TickOutcome;
 
 use self::listing::{ListCursor, Lister, Scope, Step};
@@ -155,6 +157,8 @@ pub enum StartOutcome {
     Started {
         run: String,
         jobs: usize,
+        /// Why it started.
+        trigger: Trigger,
     },
     /// Another run holds the lease.
     Skipped {
@@ -182,6 +186,9 @@ pub struct RunSummary {
     /// GitHub App permissions the mapping needs and an installation lacks (checked at the start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_permissions: Vec<MissingPermission>,
+    /// Why the run started ([`Trigger`] in words: `scheduled`, `requested in Port at …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// The entities of one blueprint Port refused in a run.
@@ -208,6 +215,9 @@ struct CurrentRun {
     /// What the permission check found at the start, for the summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     missing_permissions: Vec<MissingPermission>,
+    /// Why the run started ([`Trigger`] in words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trigger: Option<String>,
 }
 
 struct LoadedMapping {
@@ -480,6 +490,18 @@ impl Resync {
 
     /// Starts a run, unless one is in progress.
     pub async fn start(&self) -> Result<StartOutcome, ResyncError> {
+        self.start_because(Trigger::Direct, false, None).await
+    }
+
+    /// Starts a run for `trigger`, unless one is in progress; `config_read`: the tick has just
+    /// read Port's mapping (the run uses that read instead of asking again); `request`: the
+    /// pending resync request from Port, handled once this run holds the lease.
+    async fn start_because(
+        &self,
+        trigger: Trigger,
+        config_read: bool,
+        request: Option<DateTime<Utc>>,
+    ) -> Result<StartOutcome, ResyncError> {
         let now = self.clock.now();
         let run = format!(
             "{}-{:06x}",
@@ -516,21 +538,54 @@ impl Resync {
                 self.known_lease.taken(&run, now, lease.expires_at);
             }
         }
-        if let Err(error) = schedule::record_start(self.state.as_ref(), &run, now).await {
+        let config = self.port_mapping_for_new_run(config_read).await;
+        // The fingerprint a tick compares Port's mapping with: of what Port held (compiling or
+        // not, so a broken mapping starts no run at every tick, and its fix does start one), or
+        // of the mapping the run falls back on (which provisioning stores in Port).
+        let fingerprint = match &config {
+            Ok(Some(config)) => Some(crate::mapping::config_fingerprint(config)),
+            Ok(None) => Some(crate::mapping::config_fingerprint(
+                &self.mapping().config().document,
+            )),
+            Err(_) => None,
+        };
+        if let Err(error) =
+            schedule::record_start(self.state.as_ref(), &run, now, fingerprint).await
+        {
             tracing::warn!(%error, "the run's start is not recorded for the schedule");
         }
-        tracing::info!(run, "resync started");
-        match self.begin(&run, now).await {
+        if let Some(at) = request
+            && let Err(error) =
+                schedule::record_request_handled(self.state.as_ref(), at, &run, now).await
+        {
+            tracing::warn!(%error, "the handled resync request is not recorded; the next tick \
+                may start one more run for it");
+        }
+        tracing::info!(run, reason = %trigger, "resync started ({trigger})");
+        let begun = match config {
+            Ok(config) => self.begin(&run, now, config, &trigger).await,
+            Err(error) => Err(error),
+        };
+        match begun {
             Ok(outcome) => Ok(outcome),
             Err(error) => {
-                self.finish_failed(&run, now, &error.to_string()).await;
+                self.finish_failed(&run, now, &error.to_string(), Some(&trigger))
+                    .await;
                 Err(error)
             }
         }
     }
 
-    async fn begin(&self, run: &str, now: DateTime<Utc>) -> Result<StartOutcome, ResyncError> {
-        let mapping = self.mapping_for_new_run().await?;
+    async fn begin(
+        &self,
+        run: &str,
+        now: DateTime<Utc>,
+        mapping: Option<Value>,
+        trigger: &Trigger,
+    ) -> Result<StartOutcome, ResyncError> {
+        if let Some(config) = &mapping {
+            self.use_mapping(config)?;
+        }
         if let Some(provisioner) = &self.provisioner
             && self.settings.dry_run.is_none()
         {
@@ -559,6 +614,7 @@ impl Resync {
             orgs: orgs.clone(),
             mapping,
             missing_permissions,
+            trigger: Some(trigger.to_string()),
         };
         self.state
             .put(
@@ -626,6 +682,7 @@ impl Resync {
         Ok(StartOutcome::Started {
             run: run.to_owned(),
             jobs: count,
+            trigger: trigger.clone(),
         })
     }
 
@@ -656,18 +713,20 @@ impl Resync {
         }
     }
 
-    /// With the mapping from Port: reads it afresh and uses it (`None`: Port has none, and the
-    /// fallback given at construction is used).
-    async fn mapping_for_new_run(&self) -> Result<Option<Value>, ResyncError> {
+    /// With the mapping from Port: reads it afresh, unless `just_read` (the tick did), for the
+    /// run to use (`None`: Port has none, and the fallback given at construction is used).
+    async fn port_mapping_for_new_run(
+        &self,
+        just_read: bool,
+    ) -> Result<Option<Value>, ResyncError> {
         if !self.mapping_from_port {
             return Ok(None);
         }
-        self.port.forget_integration_config().await;
+        if !just_read {
+            self.port.forget_integration_config().await;
+        }
         match self.port.integration_config().await? {
-            Some(config) if config.get("resources").is_some() => {
-                self.use_mapping(&config)?;
-                Ok(Some(config))
-            }
+            Some(config) if config.get("resources").is_some() => Ok(Some(config)),
             _ => Ok(None),
         }
     }
@@ -1711,7 +1770,7 @@ impl Resync {
         }
         if get("failed") > 0 {
             let reason = format!("{} job(s) failed; nothing was deleted", get("failed"));
-            self.finish_failed(&job.run, now, &reason).await;
+            self.finish_failed(&job.run, now, &reason, None).await;
             return Ok(());
         }
         let cleanup = job.child("cleanup".into(), Task::Cleanup);
@@ -1750,7 +1809,15 @@ impl Resync {
         }
     }
 
-    async fn finish_failed(&self, run: &str, now: DateTime<Utc>, reason: &str) {
+    /// Ends `run` as failed; `trigger` is why it started, for a run that failed before its
+    /// record was written.
+    async fn finish_failed(
+        &self,
+        run: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+        trigger: Option<&Trigger>,
+    ) {
         let current = match self.current_run().await {
             Ok(Some(current)) if current.run == run => current,
             _ => CurrentRun {
@@ -1759,6 +1826,7 @@ impl Resync {
                 orgs: Vec::new(),
                 mapping: None,
                 missing_permissions: Vec::new(),
+                trigger: trigger.map(ToString::to_string),
             },
         };
         self.finish(&current, FAILED, Some(reason.to_owned()), None)
@@ -1796,6 +1864,7 @@ impl Resync {
             cleanup,
             refused,
             missing_permissions: current.missing_permissions.clone(),
+            trigger: current.trigger.clone(),
         };
         crate::metrics::note_run_finished(&summary);
         let text = serde_json::to_string(&summary).unwrap_or_default();

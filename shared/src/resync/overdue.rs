@@ -82,6 +82,7 @@ mod tests {
         let done = RunMark {
             run: "r".into(),
             started_at: at(0),
+            mapping: None,
         };
         assert!(!is_overdue(Some(&done), at(-500), hour, at(120)));
         assert!(is_overdue(Some(&done), at(500), hour, at(121)));

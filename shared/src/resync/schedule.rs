@@ -1,35 +1,43 @@
-//! When a tick of the schedule starts a run. The EventBridge schedule ticks every few minutes
-//! ([`TICK`]); a tick starts a run only when one is due: no run has ever completed (a new stack
-//! syncs within minutes of its deploy, or of its secrets being filled in, and a failed first
-//! attempt is tried again after [`FIRST_RUN_RETRY`]), or the last run started at least the
-//! interval (`RESYNC_INTERVAL_MINUTES`) ago. A run in progress still holds the lease, so a due
-//! tick during it is skipped as before. What the decision reads lives in the state table,
-//! partition `resync`: `last-start` (the last run that took the lease, and when) and
-//! `last-completed` (the last run that completed, with or without refused entities); neither
-//! expires.
+//! When a tick of the schedule starts a run. The EventBridge schedule ticks every minute
+//! ([`TICK`]), a cheap check; a tick starts a run when one is due: no run has ever completed (a
+//! new stack syncs within minutes of its deploy, or of its secrets being filled in, and a failed
+//! first attempt is tried again after [`FIRST_RUN_RETRY`]), or the last run started at least the
+//! interval (`RESYNC_INTERVAL_MINUTES`) ago; or when Port asks for one (the "Resync" button, an
+//! edited mapping: `requests`). A run in progress still holds the lease, so a tick during it is
+//! skipped as before. What the decision reads lives in the state table, partition `resync`:
+//! `last-start` (the last run that took the lease, when, and the fingerprint of its mapping),
+//! `last-completed` (the last run that completed, with or without refused entities) and
+//! `last-request` (the last resync request a run was started for); none expires.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::requests::{self, HandledRequest, Trigger};
 use super::{Resync, ResyncError, StartOutcome};
 use crate::state::{Expect, Key, StateError, StateStore};
 
-/// How often the deployed schedule ticks (the templates' `rate(5 minutes)`).
-pub const TICK: Duration = Duration::from_secs(5 * 60);
+/// How often the deployed schedule ticks (the templates' `rate(1 minute)`).
+pub const TICK: Duration = Duration::from_secs(60);
 /// Until a run has completed, how long after a started attempt the next one is due.
 pub const FIRST_RUN_RETRY: Duration = Duration::from_secs(15 * 60);
 
 pub(super) const PARTITION: &str = "resync";
 const LAST_START: &str = "last-start";
 pub(super) const LAST_COMPLETED: &str = "last-completed";
+const LAST_REQUEST: &str = "last-request";
 
 /// One run and when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunMark {
     pub run: String,
     pub started_at: DateTime<Utc>,
+    /// The fingerprint of the mapping the run started with (in `last-start`; absent in items
+    /// written before it was recorded, and when the run could not read its mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<u64>,
 }
 
 /// What a tick decided.
@@ -50,16 +58,46 @@ pub enum TickOutcome {
 }
 
 impl Resync {
-    /// A tick of the schedule: starts a run when one is due ([`due`]), else does nothing.
+    /// A tick of the schedule: starts a run when one is due ([`due`]) or Port asks for one
+    /// (`requests`), else does nothing. The reason is logged, answered and kept in the run's
+    /// records.
     pub async fn tick(&self) -> Result<TickOutcome, ResyncError> {
         let now = self.clock.now();
-        match check(self.state.as_ref(), self.settings.interval, now).await? {
-            Due::At(due_at) => {
-                tracing::debug!(%due_at, "no resync due yet");
-                Ok(TickOutcome::NotDue { due_at })
-            }
-            Due::Now => Ok(TickOutcome::Start(self.start().await?)),
+        let state = self.state.as_ref();
+        let last_start: Option<RunMark> = read(state, LAST_START, now).await?;
+        let last_completed: Option<RunMark> = read(state, LAST_COMPLETED, now).await?;
+        let due = due(
+            last_start.as_ref(),
+            last_completed.as_ref(),
+            self.settings.interval,
+            now,
+        );
+        let view = self.look_at_port(due == Due::Now).await;
+        let handled: Option<HandledRequest> = match view.request {
+            Some(_) => read(state, LAST_REQUEST, now).await?,
+            None => None,
+        };
+        let pending =
+            requests::pending_request(view.request, handled.as_ref(), last_start.as_ref());
+        let changed = requests::mapping_changed(view.mapping, last_start.as_ref());
+        let Some(trigger) = requests::decide(&due, pending, changed) else {
+            let due_at = match due {
+                Due::At(at) => at,
+                Due::Now => now,
+            };
+            tracing::debug!(%due_at, "no resync due yet");
+            return Ok(TickOutcome::NotDue { due_at });
+        };
+        let outcome = self
+            .start_because(trigger.clone(), view.config_read, pending)
+            .await?;
+        if let StartOutcome::Skipped { holder, .. } = &outcome
+            && trigger != Trigger::Scheduled
+        {
+            tracing::info!(%holder, reason = %trigger,
+                "{trigger}: a run starts at the first tick after run {holder} ends");
         }
+        Ok(TickOutcome::Start(outcome))
     }
 }
 
@@ -83,11 +121,11 @@ pub fn due(
     if now >= at { Due::Now } else { Due::At(at) }
 }
 
-pub(super) async fn read(
+pub(super) async fn read<T: DeserializeOwned>(
     state: &dyn StateStore,
     item: &str,
     now: DateTime<Utc>,
-) -> Result<Option<RunMark>, StateError> {
+) -> Result<Option<T>, StateError> {
     let Some(record) = state.get(Key::new(PARTITION, item), now).await? else {
         return Ok(None);
     };
@@ -95,10 +133,10 @@ pub(super) async fn read(
     Ok(serde_json::from_str(&record.value).ok())
 }
 
-async fn write(
+async fn write<T: Serialize>(
     state: &dyn StateStore,
     item: &str,
-    mark: &RunMark,
+    mark: &T,
     now: DateTime<Utc>,
 ) -> Result<(), StateError> {
     let text = serde_json::to_string(mark).unwrap_or_default();
@@ -114,33 +152,35 @@ async fn write(
         .map(|_| ())
 }
 
-/// Whether a tick at `now` starts a run.
-pub async fn check(
-    state: &dyn StateStore,
-    interval: Duration,
-    now: DateTime<Utc>,
-) -> Result<Due, StateError> {
-    let last_start = read(state, LAST_START, now).await?;
-    let last_completed = read(state, LAST_COMPLETED, now).await?;
-    Ok(due(
-        last_start.as_ref(),
-        last_completed.as_ref(),
-        interval,
-        now,
-    ))
-}
-
-/// A run took the lease at `started_at`.
+/// A run took the lease at `started_at`, with the mapping of this fingerprint (`None`: it could
+/// not read its mapping).
 pub async fn record_start(
     state: &dyn StateStore,
     run: &str,
     started_at: DateTime<Utc>,
+    mapping: Option<u64>,
 ) -> Result<(), StateError> {
     let mark = RunMark {
         run: run.to_owned(),
         started_at,
+        mapping,
     };
     write(state, LAST_START, &mark, started_at).await
+}
+
+/// `run` took the lease after the resync request of `updated_at` was seen: it is handled (even
+/// if the run then fails, so a failing run is not started again at every tick).
+pub async fn record_request_handled(
+    state: &dyn StateStore,
+    updated_at: DateTime<Utc>,
+    run: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    let mark = HandledRequest {
+        updated_at,
+        run: run.to_owned(),
+    };
+    write(state, LAST_REQUEST, &mark, now).await
 }
 
 /// A run completed (`completed` or `completed_with_errors`) at `now`.
@@ -153,6 +193,7 @@ pub async fn record_completed(
     let mark = RunMark {
         run: run.to_owned(),
         started_at,
+        mapping: None,
     };
     write(state, LAST_COMPLETED, &mark, now).await
 }
@@ -171,6 +212,7 @@ mod tests {
         RunMark {
             run: format!("r{minutes}"),
             started_at: at(minutes),
+            mapping: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The simulator's set-up endpoints, as a fresh Port organization meets an integration: the
-//! integration record (`POST /v1/integration`, `PATCH /v1/integration/{id}`) and blueprints
+//! integration record (`POST /v1/integration`, `PATCH /v1/integration/{id}`, and the last press
+//! of its "Resync" button, `GET /v1/integration/{id}/resync-request`) and blueprints
 //! (`GET`/`PATCH /v1/blueprints/{id}`, `POST /v1/blueprints`). Port's refusals are kept: 409 for
 //! an identifier that exists, 404 for a missing record or a relation whose target blueprint does
 //! not exist, 422 for a body without the fields Port's OpenAPI requires.
@@ -122,6 +123,33 @@ pub(super) async fn patch_integration(
             let record = record.clone();
             let record = with_log_attributes(state, &id, &record);
             ok(StatusCode::OK, json!({"ok": true, "integration": record}))
+        },
+    )
+}
+
+/// `{"ok": true, "request": {"updatedAt", ...} | null}`: the last press of the integration's
+/// "Resync" button ([`super::PortSim::press_resync`]); 404 for an integration that does not exist.
+pub(super) async fn resync_request(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/v1/integration/{id}/resync-request");
+    handle(
+        &shared,
+        route(Endpoint::ResyncRequest, "GET", path, None),
+        &headers,
+        Bytes::new(),
+        |state, _| {
+            if !state.integrations.contains_key(&id) {
+                return Err(integration_not_found(&id));
+            }
+            let request = state
+                .resync_requests
+                .get(&id)
+                .cloned()
+                .unwrap_or(Value::Null);
+            ok(StatusCode::OK, json!({"ok": true, "request": request}))
         },
     )
 }

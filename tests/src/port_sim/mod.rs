@@ -44,6 +44,8 @@ pub enum Endpoint {
     CreateIntegration,
     PatchIntegration,
     ResyncState,
+    /// `GET /v1/integration/{id}/resync-request`: the last press of Port's "Resync" button.
+    ResyncRequest,
     Examples,
     GetBlueprint,
     CreateBlueprint,
@@ -120,6 +122,8 @@ pub(crate) struct SimState {
     pub issued: u64,
     pub integrations: HashMap<String, Value>,
     pub resync_states: Vec<ResyncStateUpdate>,
+    /// The last resync request per integration (Port's "Resync" button), as the route answers it.
+    pub resync_requests: HashMap<String, Value>,
     pub examples: Vec<ExampleUpload>,
     pub protected: Vec<(String, String)>,
     faults: VecDeque<FaultRule>,
@@ -191,6 +195,7 @@ impl PortSim {
             issued: 0,
             integrations: HashMap::new(),
             resync_states: Vec::new(),
+            resync_requests: HashMap::new(),
             examples: Vec::new(),
             protected: Vec::new(),
             faults: VecDeque::new(),
@@ -341,6 +346,29 @@ impl PortSim {
         self.lock()
             .integrations
             .insert(integration.to_owned(), record);
+    }
+
+    /// Presses the integration's "Resync" button in Port: `GET .../resync-request` then answers
+    /// a request with `updatedAt` = `at` (the simulator's own now when `None`). Fails when the
+    /// integration does not exist, as Port has no button for it then.
+    pub fn press_resync(
+        &self,
+        integration: &str,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        if !state.integrations.contains_key(integration) {
+            anyhow::bail!("no integration {integration:?} in the simulator: no button to press");
+        }
+        let at = at.unwrap_or_else(chrono::Utc::now);
+        let request = serde_json::json!({
+            "updatedAt": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "updatedBy": "sim-user",
+        });
+        state
+            .resync_requests
+            .insert(integration.to_owned(), request);
+        Ok(())
     }
 
     /// Whether integration records carry `logAttributes.ingestUrl` (pointing at this

@@ -65,6 +65,7 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/v1/integration/{identifier}", true),
     ("PATCH", "/v1/integration/{identifier}", true),
     ("PATCH", "/v1/integration/{identifier}/resync-state", false),
+    ("GET", "/v1/integration/{identifier}/resync-request", false),
     (
         "POST",
         "/v1/integration/{identifier}/kinds/{kind}/examples",
@@ -108,6 +109,10 @@ pub(crate) fn router(state: Shared) -> Router {
             get(get_integration).patch(admin_routes::patch_integration),
         )
         .route("/v1/integration/{id}/resync-state", patch(resync_state))
+        .route(
+            "/v1/integration/{id}/resync-request",
+            get(admin_routes::resync_request),
+        )
         .route("/v1/integration/{id}/kinds/{kind}/examples", post(examples))
         .route("/_ingest/{id}/logs", post(log_ingest))
         .route("/_sim/catalog", get(list_catalog))

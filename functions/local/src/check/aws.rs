@@ -220,7 +220,7 @@ mod tests {
         let none = last_runs(&state).await.ok();
         assert_eq!(none, Some(LastRuns::default()));
         let at = SystemClock.now();
-        let written = record_start(&state, "run-1", at).await;
+        let written = record_start(&state, "run-1", at, None).await;
         assert!(written.is_ok(), "{written:?}");
         let runs = last_runs(&state).await.unwrap_or_default();
         assert_eq!(runs.started.as_ref().map(|m| m.run.as_str()), Some("run-1"));
