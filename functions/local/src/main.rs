@@ -104,12 +104,9 @@ const EXIT_BAD_INPUT: u8 = 3;
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Demo => {
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match async_runtime() {
                 Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("port-github: cannot start: {error}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match runtime.block_on(demo::run()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -137,16 +134,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The one Tokio runtime a command runs on; when it cannot be built, the line and exit status.
+fn async_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
+        .map_err(|error| {
+            eprintln!("port-github: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        })
+}
+
+fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
+    let runtime = match async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let env = port_github_core::config::Env::from_process();
     match runtime.block_on(webhooks::run(job, url, &env)) {
@@ -159,15 +161,9 @@ fn run_webhooks(job: webhooks::Job, url: &str) -> ExitCode {
 }
 
 fn run_check(options: check::Options) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(check::run(process_vars(), options)) {
         Ok(report) => {
@@ -196,15 +192,9 @@ fn run_check(options: check::Options) -> ExitCode {
 
 fn run_serve(addr: SocketAddr) -> ExitCode {
     let logs = serve::init_logging("info", "port-github serve");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(serve::run(addr, process_vars(), &logs)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -222,15 +212,9 @@ fn run_serve(addr: SocketAddr) -> ExitCode {
 fn run_resync(dry_run: bool) -> ExitCode {
     // Warnings and errors only: the progress display has standard error otherwise.
     let logs = serve::init_logging("warn", "port-github resync");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(resync::run(process_vars(), dry_run, &logs)) {
         Ok(resync::Ended::Completed) => ExitCode::SUCCESS,
