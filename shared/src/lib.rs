@@ -17,4 +17,5 @@ pub mod queue;
 pub mod resync;
 pub mod secrets;
 pub mod state;
+pub mod sync;
 pub mod webhook;

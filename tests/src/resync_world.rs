@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use port_github_core::clock::Clock;
 use port_github_core::github::ClientConfig;
-use port_github_core::live::{AppClients, TokenClients};
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
@@ -16,6 +15,7 @@ use port_github_core::queue::InMemoryJobQueue;
 use port_github_core::resync::driver::{DriveReport, DriveSettings, run_to_end};
 use port_github_core::resync::{Resync, ResyncError, ResyncSettings};
 use port_github_core::state::{InMemoryStateStore, StateStore};
+use port_github_core::sync::{AppClients, TokenClients};
 use serde_json::Value;
 
 use crate::github_sim::{OrgSpec, SimConfig, SimHarness};

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{LiveError, LiveProcessor, TokenClients};
+use port_github_core::live::{LiveError, LiveProcessor};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
+use port_github_core::sync::TokenClients;
 use port_github_core::webhook::envelope::Envelope;
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
@@ -288,7 +289,7 @@ async fn failures_are_sorted_into_retry_and_give_up() {
         .process(&pr_event("opened", &repo, &pr))
         .await
         .unwrap_err();
-    assert!(matches!(error, LiveError::Transient(_)), "{error}");
+    assert!(matches!(error, LiveError::Transient { .. }), "{error}");
     w.github.sim.faults(|f| f.bad_gateway_next = 0);
     // A payload without the ids the event needs is permanent.
     let error = w
@@ -299,7 +300,7 @@ async fn failures_are_sorted_into_retry_and_give_up() {
         ))
         .await
         .unwrap_err();
-    assert!(matches!(error, LiveError::Permanent(_)), "{error}");
+    assert!(matches!(error, LiveError::Permanent { .. }), "{error}");
 }
 
 /// The built-in mapping (every kind) and its blueprints in the Port simulator.
@@ -395,7 +396,7 @@ async fn an_entity_port_refuses_fails_the_event_for_good_with_its_reason() {
         .process(&pr_event("edited", &repo, &pr))
         .await
         .expect_err("a refused entity is a permanent failure");
-    let LiveError::Permanent(reason) = &error else {
+    let LiveError::Permanent { reason, .. } = &error else {
         panic!("permanent, not retried: {error}");
     };
     assert!(
@@ -492,7 +493,7 @@ resources:
 
 #[tokio::test]
 async fn as_an_app_the_delivery_installation_or_the_organizations_one_is_used() {
-    use port_github_core::live::AppClients;
+    use port_github_core::sync::AppClients;
     let w = world().await;
     let app = w.github.app(w.github.client_config()).unwrap();
     let (port_sim, port_client, _) = spawn().await.unwrap();
@@ -512,7 +513,7 @@ async fn as_an_app_the_delivery_installation_or_the_organizations_one_is_used() 
     event.organization = Some("elsewhere".into());
     assert!(matches!(
         processor.process(&event).await,
-        Err(LiveError::Permanent(_))
+        Err(LiveError::Permanent { .. })
     ));
     assert_eq!(port_sim.entities_of("githubPullRequest").len(), 1);
 }

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{LiveProcessor, TokenClients};
+use port_github_core::live::LiveProcessor;
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
+use port_github_core::sync::TokenClients;
 use port_github_core::webhook::envelope::Envelope;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::port_sim::harness::client_config;

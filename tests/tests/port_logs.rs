@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use port_github_core::config::{Env, WorkerConfig};
 use port_github_core::github::{EtagStore, Feature, InMemoryEtagStore};
-use port_github_core::live::setup::{github_clients, port_client};
 use port_github_core::live::{
     BatchSettings, DeadLetters, InMemoryDeadLetters, LiveProcessor, QueuedEvent, process_batch,
 };
 use port_github_core::log_shipping::{Flushed, LogShipper, ShipperSettings, ShippingState};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::logs::PortLogIngest;
+use port_github_core::sync::setup::{github_clients, port_client};
 use port_github_tests::fixtures::fixtures_dir;
 use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::port_sim::harness::{INTEGRATION_ID, blueprints_fixture};

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use port_github_core::github::Feature;
-use port_github_core::live::TokenClients;
 use port_github_core::port::PortClient;
 use port_github_core::queue::SqsJobQueue;
 use port_github_core::resync::{JobMessage, LEASE, Resync, RunSummary, StartOutcome};
 use port_github_core::state::{DynamoDbStateStore, StateStore as _};
+use port_github_core::sync::TokenClients;
 use port_github_tests::github_sim::OrgSpec;
 use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch,

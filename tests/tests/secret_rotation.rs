@@ -233,7 +233,7 @@ async fn a_refusal_that_persists_after_the_reread_is_transient_and_reads_little(
             .process(&world.event(&format!("d-port-{n}")).await)
             .await;
         assert!(
-            matches!(&outcome, Err(LiveError::Transient(reason))
+            matches!(&outcome, Err(LiveError::Transient { reason, .. })
                 if reason.contains("401") || reason.contains("unauthorized")),
             "event {n}: {outcome:?}"
         );
@@ -251,7 +251,7 @@ async fn a_refusal_that_persists_after_the_reread_is_transient_and_reads_little(
             .process(&world.event(&format!("d-github-{n}")).await)
             .await;
         assert!(
-            matches!(&outcome, Err(LiveError::Transient(reason))
+            matches!(&outcome, Err(LiveError::Transient { reason, .. })
                 if reason.contains("401") || reason.contains("unauthorized")),
             "event {n}: {outcome:?}"
         );

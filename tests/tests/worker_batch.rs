@@ -10,10 +10,11 @@ use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
 use port_github_core::live::{
     BatchSettings, DeadLetters, InMemoryDeadLetters, LiveProcessor, Outcome, QueuedEvent,
-    SqsDeadLetters, TokenClients, process_batch,
+    SqsDeadLetters, process_batch,
 };
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::queue::SqsEventQueue;
+use port_github_core::sync::TokenClients;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use http::{HeaderMap, HeaderValue};
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_core::live::{
-    BatchSettings, LiveProcessor, Outcome, QueuedEvent, TokenClients, process_batch,
-};
+use port_github_core::live::{BatchSettings, LiveProcessor, Outcome, QueuedEvent, process_batch};
 use port_github_core::port::PortClient;
 use port_github_core::queue::InMemoryEventQueue;
 use port_github_core::resync::driver::{DriveSettings, run_to_end};
+use port_github_core::sync::TokenClients;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };

@@ -16,7 +16,6 @@ use std::time::Instant;
 use port_github_core::clock::{Clock, SystemClock};
 use port_github_core::config::{ConfigError, Env, WorkerConfig};
 use port_github_core::github::InMemoryEtagStore;
-use port_github_core::live::setup::{SetupError, port_client};
 use port_github_core::log_shipping::LogShipper;
 use port_github_core::port::Entity;
 use port_github_core::queue::InMemoryJobQueue;
@@ -24,6 +23,7 @@ use port_github_core::resync::driver::{DriveSettings, run_to_end};
 use port_github_core::resync::setup::{ResyncParts, assemble_resync};
 use port_github_core::resync::{DryRunSink, ResyncError, ResyncSettings, StartOutcome};
 use port_github_core::state::InMemoryStateStore;
+use port_github_core::sync::setup::{SetupError, port_client};
 
 use crate::entity_line::{entity_line, from_port};
 use crate::progress::{Progress, summary_lines};

@@ -22,7 +22,6 @@ use port_github_core::config::{
     WebhookConfig, WorkerConfig,
 };
 use port_github_core::github::{EtagStore, InMemoryEtagStore};
-use port_github_core::live::setup::{SetupError, github_clients, load_mapping, port_client};
 use port_github_core::live::{
     BatchSettings, DeadLetter, DeadLetters, InMemoryDeadLetters, LiveProcessor, LiveReport,
     Outcome, QueuedEvent, RetryReason, process_batch,
@@ -32,6 +31,7 @@ use port_github_core::port::PortClient;
 use port_github_core::port::logs::PortLogIngest;
 use port_github_core::queue::{InMemoryEventQueue, QueuedMessage};
 use port_github_core::secrets::SecretError;
+use port_github_core::sync::setup::{SetupError, github_clients, load_mapping, port_client};
 use port_github_core::webhook::envelope::Envelope;
 use port_github_core::webhook::{WebhookHandler, WebhookRequest};
 use serde_json::value::RawValue;
@@ -147,7 +147,7 @@ pub async fn run(
     .await?;
     let processor = LiveProcessor::new(clients, port, Arc::new(mapping))
         .with_organizations(worker_config.organizations.clone())
-        .with_provisioning(port_github_core::live::setup::provisioner(&worker_config));
+        .with_provisioning(port_github_core::sync::setup::provisioner(&worker_config));
 
     let body_limit = webhook_config.max_body_bytes.saturating_add(BODY_MARGIN);
     // Bounded: when full, deliveries are answered 503 as with an unreachable SQS (GitHub

@@ -17,9 +17,9 @@ use port_github_core::github::redelivery::redeliver_failed;
 use port_github_core::github::{
     ClientConfig, Clock, GitHubApp, GitHubClient, NoEtagStore, SystemClock, TokenCacheSettings,
 };
-use port_github_core::live::setup::read_secret;
 use port_github_core::secrets::{ParseSecret as _, WebhookSecrets};
 use port_github_core::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
+use port_github_core::sync::setup::read_secret;
 use secrecy::SecretString;
 
 /// Which webhook job to run.

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use port_github_core::config::{Env, ResyncConfig};
-use port_github_core::live::setup::port_client;
 use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
 use port_github_core::metrics::Metrics;
 use port_github_core::port::logs::PortLogIngest;
 use port_github_core::resync::setup::build_resync;
+use port_github_core::sync::setup::port_client;
 use serde_json::Value;
 
 #[tokio::main]

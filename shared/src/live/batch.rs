@@ -13,7 +13,8 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use super::dead_letters::{DeadLetter, DeadLetters};
-use super::processor::{LiveError, LiveProcessor, LiveReport};
+use super::error::LiveError;
+use super::processor::{LiveProcessor, LiveReport};
 use crate::deadline::{self, Deadline};
 use crate::webhook::envelope::{ENVELOPE_VERSION, Envelope};
 
@@ -229,13 +230,15 @@ async fn run_batch(
         }
         let this = match result {
             Ok(report) => Outcome::Applied(report),
-            Err(LiveError::Permanent(reason)) => {
+            Err(LiveError::Permanent { reason, .. }) => {
                 keep(settings.dead_letters, message, envelope.as_ref(), reason).await
             }
-            Err(error @ (LiveError::Transient(_) | LiveError::Deferred { .. })) => Outcome::Retry {
-                after: error.retry_after().or(refused),
-                reason: RetryReason::Failed(error.to_string()),
-            },
+            Err(error @ (LiveError::Transient { .. } | LiveError::Deferred { .. })) => {
+                Outcome::Retry {
+                    after: error.retry_after().or(refused),
+                    reason: RetryReason::Failed(error.to_string()),
+                }
+            }
         };
         if let (Outcome::Retry { after, .. }, Some(group)) = (&this, group) {
             blocked.insert(group, *after);
@@ -256,7 +259,7 @@ async fn process_one(
         Ok(envelope) => envelope,
         Err(error) => {
             let reason = format!("not an event envelope: {error}");
-            return (Some(Err(LiveError::Permanent(reason))), None);
+            return (Some(Err(LiveError::permanent(reason))), None);
         }
     };
     if envelope.version != ENVELOPE_VERSION {
@@ -264,7 +267,7 @@ async fn process_one(
             "unknown envelope version {} (this worker reads {ENVELOPE_VERSION})",
             envelope.version
         );
-        return (Some(Err(LiveError::Permanent(reason))), Some(envelope));
+        return (Some(Err(LiveError::permanent(reason))), Some(envelope));
     }
     let span = tracing::info_span!("event", message_id = %message.message_id,
         delivery_id = %envelope.delivery_id, event = %envelope.event);
@@ -283,7 +286,7 @@ async fn process_one(
             field_errors = report.field_errors,
             "applied"
         ),
-        Some(Err(LiveError::Permanent(reason))) => {
+        Some(Err(LiveError::Permanent { reason, .. })) => {
             tracing::error!(reason = %reason, "permanent failure")
         }
         Some(Err(error)) => tracing::warn!(reason = %error, "will retry"),

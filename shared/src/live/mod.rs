@@ -1,19 +1,21 @@
 //! Live events: from a queued webhook envelope to the catalog. `routing` says which kinds an event
-//! touches and how; `processor` re-fetches, maps and writes to Port; `clients` picks the GitHub
-//! client (installation) for an event; `batch` runs a queue's batch within its deadline;
-//! `dead_letters` keeps what fails for good; `requeue` says when handed-back messages return.
+//! touches, how, and where each object sits in the payload; `fetch` re-reads the current object
+//! from GitHub; `processor` maps it (through `sync::apply`) and writes to Port; `error` says what
+//! the queue does with a failure; `batch` runs a queue's batch within its deadline;
+//! `dead_letters` keeps what fails for good; `requeue` says when handed-back messages return;
+//! `setup` builds the worker's processor on the shared set-up (`sync::setup`).
 
 pub mod batch;
-pub mod clients;
 pub mod dead_letters;
+pub mod error;
+mod fetch;
 pub mod processor;
 pub mod requeue;
 pub mod routing;
-pub mod selection;
 pub mod setup;
 
 pub use batch::{BatchOutcome, BatchSettings, Outcome, QueuedEvent, RetryReason, process_batch};
-pub use clients::{AppClients, GitHubClients, OrgAccess, TokenClients};
 pub use dead_letters::{DeadLetter, DeadLetters, InMemoryDeadLetters, SqsDeadLetters};
-pub use processor::{LiveError, LiveProcessor, LiveReport};
+pub use error::LiveError;
+pub use processor::{LiveProcessor, LiveReport};
 pub use routing::{Operation, RoutingError, Target, WorkItem, route};

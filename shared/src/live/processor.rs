@@ -7,14 +7,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::clients::GitHubClients;
+use super::error::LiveError;
+use super::fetch;
 use super::routing::{Operation, Target, WorkItem, route};
-use super::selection::{passes_selector_options, path_patterns, selector_json};
-use crate::github::kinds::{self, Repo};
-use crate::github::{GitHubClient, GitHubError};
-use crate::mapping::{CompiledMapping, CompiledResource};
-use crate::port::{Entity, PortClient, PortError, UpsertOptions, UpsertResult};
+use crate::github::kinds::{Kind, Repo};
+use crate::mapping::CompiledMapping;
+use crate::port::{PortClient, UpsertOptions, UpsertResult};
+use crate::sync::{GitHubClients, MappingCache, apply, entities_ignoring_selector};
 use crate::webhook::envelope::Envelope;
+
+mod pushes;
 
 /// What one event did to the catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct LiveReport {
     /// Mapping fields that failed (the entity was still written with `null` there).
     pub field_errors: usize,
     /// Kinds of the event that no mapping resource asks for.
-    pub unmapped_kinds: Vec<&'static str>,
+    pub unmapped_kinds: Vec<Kind>,
     /// The event's organization is not in `GITHUB_ORGANIZATIONS`: nothing was done.
     pub outside_organizations: bool,
     /// Entities Port refused for good (`blueprint/identifier: code message`); the event then
@@ -36,73 +38,10 @@ pub struct LiveReport {
     pub refused: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// May pass: SQS should deliver the message again.
-    #[error("transient failure: {0}")]
-    Transient(String),
-    /// Cannot go on before `wait` has passed (a rate limit, Port's `retry-after`): deliver the
-    /// message again after that.
-    #[error("deferred for {}s: {reason}", wait.as_secs())]
-    Deferred {
-        reason: String,
-        wait: std::time::Duration,
-    },
-    /// Will not pass: keep the message with its reason (the dead-letter queue) and acknowledge.
-    #[error("permanent failure: {0}")]
-    Permanent(String),
-}
-
-impl LiveError {
-    /// The wait after which trying again makes sense, when it is known.
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
-            Self::Deferred { wait, .. } => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-impl From<GitHubError> for LiveError {
-    /// Refused credentials are transient for an event: the secret was re-read once already, and
-    /// the message is better redelivered (after a rotation completes, or to the DLQ) than dropped.
-    fn from(error: GitHubError) -> Self {
-        if let Some(until) = error.retry_at() {
-            let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
-            return Self::Deferred {
-                reason: error.to_string(),
-                wait,
-            };
-        }
-        if error.is_retryable() || matches!(error, GitHubError::Auth { .. }) {
-            Self::Transient(error.to_string())
-        } else {
-            Self::Permanent(error.to_string())
-        }
-    }
-}
-
-impl From<PortError> for LiveError {
-    /// Refused credentials (401, after a fresh token and a re-read of the secret) are transient
-    /// for an event, as for GitHub.
-    fn from(error: PortError) -> Self {
-        match error.retry_after() {
-            Some(wait) => Self::Deferred {
-                reason: format!("{error}: {}", error.cause()),
-                wait,
-            },
-            None if error.is_transient() || error.status() == Some(401) => {
-                Self::Transient(format!("{error}: {}", error.cause()))
-            }
-            None => Self::Permanent(format!("{error}: {}", error.cause())),
-        }
-    }
-}
-
 pub struct LiveProcessor {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
-    loaded: std::sync::RwLock<Arc<Loaded>>,
+    mapping: MappingCache,
     /// When the mapping is the one users edit in Port: how often to look for a new version.
     refresh: Option<std::time::Duration>,
     /// When Port was last looked at for a new mapping.
@@ -115,31 +54,6 @@ pub struct LiveProcessor {
     live_writes: Option<crate::state::LiveWrites>,
 }
 
-/// The mapping in use, and what is derived from it.
-struct Loaded {
-    mapping: Arc<CompiledMapping>,
-    /// Per kind, the first resource's selector as the GitHub kind functions read it.
-    selectors: std::collections::HashMap<String, Value>,
-    /// Of the Port configuration it was compiled from (`None`: not from Port).
-    fingerprint: Option<u64>,
-}
-
-impl Loaded {
-    fn new(mapping: Arc<CompiledMapping>, fingerprint: Option<u64>) -> Self {
-        let mut selectors = std::collections::HashMap::new();
-        for resource in mapping.resources() {
-            selectors
-                .entry(resource.config().kind.to_string())
-                .or_insert_with(|| selector_json(resource));
-        }
-        Self {
-            mapping,
-            selectors,
-            fingerprint,
-        }
-    }
-}
-
 impl LiveProcessor {
     pub fn new(
         clients: Arc<dyn GitHubClients>,
@@ -149,7 +63,7 @@ impl LiveProcessor {
         Self {
             clients,
             port,
-            loaded: std::sync::RwLock::new(Arc::new(Loaded::new(mapping, None))),
+            mapping: MappingCache::new(mapping),
             refresh: None,
             checked: std::sync::Mutex::new(std::time::Instant::now()),
             organizations: None,
@@ -173,10 +87,15 @@ impl LiveProcessor {
         entities: &[(String, String)],
     ) -> Result<(), LiveError> {
         match &self.live_writes {
-            Some(journal) => journal
-                .note(write, entities)
-                .await
-                .map_err(|error| LiveError::Transient(format!("the live-write journal: {error}"))),
+            Some(journal) => {
+                journal
+                    .note(write, entities)
+                    .await
+                    .map_err(|error| LiveError::Transient {
+                        reason: format!("the live-write journal: {error}"),
+                        source: Some(Box::new(error)),
+                    })
+            }
             None => Ok(()),
         }
     }
@@ -188,13 +107,6 @@ impl LiveProcessor {
         self
     }
 
-    fn loaded(&self) -> Arc<Loaded> {
-        self.loaded
-            .read()
-            .map(|l| l.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
-    }
-
     /// The Port client the processor writes with.
     pub fn port(&self) -> &PortClient {
         &self.port
@@ -202,7 +114,7 @@ impl LiveProcessor {
 
     /// The mapping in use.
     pub fn mapping(&self) -> Arc<CompiledMapping> {
-        self.loaded().mapping.clone()
+        self.mapping.mapping()
     }
 
     /// Picks up a mapping edited in Port (at most every `refresh`, past the Port client's own
@@ -231,24 +143,9 @@ impl LiveProcessor {
                 return;
             }
         };
-        let fingerprint = crate::mapping::config_fingerprint(&config);
-        if self.loaded().fingerprint == Some(fingerprint) {
-            return;
-        }
-        let compiled = crate::mapping::PortAppConfig::from_value(&config)
-            .map_err(|e| e.to_string())
-            .and_then(|parsed| {
-                CompiledMapping::compile(&parsed, &crate::mapping::JqOptions::default())
-                    .map_err(|e| e.to_string())
-            });
-        match compiled {
-            Ok(compiled) => {
-                tracing::info!("the mapping changed in Port: using the new one");
-                let replacement = Arc::new(Loaded::new(Arc::new(compiled), Some(fingerprint)));
-                if let Ok(mut loaded) = self.loaded.write() {
-                    *loaded = replacement;
-                }
-            }
+        match self.mapping.use_config(&config) {
+            Ok(true) => tracing::info!("the mapping changed in Port: using the new one"),
+            Ok(false) => {}
             Err(error) => {
                 tracing::error!(%error, "the mapping in Port does not compile; keeping the one in use");
             }
@@ -281,17 +178,20 @@ impl LiveProcessor {
             }
         }
         self.refresh_mapping().await;
-        let loaded = self.loaded();
+        let loaded = self.mapping.current();
         if let Some(provisioner) = &self.provisioner {
             // Logged inside; a failure leaves entities to be refused, not the event.
-            let _ = provisioner.ensure(&self.port, &loaded.mapping).await;
+            let _ = provisioner.ensure(&self.port, loaded.mapping()).await;
         }
-        let items = route(envelope).map_err(|e| LiveError::Permanent(e.to_string()))?;
+        let items = route(envelope).map_err(|error| LiveError::Permanent {
+            reason: error.to_string(),
+            source: Some(Box::new(error)),
+        })?;
         let (mapped, unmapped): (Vec<WorkItem>, Vec<WorkItem>) =
             items.into_iter().partition(|item| {
                 loaded
-                    .mapping
-                    .resources_for_kind(item.kind)
+                    .mapping()
+                    .resources_for_kind(item.kind.as_str())
                     .next()
                     .is_some()
             });
@@ -309,7 +209,7 @@ impl LiveProcessor {
                     truncated,
                 }) => {
                     if repo.is_none() {
-                        repo = Some(self.fetch_repo(&client, envelope).await?);
+                        repo = Some(fetch::repository(&client, envelope).await?);
                     }
                     let Some(repo) = repo.as_ref().and_then(Option::as_ref) else {
                         continue;
@@ -326,25 +226,26 @@ impl LiveProcessor {
                     .await?;
                 }
                 Operation::Refetch(target) => {
-                    let current = if target_needs_repo(&target) {
+                    let selector = self.raw_selector(item.kind);
+                    let selector = selector.as_ref();
+                    let current = if target.needs_repo() {
                         if repo.is_none() {
-                            repo = Some(self.fetch_repo(&client, envelope).await?);
+                            repo = Some(fetch::repository(&client, envelope).await?);
                         }
                         match repo.as_ref().and_then(Option::as_ref) {
                             Some(repo) => {
-                                self.fetch(&client, envelope, repo, item.kind, &target)
+                                fetch::current_object(&client, envelope, repo, &target, selector)
                                     .await?
                             }
                             None => None, // the repository itself is gone
                         }
                     } else {
-                        self.fetch_org_scoped(&client, envelope, item.kind, &target)
-                            .await?
+                        fetch::org_object(&client, envelope, &target, selector).await?
                     };
                     match current {
                         Some(raw) => self.apply(item.kind, &raw, &mut report).await?,
                         None => {
-                            let Some(raw) = payload_object(envelope, &target) else {
+                            let Some(raw) = target.payload_object(&envelope.payload) else {
                                 continue;
                             };
                             self.delete_mapped(item.kind, &raw, &[], &mut report)
@@ -365,7 +266,7 @@ impl LiveProcessor {
         }
         if !report.refused.is_empty() {
             crate::metrics::note_port_refusals(report.refused.len());
-            return Err(LiveError::Permanent(format!(
+            return Err(LiveError::permanent(format!(
                 "Port refused {} entit{}: {}",
                 report.refused.len(),
                 if report.refused.len() == 1 {
@@ -379,250 +280,29 @@ impl LiveProcessor {
         Ok(report)
     }
 
-    /// A push changed these paths: workflows defined by them are re-read and upserted (GitHub
-    /// only knows workflows on the default branch); files and folders matching a resource's
-    /// patterns on the pushed branch are re-read, and removed files deleted.
-    #[allow(clippy::too_many_arguments)]
-    async fn refresh_paths(
-        &self,
-        client: &GitHubClient,
-        repo: &Repo,
-        kind: &str,
-        branch: &str,
-        paths: &[String],
-        truncated: bool,
-        report: &mut LiveReport,
-    ) -> Result<(), LiveError> {
-        if kind == "file" || kind == "folder" {
-            return self
-                .refresh_files(client, repo, kind, branch, paths, truncated, report)
-                .await;
-        }
-        if branch != repo.default_branch {
-            return Ok(());
-        }
-        if truncated {
-            tracing::info!("the push's path list was cut: workflows are left to the next resync");
-        }
-        for path in paths {
-            let Some(file) = workflow_file(path) else {
-                continue;
-            };
-            if let Some(raw) = kinds::actions::get_workflow(client, repo, file).await? {
-                self.apply(kind, &raw, report).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Files and folders of each resource whose patterns read `branch` and match a changed path.
-    #[allow(clippy::too_many_arguments)]
-    async fn refresh_files(
-        &self,
-        client: &GitHubClient,
-        repo: &Repo,
-        kind: &str,
-        branch: &str,
-        paths: &[String],
-        truncated: bool,
-        report: &mut LiveReport,
-    ) -> Result<(), LiveError> {
-        use kinds::files::{self, glob_matches};
-        let mapping = self.mapping();
-        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
-        for resource in resources {
-            let patterns: Vec<files::PathPattern> = path_patterns(resource)
-                .into_iter()
-                .filter(|p| p.branch_for(repo).as_deref() == Some(branch))
-                .collect();
-            // A folder is touched when a changed path lies under it.
-            let touched = |pattern: &files::PathPattern| {
-                truncated
-                    || paths.iter().any(|path| {
-                        if kind == "file" {
-                            glob_matches(&pattern.path, path)
-                        } else {
-                            ancestors(path).any(|folder| glob_matches(&pattern.path, folder))
-                        }
-                    })
-            };
-            let relevant: Vec<files::PathPattern> =
-                patterns.into_iter().filter(|p| touched(p)).collect();
-            if relevant.is_empty() {
-                continue;
-            }
-            let current = if kind == "file" {
-                files::list_files(client, repo, &relevant).await?
-            } else {
-                files::list_folders(client, repo, &relevant).await?
-            };
-            let present: Vec<&str> = current
-                .iter()
-                .filter_map(|raw| {
-                    raw.get("path")
-                        .or_else(|| raw.pointer("/folder/path"))
-                        .and_then(Value::as_str)
-                })
-                .collect();
-            for raw in &current {
-                let touched_now = raw
-                    .get("path")
-                    .or_else(|| raw.pointer("/folder/path"))
-                    .and_then(Value::as_str)
-                    .is_some_and(|p| {
-                        truncated
-                            || paths
-                                .iter()
-                                .any(|c| c == p || c.starts_with(&format!("{p}/")))
-                    });
-                if touched_now {
-                    self.apply(kind, raw, report).await?;
-                }
-            }
-            if kind == "file" {
-                for gone in paths.iter().filter(|p| !present.contains(&p.as_str())) {
-                    if !relevant
-                        .iter()
-                        .any(|pattern| glob_matches(&pattern.path, gone))
-                    {
-                        continue;
-                    }
-                    let name = gone.rsplit('/').next().unwrap_or(gone);
-                    let raw = serde_json::json!({
-                        "organization": repo.owner, "repository": repo.object, "branch": branch,
-                        "path": gone, "name": name, "content": null, "metadata": {"path": gone},
-                    });
-                    self.delete_mapped(kind, &raw, &[], report).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn fetch_repo(
-        &self,
-        client: &GitHubClient,
-        envelope: &Envelope,
-    ) -> Result<Option<Repo>, LiveError> {
-        let payload = &envelope.payload;
-        let owner = payload
-            .pointer("/repository/owner/login")
-            .and_then(Value::as_str);
-        let name = payload.pointer("/repository/name").and_then(Value::as_str);
-        let (Some(owner), Some(name)) = (owner, name) else {
-            return Err(LiveError::Permanent(
-                "the event has no repository owner and name".into(),
-            ));
-        };
-        match kinds::organization::get_repository(client, owner, name).await? {
-            Some(object) => Ok(Some(Repo::from_object(object)?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch(
-        &self,
-        client: &GitHubClient,
-        envelope: &Envelope,
-        repo: &Repo,
-        kind: &str,
-        target: &Target,
-    ) -> Result<Option<Value>, LiveError> {
-        use kinds::{actions, deployments, organization, people, pulls, refs, security};
-        let found = match target {
-            Target::Repository => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
-                Some(
-                    organization::repository_raw(
-                        client,
-                        repo,
-                        envelope.organization.as_deref(),
-                        &selector,
-                    )
-                    .await?,
-                )
-            }
-            Target::PullRequest { number } => {
-                pulls::get_pull_request(client, repo, *number).await?
-            }
-            Target::Issue { number } => pulls::get_issue(client, repo, *number).await?,
-            Target::Release { id } => refs::get_release(client, repo, *id).await?,
-            Target::Tag { name } => refs::get_tag(client, repo, name).await?,
-            Target::Branch { name } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
-                refs::get_branch(client, repo, name, &selector).await?
-            }
-            Target::Environment { name } => {
-                deployments::get_environment(client, repo, name).await?
-            }
-            Target::Deployment { id } => deployments::get_deployment(client, repo, *id).await?,
-            Target::DeploymentStatus { deployment_id, id } => {
-                deployments::get_deployment_status(client, repo, *deployment_id, *id).await?
-            }
-            Target::Workflow { id } => actions::get_workflow(client, repo, &id.to_string()).await?,
-            Target::WorkflowRun { id } => actions::get_workflow_run(client, repo, *id).await?,
-            Target::DependabotAlert { number } => {
-                security::get_dependabot_alert(client, repo, *number).await?
-            }
-            Target::CodeScanningAlert { number } => {
-                security::get_code_scanning_alert(client, repo, *number).await?
-            }
-            Target::SecretScanningAlert { number } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
-                security::get_secret_scanning_alert(client, repo, *number, &selector).await?
-            }
-            Target::Collaborator { login } => people::get_collaborator(client, repo, login).await?,
-            // Handled by `refresh_paths`.
-            Target::Paths { .. } => None,
-            Target::Team { .. } | Target::User { .. } => None,
-        };
-        Ok(found)
-    }
-
-    async fn fetch_org_scoped(
-        &self,
-        client: &GitHubClient,
-        envelope: &Envelope,
-        kind: &str,
-        target: &Target,
-    ) -> Result<Option<Value>, LiveError> {
-        use kinds::people;
-        let org = envelope.organization.as_deref().unwrap_or_default();
-        match target {
-            Target::Team { slug } => {
-                let selector = kinds::selector(self.raw_selector(kind).as_ref())?;
-                Ok(people::get_team(client, org, slug, &selector).await?)
-            }
-            Target::User { login } => Ok(people::get_user(client, login).await?),
-            _ => Ok(None),
-        }
-    }
-
     /// The first resource's selector of `kind` as JSON, for the GitHub kind functions (built
     /// once per mapping).
-    fn raw_selector(&self, kind: &str) -> Option<Value> {
-        self.loaded().selectors.get(kind).cloned()
+    fn raw_selector(&self, kind: Kind) -> Option<Value> {
+        self.mapping.current().selector(kind).cloned()
     }
 
     /// Upserts what every resource of `kind` selects from `raw`; deletes (if owned) what a
     /// resource no longer selects.
     async fn apply(
         &self,
-        kind: &str,
+        kind: Kind,
         raw: &Value,
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
         let mapping = self.mapping();
-        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
         let mut upserts = Vec::new();
-        for resource in resources {
-            let outcome = resource.map_item(raw);
-            report.field_errors += outcome.field_errors.len();
-            if outcome.selected && passes_selector_options(resource, raw) {
-                upserts.extend(outcome.entities.iter().filter_map(Entity::from_mapped));
+        for resource in mapping.resources_for_kind(kind.as_str()) {
+            let applied = apply(resource, raw);
+            report.field_errors += applied.field_errors;
+            if applied.selected {
+                upserts.extend(applied.entities);
             } else {
-                let gone = resource.map_item_ignoring_selector(raw);
-                for entity in gone.entities.iter().filter_map(Entity::from_mapped) {
+                for entity in entities_ignoring_selector(resource, raw) {
                     self.delete_if_owned(&entity.blueprint, &entity.identifier, report)
                         .await?;
                 }
@@ -650,8 +330,12 @@ impl LiveProcessor {
                 {
                     let reason = format!("Port: {} {}", failure.code, failure.message);
                     return Err(match failure.retry_after {
-                        Some(wait) => LiveError::Deferred { reason, wait },
-                        None => LiveError::Transient(reason),
+                        Some(wait) => LiveError::Deferred {
+                            reason,
+                            wait,
+                            source: None,
+                        },
+                        None => LiveError::transient(reason),
                     });
                 }
                 UpsertResult::Failed(failure) => {
@@ -677,20 +361,14 @@ impl LiveProcessor {
 
     async fn delete_mapped(
         &self,
-        kind: &str,
+        kind: Kind,
         raw: &Value,
         keep: &[(String, String)],
         report: &mut LiveReport,
     ) -> Result<(), LiveError> {
         let mapping = self.mapping();
-        let resources: Vec<&CompiledResource> = mapping.resources_for_kind(kind).collect();
-        for resource in resources {
-            for entity in resource
-                .map_item_ignoring_selector(raw)
-                .entities
-                .iter()
-                .filter_map(Entity::from_mapped)
-            {
+        for resource in mapping.resources_for_kind(kind.as_str()) {
+            for entity in entities_ignoring_selector(resource, raw) {
                 let key = (entity.blueprint.clone(), entity.identifier.clone());
                 if !keep.contains(&key) {
                     self.delete_if_owned(&entity.blueprint, &entity.identifier, report)
@@ -732,51 +410,4 @@ impl LiveProcessor {
             create_missing_related_entities: config.create_missing_related_entities,
         }
     }
-}
-
-/// The folders above `path`: `a/b/c.txt` → `a/b`, `a`.
-fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/')
-        .map(move |(at, _)| &path[..at])
-        .rev()
-}
-
-/// `.github/workflows/ci.yml` → `ci.yml` (a workflow definition directly in that folder).
-fn workflow_file(path: &str) -> Option<&str> {
-    let file = path.strip_prefix(".github/workflows/")?;
-    (!file.contains('/') && (file.ends_with(".yml") || file.ends_with(".yaml"))).then_some(file)
-}
-
-fn target_needs_repo(target: &Target) -> bool {
-    !matches!(target, Target::Team { .. } | Target::User { .. })
-}
-
-/// The payload's own object for a target whose current object is gone.
-fn payload_object(envelope: &Envelope, target: &Target) -> Option<Value> {
-    let p = &envelope.payload;
-    let pointer = match target {
-        Target::Repository => "/repository",
-        Target::PullRequest { .. } => "/pull_request",
-        Target::Issue { .. } => "/issue",
-        Target::Release { .. } => "/release",
-        Target::Deployment { .. } => "/deployment",
-        Target::DeploymentStatus { .. } => "/deployment_status",
-        Target::WorkflowRun { .. } => "/workflow_run",
-        Target::DependabotAlert { .. }
-        | Target::CodeScanningAlert { .. }
-        | Target::SecretScanningAlert { .. } => "/alert",
-        Target::Team { .. } => "/team",
-        Target::User { .. } => "/membership/user",
-        Target::Collaborator { .. } => "/member",
-        Target::Tag { name } | Target::Branch { name } | Target::Environment { name } => {
-            return Some(super::routing::enriched(
-                p,
-                serde_json::json!({ "name": name }),
-            ));
-        }
-        Target::Workflow { .. } | Target::Paths { .. } => return None,
-    };
-    p.pointer(pointer)
-        .cloned()
-        .map(|object| super::routing::enriched(p, object))
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::github::kinds::Kind;
 use crate::webhook::envelope::Envelope;
 
 /// The object to re-fetch, by the ids GitHub's single-object endpoints take.
@@ -84,7 +85,7 @@ pub enum Operation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkItem {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub operation: Operation,
 }
 
@@ -131,7 +132,10 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
     let items = match event {
         "repository" => match action {
             "deleted" | "archived" => {
-                vec![delete("repository", object("/repository", "repository")?)]
+                vec![delete(
+                    Kind::Repository,
+                    object("/repository", "repository")?,
+                )]
             }
             "renamed" => {
                 let mut old = object("/repository", "repository")?;
@@ -148,37 +152,37 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
                     fields.insert("name".into(), json!(old_name));
                 }
                 vec![
-                    refetch("repository", Target::Repository),
+                    refetch(Kind::Repository, Target::Repository),
                     WorkItem {
-                        kind: "repository",
+                        kind: Kind::Repository,
                         operation: Operation::DeleteRenamed {
                             raw: enriched(p, old),
                         },
                     },
                 ]
             }
-            _ => vec![refetch("repository", Target::Repository)],
+            _ => vec![refetch(Kind::Repository, Target::Repository)],
         },
         "pull_request" => vec![refetch(
-            "pull-request",
+            Kind::PullRequest,
             Target::PullRequest {
                 number: number("/pull_request/number", "pull_request.number")?,
             },
         )],
         "issues" => match action {
             // A transferred issue leaves this repository; it arrives in the other one as `opened`.
-            "deleted" | "transferred" => vec![delete("issue", object("/issue", "issue")?)],
+            "deleted" | "transferred" => vec![delete(Kind::Issue, object("/issue", "issue")?)],
             _ => vec![refetch(
-                "issue",
+                Kind::Issue,
                 Target::Issue {
                     number: number("/issue/number", "issue.number")?,
                 },
             )],
         },
         "release" => match action {
-            "deleted" => vec![delete("release", object("/release", "release")?)],
+            "deleted" => vec![delete(Kind::Release, object("/release", "release")?)],
             _ => vec![refetch(
-                "release",
+                Kind::Release,
                 Target::Release {
                     id: number("/release/id", "release.id")?,
                 },
@@ -187,26 +191,26 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
         "create" | "delete" => {
             let name = text("/ref", "ref")?;
             let kind = if p.get("ref_type").and_then(Value::as_str) == Some("tag") {
-                "tag"
+                Kind::Tag
             } else {
-                "branch"
+                Kind::Branch
             };
             match (event, kind) {
-                ("create", "tag") => vec![refetch("tag", Target::Tag { name })],
-                ("create", _) => vec![refetch("branch", Target::Branch { name })],
+                ("create", Kind::Tag) => vec![refetch(Kind::Tag, Target::Tag { name })],
+                ("create", _) => vec![refetch(Kind::Branch, Target::Branch { name })],
                 _ => vec![delete(kind, json!({ "name": name }))],
             }
         }
         "push" => push(p, &text("/ref", "ref")?, refetch, delete),
         "deployment" => {
             let mut items = vec![refetch(
-                "deployment",
+                Kind::Deployment,
                 Target::Deployment {
                     id: number("/deployment/id", "deployment.id")?,
                 },
             )];
             if let Ok(name) = text("/deployment/environment", "deployment.environment") {
-                items.push(refetch("environment", Target::Environment { name }));
+                items.push(refetch(Kind::Environment, Target::Environment { name }));
             }
             items
         }
@@ -215,37 +219,37 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
             let id = number("/deployment_status/id", "deployment_status.id")?;
             let mut items = vec![
                 refetch(
-                    "deployment-status",
+                    Kind::DeploymentStatus,
                     Target::DeploymentStatus { deployment_id, id },
                 ),
-                refetch("deployment", Target::Deployment { id: deployment_id }),
+                refetch(Kind::Deployment, Target::Deployment { id: deployment_id }),
             ];
             if let Ok(name) = text("/deployment/environment", "deployment.environment") {
-                items.push(refetch("environment", Target::Environment { name }));
+                items.push(refetch(Kind::Environment, Target::Environment { name }));
             }
             items
         }
         "workflow_run" => {
             let mut items = vec![refetch(
-                "workflow-run",
+                Kind::WorkflowRun,
                 Target::WorkflowRun {
                     id: number("/workflow_run/id", "workflow_run.id")?,
                 },
             )];
             if let Ok(id) = number("/workflow_run/workflow_id", "workflow_run.workflow_id") {
-                items.push(refetch("workflow", Target::Workflow { id }));
+                items.push(refetch(Kind::Workflow, Target::Workflow { id }));
             }
             items
         }
         "dependabot_alert" => vec![refetch(
-            "dependabot-alert",
+            Kind::DependabotAlert,
             Target::DependabotAlert {
                 number: number("/alert/number", "alert.number")?,
             },
         )],
         "code_scanning_alert" => {
             vec![refetch(
-                "code-scanning-alerts",
+                Kind::CodeScanningAlerts,
                 Target::CodeScanningAlert {
                     number: number("/alert/number", "alert.number")?,
                 },
@@ -253,7 +257,7 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
         }
         "secret_scanning_alert" => {
             vec![refetch(
-                "secret-scanning-alerts",
+                Kind::SecretScanningAlerts,
                 Target::SecretScanningAlert {
                     number: number("/alert/number", "alert.number")?,
                 },
@@ -261,20 +265,20 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
         }
         "organization" => match action {
             "member_removed" => vec![delete(
-                "user",
+                Kind::User,
                 object("/membership/user", "membership.user")?,
             )],
             _ => vec![refetch(
-                "user",
+                Kind::User,
                 Target::User {
                     login: text("/membership/user/login", "membership.user.login")?,
                 },
             )],
         },
         "team" => match action {
-            "deleted" => vec![delete("team", object("/team", "team")?)],
+            "deleted" => vec![delete(Kind::Team, object("/team", "team")?)],
             _ => vec![refetch(
-                "team",
+                Kind::Team,
                 Target::Team {
                     slug: text("/team/slug", "team.slug")?,
                 },
@@ -283,10 +287,10 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
         // Membership changes a team's member list; a team deleted since is deleted here too.
         "membership" => {
             if p.pointer("/team/deleted").and_then(Value::as_bool) == Some(true) {
-                vec![delete("team", object("/team", "team")?)]
+                vec![delete(Kind::Team, object("/team", "team")?)]
             } else {
                 vec![refetch(
-                    "team",
+                    Kind::Team,
                     Target::Team {
                         slug: text("/team/slug", "team.slug")?,
                     },
@@ -294,9 +298,9 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
             }
         }
         "member" => match action {
-            "removed" => vec![delete("collaborator", object("/member", "member")?)],
+            "removed" => vec![delete(Kind::Collaborator, object("/member", "member")?)],
             _ => vec![refetch(
-                "collaborator",
+                Kind::Collaborator,
                 Target::Collaborator {
                     login: text("/member/login", "member.login")?,
                 },
@@ -310,16 +314,16 @@ pub fn route(envelope: &Envelope) -> Result<Vec<WorkItem>, RoutingError> {
 fn push(
     p: &Value,
     git_ref: &str,
-    refetch: impl Fn(&'static str, Target) -> WorkItem,
-    delete: impl Fn(&'static str, Value) -> WorkItem,
+    refetch: impl Fn(Kind, Target) -> WorkItem,
+    delete: impl Fn(Kind, Value) -> WorkItem,
 ) -> Vec<WorkItem> {
     let deleted = p.get("deleted").and_then(Value::as_bool) == Some(true);
     if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
         let name = tag.to_owned();
         return vec![if deleted {
-            delete("tag", json!({ "name": name }))
+            delete(Kind::Tag, json!({ "name": name }))
         } else {
-            refetch("tag", Target::Tag { name })
+            refetch(Kind::Tag, Target::Tag { name })
         }];
     }
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
@@ -327,17 +331,17 @@ fn push(
     };
     let branch = branch.to_owned();
     if deleted {
-        return vec![delete("branch", json!({ "name": branch }))];
+        return vec![delete(Kind::Branch, json!({ "name": branch }))];
     }
     let (paths, truncated) = changed_paths(p);
     let mut items = vec![refetch(
-        "branch",
+        Kind::Branch,
         Target::Branch {
             name: branch.clone(),
         },
     )];
     if !paths.is_empty() || truncated {
-        for kind in ["file", "folder", "workflow"] {
+        for kind in [Kind::File, Kind::Folder, Kind::Workflow] {
             items.push(refetch(
                 kind,
                 Target::Paths {
@@ -349,6 +353,40 @@ fn push(
         }
     }
     items
+}
+
+impl Target {
+    /// Whether its object sits in a repository (all but teams and organization members).
+    pub fn needs_repo(&self) -> bool {
+        !matches!(self, Self::Team { .. } | Self::User { .. })
+    }
+
+    /// Where its object sits in the event's payload, enriched as the resync's objects are: what
+    /// is mapped to know which entities to delete when GitHub no longer has the object.
+    pub fn payload_object(&self, p: &Value) -> Option<Value> {
+        let pointer = match self {
+            Self::Repository => "/repository",
+            Self::PullRequest { .. } => "/pull_request",
+            Self::Issue { .. } => "/issue",
+            Self::Release { .. } => "/release",
+            Self::Deployment { .. } => "/deployment",
+            Self::DeploymentStatus { .. } => "/deployment_status",
+            Self::WorkflowRun { .. } => "/workflow_run",
+            Self::DependabotAlert { .. }
+            | Self::CodeScanningAlert { .. }
+            | Self::SecretScanningAlert { .. } => "/alert",
+            Self::Team { .. } => "/team",
+            Self::User { .. } => "/membership/user",
+            Self::Collaborator { .. } => "/member",
+            Self::Tag { name } | Self::Branch { name } | Self::Environment { name } => {
+                return Some(enriched(p, serde_json::json!({ "name": name })));
+            }
+            Self::Workflow { .. } | Self::Paths { .. } => return None,
+        };
+        p.pointer(pointer)
+            .cloned()
+            .map(|object| enriched(p, object))
+    }
 }
 
 /// Every path a push added, modified or removed: from `commits` (or, in a payload the webhook

@@ -11,8 +11,8 @@ use crate::github::kinds::{
     organization, people, pulls, refs, security,
 };
 use crate::github::{GitHubClient, GitHubError};
-use crate::live::selection::{path_patterns, selector_json};
 use crate::mapping::CompiledResource;
+use crate::sync::selection::{path_patterns, selector_json};
 
 /// Where a resource's list stands, for a continuation in another invocation: one variant per
 /// form of list that can be resumed (kinds read whole have none). Externally tagged, so a job

@@ -52,9 +52,7 @@ use self::records::{Entry, RecordKey, ResourceRecord, content_hash, resource_key
 use crate::clock::Clock;
 use crate::github::kinds::{Repo, organization};
 use crate::github::{GitHubClient, GitHubError};
-use crate::live::selection::passes_selector_options;
-use crate::live::{GitHubClients, OrgAccess};
-use crate::mapping::{CompiledMapping, CompiledResource, JqOptions, PortAppConfig};
+use crate::mapping::{CompiledMapping, CompiledResource};
 use crate::port::{
     Entity, EntityFailure, MAX_EXAMPLES, PortClient, PortError, ResyncState, ResyncStatus,
     UpsertOptions, UpsertResult,
@@ -63,6 +61,7 @@ use crate::queue::{JobQueue, MAX_DELAY, QueueError};
 use crate::state::{
     Expect, Key, LeaseOutcome, LiveWrite, LiveWrites, PutOutcome, StateError, StateStore,
 };
+use crate::sync::{GitHubClients, MappingCache, MappingError, OrgAccess};
 
 /// The lease a run holds.
 pub const LEASE: &str = "resync";
@@ -145,7 +144,7 @@ pub enum ResyncError {
     #[error("nothing to sync: {0}")]
     NothingToSync(String),
     #[error("the mapping from Port does not compile: {0}")]
-    Mapping(String),
+    Mapping(#[source] MappingError),
     /// The in-process driver gave up: jobs keep failing their bookkeeping.
     #[error("jobs keep failing their bookkeeping (state store or queue down)")]
     Stuck,
@@ -220,11 +219,6 @@ struct CurrentRun {
     trigger: Option<String>,
 }
 
-struct LoadedMapping {
-    fingerprint: Option<u64>,
-    compiled: Arc<CompiledMapping>,
-}
-
 /// One message of the jobs queue.
 #[derive(Debug, Clone)]
 pub struct JobMessage {
@@ -250,7 +244,7 @@ pub struct Resync {
     clients: Arc<dyn GitHubClients>,
     port: PortClient,
     /// The run's mapping (swapped when a run brings another one from Port).
-    mapping: std::sync::RwLock<LoadedMapping>,
+    mapping: MappingCache,
     /// The mapping is the one users edit in Port: each run reads it afresh, and its jobs use
     /// the one the run started with.
     mapping_from_port: bool,
@@ -424,10 +418,7 @@ impl Resync {
         Self {
             clients,
             port,
-            mapping: std::sync::RwLock::new(LoadedMapping {
-                fingerprint: None,
-                compiled: mapping,
-            }),
+            mapping: MappingCache::new(mapping),
             mapping_from_port: false,
             state,
             queue,
@@ -458,34 +449,15 @@ impl Resync {
 
     /// The mapping in use.
     pub fn mapping(&self) -> Arc<CompiledMapping> {
-        self.mapping
-            .read()
-            .map(|m| m.compiled.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().compiled.clone())
+        self.mapping.mapping()
     }
 
     /// Uses `config` (Port's `port-app-config`), compiling it unless it is the one in use.
     fn use_mapping(&self, config: &Value) -> Result<(), ResyncError> {
-        let fingerprint = crate::mapping::config_fingerprint(config);
-        if self
-            .mapping
-            .read()
-            .map(|m| m.fingerprint == Some(fingerprint))
-            .unwrap_or(false)
-        {
-            return Ok(());
-        }
-        let parsed =
-            PortAppConfig::from_value(config).map_err(|e| ResyncError::Mapping(e.to_string()))?;
-        let compiled = CompiledMapping::compile(&parsed, &JqOptions::default())
-            .map_err(|e| ResyncError::Mapping(e.to_string()))?;
-        if let Ok(mut loaded) = self.mapping.write() {
-            *loaded = LoadedMapping {
-                fingerprint: Some(fingerprint),
-                compiled: Arc::new(compiled),
-            };
-        }
-        Ok(())
+        self.mapping
+            .use_config(config)
+            .map(|_| ())
+            .map_err(ResyncError::Mapping)
     }
 
     /// Starts a run, unless one is in progress.
@@ -1186,17 +1158,17 @@ impl Resync {
         draft: &mut Draft,
         gathered: &mut Gathered,
     ) {
-        let outcome = resource.map_item(raw);
-        if !outcome.field_errors.is_empty() {
-            gathered.count("field-errors".into(), outcome.field_errors.len() as i64);
+        let applied = crate::sync::apply(resource, raw);
+        if applied.field_errors > 0 {
+            gathered.count("field-errors".into(), applied.field_errors as i64);
         }
-        if !outcome.selected || !passes_selector_options(resource, raw) {
+        if !applied.selected {
             return;
         }
         let now = self.clock.now().timestamp();
         let fresh_after =
             now - i64::try_from(self.settings.resend_after.as_secs()).unwrap_or(i64::MAX);
-        for entity in outcome.entities.iter().filter_map(Entity::from_mapped) {
+        for entity in applied.entities {
             let hash = content_hash(&entity);
             let unchanged = draft
                 .previous_entry(&entity.blueprint, &entity.identifier)

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::github::permissions::{Level, missing, needed};
-use crate::live::{GitHubClients, OrgAccess};
 use crate::mapping::CompiledMapping;
+use crate::sync::{GitHubClients, OrgAccess};
 
 /// A permission an organization's installation lacks, and the kinds that need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

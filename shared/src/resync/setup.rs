@@ -10,13 +10,13 @@ use super::{Resync, ResyncSettings, WebhookTarget};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, GitHubAuthSetting, ResyncConfig, WorkerConfig};
 use crate::github::{ClientConfig, DynamoDbEtagStore, EtagStore};
-use crate::live::setup::{
-    ETAG_TTL, MappingSource, SetupError, github_clients_with, load_mapping, port_client,
-    read_secret,
-};
 use crate::queue::{JobQueue, SqsJobQueue};
 use crate::secrets::{ParseSecret as _, WebhookSecrets};
 use crate::state::{DynamoDbStateStore, StateStore};
+use crate::sync::setup::{
+    ETAG_TTL, MappingSource, SetupError, github_clients_with, load_mapping, port_client,
+    read_secret,
+};
 
 /// The longest a resync invocation waits for GitHub by itself.
 pub const RESYNC_MAX_WAIT: Duration = Duration::from_secs(5);
@@ -68,7 +68,7 @@ pub async fn assemble_resync(
         parts.clock,
         settings,
     )
-    .with_provisioning(crate::live::setup::provisioner(worker));
+    .with_provisioning(crate::sync::setup::provisioner(worker));
     Ok((resync, source))
 }
 

@@ -19,9 +19,9 @@ use port_github_core::github::{
     AppPrivateKey, ClientConfig, Feature, GitHubApp, GitHubClient, GitHubError, Installation,
     NoEtagStore, TokenCacheSettings,
 };
-use port_github_core::live::setup::cached_secret;
 use port_github_core::mapping::CompiledMapping;
 use port_github_core::secrets::PlainSecret;
+use port_github_core::sync::setup::cached_secret;
 use serde_json::Value;
 
 use super::hooks::{handled, hook_events, missing_events};

@@ -2,16 +2,16 @@
 //! record, the mapping (read and compiled as the functions do: the deployer's file or secret, else
 //! Port's, else the built-in one; jq errors shown), and the blueprints it targets. What is missing
 //! is a pass with a note when `PORT_CREATE_RESOURCES` makes the first run create it. The clients,
-//! the mapping loader and the targets are the core's (`live::setup`, `port::provision`).
+//! the mapping loader and the targets are the core's (`sync::setup`, `port::provision`).
 
 use std::collections::BTreeSet;
 
 use port_github_core::config::{MappingSetting, WorkerConfig};
-use port_github_core::live::setup::{MappingSource, SetupError, load_mapping, port_client};
 use port_github_core::mapping::CompiledMapping;
 use port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS;
 use port_github_core::port::provision::mapping_targets;
 use port_github_core::port::{PortClient, PortClientConfig, PortError};
+use port_github_core::sync::setup::{MappingSource, SetupError, load_mapping, port_client};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -193,7 +193,8 @@ async fn mapping(
             ));
             Ok((mapping, source))
         }
-        Err(SetupError::Mapping { reason, .. }) => {
+        Err(SetupError::Mapping { source: error, .. }) => {
+            let reason = error.to_string();
             // The built-in mapping always compiles: without a setting, this is Port's.
             let source = match setting {
                 Some(MappingSetting::File(path)) => MappingSource::File(path.clone()),
