@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod github;
+pub mod hook_admin;
 pub mod live;
 pub mod log_shipping;
 pub mod logging;

@@ -3,11 +3,11 @@
 //! deliveries (exactly the failed events, once across runs, within GitHub's 3-day window).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use port_github_core::github::hooks::{
+use port_github_core::github::{Clock as _, GitHubClient, PER_PAGE};
+use port_github_core::hook_admin::reconcile::{
     DesiredHook, HookChange, HookOutcome, ensure_org_webhook, find_org_webhooks,
 };
-use port_github_core::github::redelivery::redeliver_failed;
-use port_github_core::github::{Clock as _, GitHubClient, PER_PAGE};
+use port_github_core::hook_admin::redelivery::redeliver_failed;
 use port_github_core::state::{InMemoryStateStore, StateStore};
 use port_github_core::webhook::events::handled_event_names;
 use port_github_tests::github_sim::{HooksAccess, OrgSpec, SimDelivery, SimHarness, SimHook};
@@ -57,7 +57,7 @@ async fn ensure(
     current: &str,
 ) -> HookOutcome {
     let secret = secret(current);
-    let desired = DesiredHook::handled_events(url, &secret);
+    let desired = DesiredHook::new(url, &secret, handled_event_names());
     ensure_org_webhook(
         client,
         harness.sim.org(),
@@ -371,7 +371,7 @@ async fn handled_events_are_remembered_without_a_checkpoint() {
     // Forget the checkpoint: the handled GUID alone stops a second redelivery.
     state
         .delete(port_github_core::state::Key::new(
-            port_github_core::github::redelivery::REDELIVERY_PARTITION,
+            port_github_core::hook_admin::redelivery::REDELIVERY_PARTITION,
             &format!(
                 "{}/{hook}/checkpoint",
                 harness.sim.org().to_ascii_lowercase()
@@ -407,7 +407,7 @@ async fn redelivery_without_permission_is_reported() {
     .expect_err("forbidden");
     let status = err
         .github()
-        .and_then(port_github_core::github::hooks::permission_denied);
+        .and_then(port_github_core::hook_admin::permission_denied);
     assert_eq!(status, Some(403));
 }
 
@@ -453,11 +453,11 @@ async fn no_double_redelivery_with_the_dynamodb_store() {
 
 #[tokio::test]
 async fn resync_upkeep_ensures_then_redelivers_and_survives_a_missing_permission() {
-    use port_github_core::github::upkeep::upkeep_org_webhook;
+    use port_github_core::hook_admin::upkeep_org_webhook;
     let (harness, client) = setup().await;
     let state = InMemoryStateStore::default();
     let secret = secret("s3cret");
-    let desired = DesiredHook::handled_events(URL, &secret);
+    let desired = DesiredHook::new(URL, &secret, handled_event_names());
     let org = harness.sim.org().to_owned();
     let now = harness.clock.now();
     let first = upkeep_org_webhook(&client, &org, &desired, &state, now)

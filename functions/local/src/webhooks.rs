@@ -9,17 +9,18 @@ use anyhow::{Context as _, bail};
 use port_github_core::config::{
     ConfigError, Env, GitHubAuthSetting, SecretSetting, secret_setting,
 };
-use port_github_core::github::hooks::{
-    DesiredHook, HookOutcome, PERMISSION_HINT, ensure_org_webhook, find_org_webhooks,
-    permission_denied,
-};
-use port_github_core::github::redelivery::redeliver_failed;
 use port_github_core::github::{
     ClientConfig, Clock, GitHubApp, GitHubClient, NoEtagStore, SystemClock, TokenCacheSettings,
+};
+use port_github_core::hook_admin::redeliver_failed;
+use port_github_core::hook_admin::{
+    DesiredHook, HookOutcome, PERMISSION_HINT, ensure_org_webhook, find_org_webhooks,
+    permission_denied,
 };
 use port_github_core::secrets::{ParseSecret as _, WebhookSecrets};
 use port_github_core::state::{DynamoDbStateStore, InMemoryStateStore, StateStore};
 use port_github_core::sync::setup::read_secret;
+use port_github_core::webhook::events::handled_event_names;
 use secrecy::SecretString;
 
 /// Which webhook job to run.
@@ -205,7 +206,7 @@ async fn ensure(
     state: &dyn StateStore,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {
-    let desired = DesiredHook::handled_events(url, secret);
+    let desired = DesiredHook::new(url, secret, handled_event_names());
     let outcome = ensure_org_webhook(client, org, &desired, state, clock.now()).await?;
     match outcome {
         HookOutcome::Created { hook_id } => println!("{org}: created hook {hook_id}"),

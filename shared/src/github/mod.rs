@@ -30,13 +30,10 @@ pub use crate::clock;
 pub mod error;
 pub mod etag;
 pub mod etag_dynamodb;
-pub mod hooks;
 pub mod kinds;
 pub mod pages;
 pub mod permissions;
 pub mod rate_limit;
-pub mod redelivery;
-pub mod upkeep;
 mod writes;
 
 pub use app::{GitHubApp, Installation, InstallationAccount};

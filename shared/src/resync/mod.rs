@@ -659,7 +659,7 @@ impl Resync {
     }
 
     async fn upkeep_webhook(&self, org: &OrgAccess, webhook: &WebhookTarget, now: DateTime<Utc>) {
-        use crate::github::hooks::DesiredHook;
+        use crate::hook_admin::DesiredHook;
         let client = match self.clients.for_org(org) {
             Ok(client) => client,
             Err(error) => {
@@ -667,8 +667,9 @@ impl Resync {
                 return;
             }
         };
-        let desired = DesiredHook::handled_events(&webhook.url, &webhook.secret);
-        match crate::github::upkeep::upkeep_org_webhook(
+        let events = crate::webhook::events::handled_event_names();
+        let desired = DesiredHook::new(&webhook.url, &webhook.secret, events);
+        match crate::hook_admin::upkeep_org_webhook(
             &client,
             &org.login,
             &desired,

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use port_github_core::clock::{Clock, SystemClock};
 use port_github_core::config::{GitHubAuthSetting, SecretSetting, WorkerConfig};
-use port_github_core::github::hooks::PERMISSION_HINT;
 use port_github_core::github::kinds::organization::RepoSource;
 use port_github_core::github::kinds::segment;
 use port_github_core::github::permissions::{Level, missing, needed};
@@ -19,6 +18,7 @@ use port_github_core::github::{
     AppPrivateKey, ClientConfig, Feature, GitHubApp, GitHubClient, GitHubError, Installation,
     NoEtagStore, TokenCacheSettings,
 };
+use port_github_core::hook_admin::PERMISSION_HINT;
 use port_github_core::mapping::CompiledMapping;
 use port_github_core::secrets::PlainSecret;
 use port_github_core::sync::setup::cached_secret;

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use port_github_core::github::GitHubClient;
-use port_github_core::github::hooks::{list_org_hooks, permission_denied, same_url};
+use port_github_core::hook_admin::{list_org_hooks, permission_denied, same_url};
 use port_github_core::webhook::events::handled_event_names;
 
 use super::github::unreachable_fix;

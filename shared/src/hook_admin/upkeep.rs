@@ -1,12 +1,14 @@
 //! The webhook upkeep a scheduled resync runs first, per organization: reconcile the hook
-//! (`hooks`), then redeliver its failed deliveries (`redelivery`). A missing permission is an
+//! (`reconcile`), then redeliver its failed deliveries (`redelivery`). A missing permission is an
 //! outcome, so the resync goes on; it syncs nothing itself.
 
 use chrono::{DateTime, Utc};
 
-use super::client::GitHubClient;
-use super::hooks::{DesiredHook, HookError, HookOutcome, ensure_org_webhook, permission_denied};
+use super::reconcile::{
+    DesiredHook, HookError, HookOutcome, ensure_org_webhook, permission_denied,
+};
 use super::redelivery::{RedeliveryError, RedeliveryReport, redeliver_failed};
+use crate::github::GitHubClient;
 use crate::state::StateStore;
 
 /// What the upkeep of one organization's webhook did.

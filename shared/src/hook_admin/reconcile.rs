@@ -1,7 +1,8 @@
 //! The organization webhook this integration receives events on: makes sure each organization has
 //! exactly one hook for our public URL, active, JSON, with the current secret and exactly the
 //! handled events, creating or patching it. It never touches a hook with another URL, and it does
-//! not look at deliveries (that is `redelivery`).
+//! not look at deliveries (that is `redelivery`). The events to subscribe are the caller's: it
+//! passes the list (the product passes `webhook::events::handled_event_names()`).
 //!
 //! How the secret is kept current: GitHub never returns a hook's secret (it shows `********`), so
 //! the secret last set is remembered as a fingerprint in the state store (an HMAC-SHA256 keyed by
@@ -23,8 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::client::{Feature, GitHubClient};
-use super::error::GitHubError;
+use crate::github::{Feature, GitHubClient, GitHubError};
 use crate::state::{Expect, Key, StateError, StateStore};
 
 /// State-store partition of the secret fingerprints.
@@ -44,14 +44,16 @@ pub struct DesiredHook<'a> {
 }
 
 impl<'a> DesiredHook<'a> {
-    /// The hook for `url` and `secret` with the events the integration handles.
-    pub fn handled_events(url: &'a str, secret: &'a SecretString) -> Self {
+    /// The hook for `url` and `secret` that sends exactly `events`.
+    pub fn new<E: Into<String>>(
+        url: &'a str,
+        secret: &'a SecretString,
+        events: impl IntoIterator<Item = E>,
+    ) -> Self {
         Self {
             url,
             secret,
-            events: crate::webhook::events::handled_event_names()
-                .map(str::to_owned)
-                .collect(),
+            events: events.into_iter().map(Into::into).collect(),
         }
     }
 }

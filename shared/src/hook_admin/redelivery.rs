@@ -2,7 +2,7 @@
 //! days and never retries a failed one by itself. This module lists the deliveries since the last
 //! check, asks GitHub once to redeliver each event (GUID) that failed and has not succeeded since,
 //! and remembers in the state store what it handled, so nothing is redelivered twice. It does not
-//! decide which hook is ours (see `hooks`).
+//! decide which hook is ours (see `reconcile`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,8 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::client::{Feature, GitHubClient};
-use super::error::GitHubError;
+use crate::github::{Feature, GitHubClient, GitHubError};
 use crate::state::{Expect, Key, PutOutcome, StateError, StateStore};
 
 /// State-store partition of checkpoints and handled GUIDs.
@@ -100,7 +99,7 @@ fn delta(duration: Duration) -> TimeDelta {
 
 /// Redelivers, once each, the failed events of hook `hook_id` of `org` since the last check
 /// (at most [`DELIVERY_WINDOW`] back). A 403/404 on the list comes back as the GitHub error (see
-/// `hooks::permission_denied`); refusals of single redeliveries are in the report.
+/// `reconcile::permission_denied`); refusals of single redeliveries are in the report.
 pub async fn redeliver_failed(
     client: &GitHubClient,
     org: &str,
