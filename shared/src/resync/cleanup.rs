@@ -5,14 +5,15 @@
 //! is deleted when the stale share of the owned entities is above `entityDeletionThreshold`.
 //! Deletes never cascade (see the rounds below): `deleteDependentEntities` is for live deletes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::ledger::CurrentRun;
 use super::records::{self, ORG_SCOPE, RecordKey, resource_key};
-use super::{CurrentRun, Resync, ResyncError, run_partition};
+use super::{Resync, ResyncError};
 use crate::github::kinds::AvailabilityTally;
-use crate::state::{Key, LiveWrite, LiveWrites};
+use crate::state::{LiveWrite, LiveWrites};
 
 /// Rounds of deletes while entities wait for their dependents to go.
 const MAX_DELETE_ROUNDS: usize = 5;
@@ -59,16 +60,8 @@ pub(super) async fn cleanup(
 ) -> Result<CleanupReport, ResyncError> {
     let state = resync.state.as_ref();
     let now = resync.clock.now();
-    let partition = run_partition(&current.run);
-    let counters = state.counters(Key::new(&partition, "counters")).await?;
-    let mut visited: HashMap<String, HashSet<String>> = HashMap::new();
-    for (item, record) in state.list(&partition, "repos/", now).await? {
-        let Some(org) = item.split('/').nth(1) else {
-            continue;
-        };
-        let names: Vec<String> = serde_json::from_str(&record.value).unwrap_or_default();
-        visited.entry(org.to_owned()).or_default().extend(names);
-    }
+    let counters = resync.ledger.counters(&current.run).await?;
+    let visited = resync.ledger.visited(&current.run).await?;
     let orgs: HashSet<&str> = current.orgs.iter().map(|o| o.login.as_str()).collect();
     let mapping = resync.mapping();
     let valid: HashSet<String> = mapping

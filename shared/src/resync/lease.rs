@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{FAILED, LEASE, RUNS, Resync, RunSummary, run_partition};
-use crate::state::{Expect, Key, expiry};
+use super::ledger::RunLedger;
+use super::{FAILED, LEASE, Resync, RunSummary};
+use crate::state::{Expect, expiry};
 
 /// How long a lease lasts without job activity (the default of `ResyncSettings::heartbeat`).
 pub const HEARTBEAT: Duration = Duration::from_secs(30 * 60);
@@ -122,11 +123,11 @@ impl Resync {
     /// superseded and records it as failed. Its remaining jobs are dropped as they come, and
     /// nothing of it is deleted.
     pub(super) async fn note_superseded(&self, by: &str, now: DateTime<Utc>) {
-        let Ok(Some(previous)) = self.current_run().await else {
+        let Ok(Some(previous)) = self.ledger.current().await else {
             return;
         };
         // Past the run records' lifetime its summary is gone whether or not it ended: unknown.
-        let records_kept = now < expiry(previous.started_at, super::RUN_RECORDS_TTL);
+        let records_kept = RunLedger::records_kept(previous.started_at, now);
         if previous.run == by
             || !records_kept
             || !matches!(self.summary(&previous.run).await, Ok(None))
@@ -147,8 +148,8 @@ impl Resync {
         tracing::warn!(run = %previous.run, started = %previous.started_at, by, %reason,
             "superseded: run {} (started {}) did not end; {reason}", previous.run, previous.started_at);
         let counters = self
-            .state
-            .counters(Key::new(&run_partition(&previous.run), "counters"))
+            .ledger
+            .counters(&previous.run)
             .await
             .unwrap_or_default();
         let summary = RunSummary {
@@ -163,16 +164,7 @@ impl Resync {
             missing_permissions: previous.missing_permissions.clone(),
             trigger: previous.trigger.clone(),
         };
-        let put = self
-            .state
-            .put(
-                Key::new(RUNS, &format!("run/{}", previous.run)),
-                &serde_json::to_string(&summary).unwrap_or_default(),
-                Expect::Absent,
-                Some(expiry(now, super::RUN_RECORDS_TTL)),
-                now,
-            )
-            .await;
+        let put = self.ledger.store_summary(&summary, Expect::Absent).await;
         if let Err(error) = put {
             tracing::warn!(%error, "the superseded run's summary is not stored");
         }
