@@ -17,6 +17,7 @@ pub mod port;
 pub mod queue;
 pub mod resync;
 pub mod secrets;
+pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod webhook;

@@ -12,6 +12,7 @@ use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
 use port_github_core::metrics::Metrics;
 use port_github_core::port::logs::PortLogIngest;
 use port_github_core::resync::setup::build_resync;
+use port_github_core::startup::OrExit as _;
 use port_github_core::sync::setup::port_client;
 use serde_json::Value;
 
@@ -19,12 +20,10 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     let logs = port_github_core::logging::init_json_shipping("resync");
     let env = Env::from_process();
-    let config = ResyncConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
+    let config = ResyncConfig::from_env(&env).or_exit("resync");
     let metrics = Metrics::from_env(&env, "resync");
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let (resync, mapping) = build_resync(&config, &aws)
-        .await
-        .unwrap_or_else(|error| fail_start(&error));
+    let (resync, mapping) = build_resync(&config, &aws).await.or_exit("resync");
     tracing::info!(mapping = ?mapping, "resync ready");
     // The resync's Port client is its own; the log shipper gets one with the same settings.
     let secrets_manager = aws_sdk_secretsmanager::Client::new(&aws);
@@ -44,11 +43,4 @@ async fn main() -> Result<(), Error> {
         answer
     }))
     .await
-}
-
-/// One clear line, then a non-zero exit: the function must not run without its settings.
-fn fail_start(error: &dyn std::error::Error) -> ! {
-    tracing::error!(error = %error, "resync cannot start");
-    eprintln!("resync: cannot start: {error}");
-    std::process::exit(2)
 }

@@ -8,13 +8,14 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 use port_github_core::config::{Env, SecretSetting, WebhookConfig};
 use port_github_core::metrics::{Metrics, functions};
 use port_github_core::queue::SqsEventQueue;
+use port_github_core::startup::OrExit as _;
 use port_github_core::webhook::{WebhookHandler, WebhookRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     port_github_core::logging::init_json();
     let env = Env::from_process();
-    let config = WebhookConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
+    let config = WebhookConfig::from_env(&env).or_exit("webhook");
     let metrics = Metrics::from_env(&env, "webhook");
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let queue = Arc::new(SqsEventQueue::new(
@@ -25,7 +26,7 @@ async fn main() -> Result<(), Error> {
         .then(|| aws_sdk_secretsmanager::Client::new(&aws));
     let handler = WebhookHandler::from_config(config, secrets_manager, queue)
         .await
-        .unwrap_or_else(|error| fail_start(&error));
+        .or_exit("webhook");
     let (handler, metrics) = (&handler, &metrics);
     lambda_http::run(service_fn(move |request: Request| async move {
         let (parts, body) = request.into_parts();
@@ -49,11 +50,4 @@ async fn main() -> Result<(), Error> {
             .map_err(Error::from)
     }))
     .await
-}
-
-/// One clear line, then a non-zero exit: the function must not serve without its settings.
-fn fail_start(error: &dyn std::error::Error) -> ! {
-    tracing::error!(error = %error, "webhook cannot start");
-    eprintln!("webhook: cannot start: {error}");
-    std::process::exit(2)
 }

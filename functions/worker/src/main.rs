@@ -22,6 +22,7 @@ use port_github_core::live::{
 use port_github_core::log_shipping::INVOCATION_FLUSH_TIMEOUT;
 use port_github_core::metrics::{self, Metrics};
 use port_github_core::port::logs::PortLogIngest;
+use port_github_core::startup::OrExit as _;
 use tracing::Instrument as _;
 
 /// What every invocation of this container uses.
@@ -39,12 +40,10 @@ struct Worker {
 async fn main() -> Result<(), Error> {
     let logs = port_github_core::logging::init_json_shipping("worker");
     let env = Env::from_process();
-    let config = WorkerConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
-    let queues = WorkerQueuesConfig::from_env(&env).unwrap_or_else(|error| fail_start(&error));
+    let config = WorkerConfig::from_env(&env).or_exit("worker");
+    let queues = WorkerQueuesConfig::from_env(&env).or_exit("worker");
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let (processor, mapping) = build_processor(&config, &aws)
-        .await
-        .unwrap_or_else(|error| fail_start(&error));
+    let (processor, mapping) = build_processor(&config, &aws).await.or_exit("worker");
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let metrics = Metrics::from_env(&env, "worker");
     let dead_letters = queues
@@ -134,11 +133,4 @@ impl Worker {
         self.logs.flush(INVOCATION_FLUSH_TIMEOUT).await;
         Ok(response)
     }
-}
-
-/// One clear line, then a non-zero exit: the function must not run without its settings.
-fn fail_start(error: &dyn std::error::Error) -> ! {
-    tracing::error!(error = %error, "worker cannot start");
-    eprintln!("worker: cannot start: {error}");
-    std::process::exit(2)
 }
