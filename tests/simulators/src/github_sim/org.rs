@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 macro_rules! fixture {
     ($path:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $path))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/", $path))
     };
 }
 
