@@ -31,7 +31,7 @@ use port_github_core::github::kinds::security::{
 };
 use port_github_core::github::kinds::{KindPages, Repo};
 use port_github_core::github::{GitHubClient, GitHubError};
-use port_github_tests::github_sim::{OrgSpec, SimConfig, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimConfig, SimHarness};
 use serde_json::Value;
 
 /// Σ⌈items/100⌉ over the lists read, at least one request per list.

@@ -27,10 +27,10 @@ use port_github_core::mapping::defaults::DEFAULT_PORT_APP_CONFIG;
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::queue::InMemoryJobQueue;
 use port_github_core::resync::driver::{DriveReport, DriveSettings, run_to_end};
-use port_github_tests::github_sim::{EndpointCount, OrgSpec, SimConfig};
-use port_github_tests::port_sim::{Endpoint, PortSim};
+use port_github_simulators::github_sim::{EndpointCount, OrgSpec, SimConfig};
+use port_github_simulators::port_sim::{Endpoint, PortSim};
+use port_github_simulators::resync_world::ResyncWorld;
 use port_github_tests::request_bounds::{builtin_mapping_lower_bound, builtin_mapping_total};
-use port_github_tests::resync_world::ResyncWorld;
 
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;

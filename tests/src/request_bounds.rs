@@ -4,7 +4,7 @@
 //! workflow's runs, `GET /users/{login}` per member). Computed from the [`OrgSpec`] alone; it
 //! must not depend on how the resync reads.
 
-use crate::github_sim::OrgSpec;
+use port_github_simulators::github_sim::OrgSpec;
 
 /// Requests needed to read a list of `items` at 100 a page: one at least.
 pub fn pages(items: usize) -> u64 {

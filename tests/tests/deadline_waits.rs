@@ -11,9 +11,9 @@ use std::time::Duration;
 use port_github_core::deadline::{self, Deadline};
 use port_github_core::github::{Feature, GitHubError};
 use port_github_core::port::{Entity, UpsertOptions, UpsertResult};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::harness::spawn_with;
-use port_github_tests::port_sim::{Endpoint, Fault};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::spawn_with;
+use port_github_simulators::port_sim::{Endpoint, Fault};
 use serde_json::json;
 
 fn repository(identifier: &str) -> Entity {

@@ -137,8 +137,8 @@ async fn an_unchanged_org_reread_from_a_new_container_costs_304s() {
         RepoSource, RepositorySelector, list_repositories,
     };
     use port_github_core::github::{GitHubClient, ManualClock};
-    use port_github_tests::github_sim::OrgSpec;
-    use port_github_tests::github_sim::SimHarness;
+    use port_github_simulators::github_sim::OrgSpec;
+    use port_github_simulators::github_sim::SimHarness;
 
     let (store, _, _) = store().await;
     let store: Arc<dyn EtagStore> = Arc::new(store);

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use port_github_core::github::{
     AppJwtSigner, ClientConfig, Feature, GitHubApp, GitHubError, ManualClock, TokenCacheSettings,
 };
-use port_github_tests::github_sim::{
+use port_github_simulators::github_sim::{
     OrgSpec, SimConfig, SimHarness, TEST_APP_PRIVATE_KEY, TEST_OTHER_PRIVATE_KEY,
 };
 use secrecy::SecretString;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use port_github_core::github::kinds::security::{ScanningSelector, list_code_scanning_alerts};
 use port_github_core::github::kinds::{Listed, Repo};
 use port_github_core::github::{Clock, Feature, GitHubError, LimitKind};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
 
 fn spec(repos: usize) -> OrgSpec {
     OrgSpec {
@@ -514,7 +514,7 @@ async fn pages_also_read_as_a_stream() -> anyhow::Result<()> {
 #[tokio::test]
 async fn an_enterprise_server_base_url_with_a_path_is_kept_for_every_page_and_app_call()
 -> anyhow::Result<()> {
-    use port_github_tests::github_sim::SimConfig;
+    use port_github_simulators::github_sim::SimConfig;
     let harness = SimHarness::start_with(SimConfig {
         spec: spec(150),
         path_prefix: "/api/v3".to_owned(),

@@ -10,7 +10,7 @@ use port_github_core::hook_admin::reconcile::{
 use port_github_core::hook_admin::redelivery::redeliver_failed;
 use port_github_core::state::{InMemoryStateStore, StateStore};
 use port_github_core::webhook::events::handled_event_names;
-use port_github_tests::github_sim::{HooksAccess, OrgSpec, SimDelivery, SimHarness, SimHook};
+use port_github_simulators::github_sim::{HooksAccess, OrgSpec, SimDelivery, SimHarness, SimHook};
 use secrecy::SecretString;
 
 const URL: &str = "https://abc123.lambda-url.eu-west-1.on.aws/";

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use port_github_core::github::{Feature, GitHubApp, GitHubError, TokenCacheSettings};
-use port_github_tests::github_sim::permissions::NOT_ACCESSIBLE;
-use port_github_tests::github_sim::{OrgSpec, SimConfig, SimHarness, TEST_OTHER_PRIVATE_KEY};
+use port_github_simulators::github_sim::permissions::NOT_ACCESSIBLE;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig, SimHarness, TEST_OTHER_PRIVATE_KEY};
 use secrecy::SecretString;
 
 fn small() -> OrgSpec {
@@ -58,7 +58,7 @@ async fn get_app_answers_the_apps_own_jwt_only() {
 async fn the_installation_reports_its_events_and_selection() {
     let h = SimHarness::start(small()).await.unwrap();
     let app = h.app(h.client_config()).unwrap();
-    let handled: Vec<String> = port_github_tests::fixtures::handled_events_from_spec()
+    let handled: Vec<String> = port_github_simulators::fixtures::handled_events_from_spec()
         .into_iter()
         .map(|(event, _)| event)
         .collect();

@@ -31,7 +31,7 @@ use port_github_core::github::kinds::security::{
 };
 use port_github_core::github::kinds::{AvailabilityTally, Listed, Repo, selector};
 use port_github_core::github::{Feature, GitHubClient};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
 use serde_json::{Value, json};
 
 /// The `__` keys of an Ocean example object, which our raw objects must carry too.

@@ -11,8 +11,8 @@ use port_github_core::github::kinds::Listed;
 use port_github_core::github::kinds::Repo;
 use port_github_core::github::kinds::pulls::{IssueSelector, list_issues};
 use port_github_core::github::{Feature, GitHubError};
-use port_github_tests::github_sim::permissions::{NOT_ACCESSIBLE, all_granted};
-use port_github_tests::github_sim::{OrgSpec, SimConfig, SimHarness};
+use port_github_simulators::github_sim::permissions::{NOT_ACCESSIBLE, all_granted};
+use port_github_simulators::github_sim::{OrgSpec, SimConfig, SimHarness};
 
 fn without(keys: &[&str]) -> BTreeMap<String, String> {
     let mut granted = all_granted();

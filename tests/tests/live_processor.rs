@@ -10,10 +10,10 @@ use port_github_core::live::{LiveError, LiveProcessor};
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::sync::TokenClients;
 use port_github_core::webhook::envelope::Envelope;
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::PortSim;
-use port_github_tests::port_sim::harness::{
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::PortSim;
+use port_github_simulators::port_sim::harness::{
     INTEGRATION_ID, INTEGRATION_TYPE, INTEGRATION_VERSION, spawn,
 };
 use serde_json::{Value, json};
@@ -306,7 +306,7 @@ async fn failures_are_sorted_into_retry_and_give_up() {
 /// The built-in mapping (every kind) and its blueprints in the Port simulator.
 async fn builtin_world() -> World {
     use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
-    use port_github_tests::port_sim::Blueprint;
+    use port_github_simulators::port_sim::Blueprint;
     let github = SimHarness::start(OrgSpec::default()).await.unwrap();
     let client = github.pat_client(github.client_config()).unwrap();
     let blueprints: Value = serde_json::from_str(DEFAULT_BLUEPRINTS).unwrap();
@@ -321,7 +321,7 @@ async fn builtin_world() -> World {
     .await
     .unwrap();
     let port_client = port_github_core::port::PortClient::new(
-        port_github_tests::port_sim::harness::client_config(port.base_url()),
+        port_github_simulators::port_sim::harness::client_config(port.base_url()),
     )
     .unwrap();
     let config = PortAppConfig::from_yaml_or_json(DEFAULT_PORT_APP_CONFIG).unwrap();
@@ -382,7 +382,7 @@ async fn an_entity_port_refuses_fails_the_event_for_good_with_its_reason() {
     .unwrap();
     let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
     let port_client = port_github_core::port::PortClient::new(
-        port_github_tests::port_sim::harness::client_config(w.port.base_url()),
+        port_github_simulators::port_sim::harness::client_config(w.port.base_url()),
     )
     .unwrap();
     let processor = LiveProcessor::new(
@@ -424,7 +424,7 @@ resources:
     .unwrap();
     let mapping = Arc::new(CompiledMapping::compile(&config, &JqOptions::default()).unwrap());
     let port_client = port_github_core::port::PortClient::new(
-        port_github_tests::port_sim::harness::client_config(w.port.base_url()),
+        port_github_simulators::port_sim::harness::client_config(w.port.base_url()),
     )
     .unwrap();
     w.processor = LiveProcessor::new(
@@ -548,7 +548,7 @@ async fn a_mapping_edited_in_port_is_picked_up_without_a_new_container() {
     // The client caches the integration as in production (5 minutes); no wait between looks:
     // every event looks, past that cache.
     let port_client = port_github_core::port::PortClient::new(
-        port_github_tests::port_sim::harness::client_config(port.base_url()),
+        port_github_simulators::port_sim::harness::client_config(port.base_url()),
     )
     .unwrap();
     let text = std::fs::read_to_string(fixtures_dir().join("ocean/port-app-config.yml")).unwrap();

@@ -219,7 +219,7 @@ fn every_handled_example_routes_to_known_kinds_with_its_ids() {
 #[test]
 fn a_push_touches_its_branch_and_the_paths_it_changed() {
     let body = std::fs::read(
-        port_github_tests::fixtures::fixtures_dir().join("github/webhooks/push/payload.json"),
+        port_github_simulators::fixtures::fixtures_dir().join("github/webhooks/push/payload.json"),
     )
     .unwrap();
     let mut payload: Value = serde_json::from_slice(&body).unwrap();

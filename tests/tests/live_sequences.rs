@@ -12,9 +12,9 @@ use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::PortClient;
 use port_github_core::sync::TokenClients;
 use port_github_core::webhook::envelope::Envelope;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::harness::client_config;
-use port_github_tests::port_sim::{Blueprint, PortSim};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::client_config;
+use port_github_simulators::port_sim::{Blueprint, PortSim};
 use serde_json::{Value, json};
 
 struct World {

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use port_github_core::port::{Entity, PortError, UpsertOptions, UpsertResult};
-use port_github_tests::port_sim::harness::{
+use port_github_simulators::port_sim::harness::{
     INTEGRATION_ID, INTEGRATION_TYPE, INTEGRATION_VERSION, spawn, spawn_with,
 };
-use port_github_tests::port_sim::{Endpoint, Fault};
+use port_github_simulators::port_sim::{Endpoint, Fault};
 use serde_json::{Map, Value, json};
 
 fn repo(identifier: &str) -> Entity {
@@ -510,7 +510,7 @@ async fn wrong_credentials_are_a_permanent_failure() -> anyhow::Result<()> {
         "{error:?} {}",
         error.as_ref().map(ToString::to_string).unwrap_or_default()
     );
-    assert!(!rendered.contains(port_github_tests::port_sim::CLIENT_SECRET));
+    assert!(!rendered.contains(port_github_simulators::port_sim::CLIENT_SECRET));
     Ok(())
 }
 
@@ -565,10 +565,10 @@ async fn a_request_timeout_is_retried_and_then_transient() -> anyhow::Result<()>
 async fn an_unreachable_port_is_transient() -> anyhow::Result<()> {
     // Port 1 on loopback: nothing listens there, the connection is refused.
     let base_url = "http://127.0.0.1:1";
-    let mut config = port_github_tests::port_sim::harness::client_config(base_url);
+    let mut config = port_github_simulators::port_sim::harness::client_config(base_url);
     config.retry.max_attempts = 2;
     let sleeper =
-        std::sync::Arc::new(port_github_tests::port_sim::harness::RecordingSleeper::default());
+        std::sync::Arc::new(port_github_simulators::port_sim::harness::RecordingSleeper::default());
     let client = port_github_core::port::PortClient::with_sleeper(config, sleeper.clone())?;
     let error = client
         .upsert_entity(&repo("octo/r"), UpsertOptions::default())

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use port_github_core::port::{ResyncState, ResyncStatus};
-use port_github_tests::port_sim::Endpoint;
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, spawn, spawn_with};
+use port_github_simulators::port_sim::Endpoint;
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, spawn, spawn_with};
 use serde_json::json;
 
 #[tokio::test]

@@ -17,10 +17,10 @@ use port_github_core::log_shipping::{Flushed, LogShipper, ShipperSettings, Shipp
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::logs::PortLogIngest;
 use port_github_core::sync::setup::{github_clients, port_client};
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, blueprints_fixture};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, blueprints_fixture};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
 use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt as _;
 

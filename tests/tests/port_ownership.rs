@@ -2,8 +2,8 @@
 //! finding the entities this integration owns (seeded beside another integration's).
 
 use port_github_core::port::{DeleteOutcome, EntityRef};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
-use port_github_tests::port_sim::{Endpoint, Fault, PortSim};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
+use port_github_simulators::port_sim::{Endpoint, Fault, PortSim};
 use serde_json::json;
 
 fn datasource(integration_type: &str, integration_id: &str) -> String {

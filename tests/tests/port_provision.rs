@@ -8,8 +8,8 @@ use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_C
 use port_github_core::mapping::{CompiledMapping, JqOptions, PortAppConfig};
 use port_github_core::port::provision::{IntegrationStep, ProvisionError, Provisioner, provision};
 use port_github_core::port::{Created, PortClient};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, client_config};
-use port_github_tests::port_sim::{Blueprint, Endpoint, Fault, PortSim};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, client_config};
+use port_github_simulators::port_sim::{Blueprint, Endpoint, Fault, PortSim};
 use serde_json::{Value, json};
 
 fn compile(text: &str) -> CompiledMapping {
@@ -181,7 +181,7 @@ async fn refusals_say_which_credential_lacks_which_permission() -> anyhow::Resul
         "{text}"
     );
     assert!(
-        text.contains(port_github_tests::port_sim::CLIENT_ID),
+        text.contains(port_github_simulators::port_sim::CLIENT_ID),
         "{text}"
     );
     assert!(text.contains("PORT_CREATE_RESOURCES=false"), "{text}");

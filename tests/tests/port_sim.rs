@@ -1,8 +1,8 @@
 //! The Port simulator itself, over raw HTTP: it must refuse what Port refuses, with Port's error
 //! body, and never fall over on a bad request.
 
-use port_github_tests::port_sim::harness::blueprints_fixture;
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
+use port_github_simulators::port_sim::harness::blueprints_fixture;
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
 use serde_json::{Value, json};
 
 struct Raw {
@@ -290,7 +290,7 @@ async fn the_catalog_is_listed_over_http_for_the_demo() -> anyhow::Result<()> {
 
 /// Port's OpenAPI description, with its bare `=` scalars read as strings.
 fn openapi() -> anyhow::Result<Value> {
-    let path = port_github_tests::fixtures::fixtures_dir().join("port/openapi.yaml");
+    let path = port_github_simulators::fixtures::fixtures_dir().join("port/openapi.yaml");
     let text = std::fs::read_to_string(&path)?;
     Ok(serde_norway::from_str(&text)?)
 }
@@ -312,7 +312,7 @@ fn the_simulators_routes_are_the_ones_of_ports_openapi() -> anyhow::Result<()> {
             .iter()
             .any(|(p, ops)| shape(p) == shape(path) && ops.get(method.to_lowercase()).is_some())
     };
-    for (method, path, listed) in port_github_tests::port_sim::ROUTES {
+    for (method, path, listed) in port_github_simulators::port_sim::ROUTES {
         assert_eq!(
             in_spec(method, path),
             *listed,
@@ -329,7 +329,7 @@ fn the_simulators_routes_are_the_ones_of_ports_openapi() -> anyhow::Result<()> {
         .unwrap_or_default();
     assert_eq!(
         required,
-        port_github_tests::port_sim::BLUEPRINT_REQUIRED_FIELDS
+        port_github_simulators::port_sim::BLUEPRINT_REQUIRED_FIELDS
     );
     Ok(())
 }

@@ -17,12 +17,12 @@ use port_github_core::queue::SqsJobQueue;
 use port_github_core::resync::{JobMessage, LEASE, Resync, RunSummary, StartOutcome};
 use port_github_core::state::{DynamoDbStateStore, StateStore as _};
 use port_github_core::sync::TokenClients;
-use port_github_tests::github_sim::OrgSpec;
+use port_github_simulators::github_sim::OrgSpec;
+use port_github_simulators::port_sim::harness::client_config;
+use port_github_simulators::resync_world::{ResyncWorld, SMALL_MAPPING};
 use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch,
 };
-use port_github_tests::port_sim::harness::client_config;
-use port_github_tests::resync_world::{ResyncWorld, SMALL_MAPPING};
 use serde_json::Value;
 
 /// The simulators, and a moto queue and table of this test's own.

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS;
 use port_github_core::resync::driver::DriveSettings;
 use port_github_core::resync::{COMPLETED, COMPLETED_WITH_ERRORS};
-use port_github_tests::github_sim::{OrgSpec, SimConfig};
-use port_github_tests::port_sim::Blueprint;
-use port_github_tests::port_sim::harness::INTEGRATION_ID;
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig};
+use port_github_simulators::port_sim::Blueprint;
+use port_github_simulators::port_sim::harness::INTEGRATION_ID;
+use port_github_simulators::resync_world::ResyncWorld;
 use serde_json::{Value, json};
 
 fn counts(world: &ResyncWorld) -> BTreeMap<String, usize> {

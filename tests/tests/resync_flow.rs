@@ -10,9 +10,9 @@ use port_github_core::queue::JobQueue as _;
 use port_github_core::resync::driver::DriveSettings;
 use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome};
 use port_github_core::state::Key;
-use port_github_tests::github_sim::{OrgSpec, SimConfig};
-use port_github_tests::port_sim::Endpoint;
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig};
+use port_github_simulators::port_sim::Endpoint;
+use port_github_simulators::resync_world::ResyncWorld;
 
 fn counts(world: &ResyncWorld) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -440,7 +440,7 @@ async fn an_entity_deleted_behind_the_integrations_back_is_sent_again_by_the_nex
     completed(&world, &DriveSettings::default()).await;
     let repo = world.port.entities_of("githubTag")[0].clone();
     let port = port_github_core::port::PortClient::new(
-        port_github_tests::port_sim::harness::client_config(world.port.base_url()),
+        port_github_simulators::port_sim::harness::client_config(world.port.base_url()),
     )
     .unwrap();
     port.delete_entity("githubTag", &repo.identifier, true)
@@ -529,7 +529,7 @@ async fn each_run_tends_the_organization_webhook_and_goes_on_without_the_permiss
     world
         .github
         .sim
-        .set_hooks_access(port_github_tests::github_sim::HooksAccess::Forbidden);
+        .set_hooks_access(port_github_simulators::github_sim::HooksAccess::Forbidden);
     let summary = completed(&world, &DriveSettings::default()).await;
     assert_eq!(
         summary.status, "completed",
@@ -538,7 +538,7 @@ async fn each_run_tends_the_organization_webhook_and_goes_on_without_the_permiss
     world
         .github
         .sim
-        .set_hooks_access(port_github_tests::github_sim::HooksAccess::Granted);
+        .set_hooks_access(port_github_simulators::github_sim::HooksAccess::Granted);
     completed(&world, &DriveSettings::default()).await;
     assert_eq!(world.github.sim.hooks().len(), 1);
 }
@@ -573,7 +573,7 @@ fn port_mapping(tags: bool) -> serde_json::Value {
 
 #[tokio::test]
 async fn each_run_uses_the_mapping_as_it_is_in_port_when_it_starts() {
-    use port_github_tests::port_sim::harness::INTEGRATION_ID;
+    use port_github_simulators::port_sim::harness::INTEGRATION_ID;
     let world = ResyncWorld::with_spec(OrgSpec::default(), None)
         .await
         .unwrap();

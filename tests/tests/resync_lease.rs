@@ -12,8 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use port_github_core::resync::lease::{HEARTBEAT, MAX_RUN};
 use port_github_core::resync::schedule::TICK;
 use port_github_core::resync::{JobMessage, Resync, RunSummary, StartOutcome, TickOutcome};
-use port_github_tests::github_sim::{OrgSpec, SimConfig};
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig};
+use port_github_simulators::resync_world::ResyncWorld;
 
 fn minutes(m: i64) -> TimeDelta {
     TimeDelta::minutes(m)

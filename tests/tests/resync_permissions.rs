@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use port_github_core::resync::driver::{DriveSettings, drain};
 use port_github_core::resync::{Resync, RunSummary, StartOutcome, WebhookTarget};
-use port_github_tests::github_sim::permissions::all_granted;
-use port_github_tests::github_sim::{OrgSpec, SimConfig};
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::permissions::all_granted;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig};
+use port_github_simulators::resync_world::ResyncWorld;
 use secrecy::SecretString;
 use serde_json::Value;
 

@@ -17,10 +17,10 @@ use port_github_core::resync::{
     Resync, ResyncError, RunSummary, StartOutcome, TickOutcome, Trigger,
 };
 use port_github_core::state::{Expect, Key};
-use port_github_tests::github_sim::OrgSpec;
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, client_config};
-use port_github_tests::port_sim::{Endpoint, Fault};
-use port_github_tests::resync_world::{ResyncWorld, SMALL_MAPPING};
+use port_github_simulators::github_sim::OrgSpec;
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, client_config};
+use port_github_simulators::port_sim::{Endpoint, Fault};
+use port_github_simulators::resync_world::{ResyncWorld, SMALL_MAPPING};
 
 async fn world() -> ResyncWorld {
     let mut world = ResyncWorld::with_spec(OrgSpec::default(), None)

@@ -9,8 +9,8 @@ use std::time::Duration;
 use port_github_core::resync::driver::{DriveSettings, drain};
 use port_github_core::resync::schedule::{FIRST_RUN_RETRY, TICK};
 use port_github_core::resync::{Resync, RunSummary, StartOutcome, TickOutcome};
-use port_github_tests::github_sim::OrgSpec;
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::OrgSpec;
+use port_github_simulators::resync_world::ResyncWorld;
 
 /// Ticks the schedule; the run it started, if any.
 async fn tick(resync: &Resync) -> (TickOutcome, Option<String>) {

@@ -18,15 +18,15 @@ use port_github_core::live::{LiveError, LiveProcessor};
 use port_github_core::queue::InMemoryEventQueue;
 use port_github_core::webhook::envelope::Envelope;
 use port_github_core::webhook::{WebhookHandler, WebhookRequest, sign};
-use port_github_tests::counting_proxy::{CountingProxy, GET_SECRET_VALUE};
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{
     OrgSpec, SimConfig, SimHarness, TEST_APP_PRIVATE_KEY, TEST_APP_PUBLIC_KEY,
     TEST_OTHER_PRIVATE_KEY, TEST_OTHER_PUBLIC_KEY,
 };
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, spawn};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
+use port_github_tests::counting_proxy::{CountingProxy, GET_SECRET_VALUE};
 use port_github_tests::moto::{create_secret, moto, put_secret};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, spawn};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
 use serde_json::json;
 
 const MINT: &str = "POST /app/installations/{id}/access_tokens";

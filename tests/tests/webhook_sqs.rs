@@ -12,7 +12,8 @@ use port_github_core::webhook::envelope::Envelope;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, WebhookResponse, fixed_secrets, sign,
 };
-use port_github_tests::fixtures::{handled_events_from_spec, webhook_examples};
+use port_github_simulators::fixtures::handled_events_from_spec;
+use port_github_tests::fixtures::webhook_examples;
 use port_github_tests::moto::{create_fifo_queue, drain_queue, moto};
 use serde_json::Value;
 
@@ -190,7 +191,7 @@ async fn every_github_example_payload_is_queued_or_ignored() {
 async fn a_redelivery_is_deduplicated_by_the_fifo_queue() {
     let (handler, sqs, url) = handler_for_new_queue("dedup").await;
     let body = std::fs::read(
-        port_github_tests::fixtures::fixtures_dir().join("github/webhooks/issues/opened.json"),
+        port_github_simulators::fixtures::fixtures_dir().join("github/webhooks/issues/opened.json"),
     )
     .unwrap();
     for _ in 0..3 {
@@ -208,7 +209,7 @@ async fn a_redelivery_is_deduplicated_by_the_fifo_queue() {
 async fn a_multi_megabyte_push_still_gets_through() {
     let (handler, sqs, url) = handler_for_new_queue("bigpush").await;
     let base = std::fs::read(
-        port_github_tests::fixtures::fixtures_dir().join("github/webhooks/push/payload.json"),
+        port_github_simulators::fixtures::fixtures_dir().join("github/webhooks/push/payload.json"),
     )
     .unwrap();
     let mut push: Value = serde_json::from_slice(&base).unwrap();

@@ -18,11 +18,12 @@ use port_github_core::sync::TokenClients;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
-use port_github_tests::fixtures::{fixtures_dir, webhook_examples};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::PortSim;
+use port_github_simulators::port_sim::harness::spawn;
+use port_github_tests::fixtures::webhook_examples;
 use port_github_tests::moto::{create_fifo_queue, moto};
-use port_github_tests::port_sim::PortSim;
-use port_github_tests::port_sim::harness::spawn;
 use serde_json::{Value, json};
 
 const SECRET: &str = "worker-secret";
@@ -225,7 +226,7 @@ async fn deliveries_flow_from_the_webhook_through_sqs_to_the_catalog() {
 
 #[tokio::test]
 async fn one_event_through_the_app_hook_and_an_organization_hook_is_processed_once() {
-    use port_github_tests::port_sim::Endpoint;
+    use port_github_simulators::port_sim::Endpoint;
     let p = pipeline().await;
     let (repo, prs) = open_prs(&p.client).await;
     let payload = json!({"action": "edited", "pull_request": prs[0], "repository": repo,
@@ -332,8 +333,11 @@ async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
         body: json!({"version": 9, "event": "x", "delivery_id": "v9", "received_at": "t", "payload": {}}).to_string(),
     };
     // Port is down for the first PR's upsert: it and the later message of its group come back.
-    p.port
-        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 1000);
+    p.port.fail_next(
+        None,
+        port_github_simulators::port_sim::Fault::BadGateway,
+        1000,
+    );
     let batch = vec![event(&prs[0], "a1"), malformed.clone(), future.clone()];
     let kept = InMemoryDeadLetters::new(10);
     let settings = BatchSettings {
@@ -380,8 +384,11 @@ async fn a_transient_failure_holds_back_its_group_but_not_the_others() {
 
     // Port still down: the PR's group is held back whole (a2 is not even tried), while another
     // group whose event needs no Port write (no resource maps collaborators) goes through.
-    p.port
-        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 1000);
+    p.port.fail_next(
+        None,
+        port_github_simulators::port_sim::Fault::BadGateway,
+        1000,
+    );
     let member = QueuedEvent {
         message_id: "b1".into(),
         group_id: Some("repo-x-collaborator-9".into()),
@@ -425,10 +432,10 @@ async fn bursts_of_port_and_github_failures_lose_and_duplicate_nothing() {
     }
     // Port: a burst of 502s and 429s (with retry-after); GitHub: a secondary limit, then 502s.
     p.port
-        .fail_next(None, port_github_tests::port_sim::Fault::BadGateway, 9);
+        .fail_next(None, port_github_simulators::port_sim::Fault::BadGateway, 9);
     p.port.fail_next(
         None,
-        port_github_tests::port_sim::Fault::RateLimited {
+        port_github_simulators::port_sim::Fault::RateLimited {
             retry_after_secs: 1,
         },
         5,
@@ -576,7 +583,7 @@ async fn events_that_fail_for_good_go_to_the_dead_letter_queue_with_their_reason
     let (repo, prs) = open_prs(&p.client).await;
     // Port refuses the entity for good (403: the credentials' role may not write it).
     p.port
-        .fail_next(None, port_github_tests::port_sim::Fault::Forbidden, 1);
+        .fail_next(None, port_github_simulators::port_sim::Fault::Forbidden, 1);
     let payload = json!({"action": "edited", "pull_request": prs[0], "repository": repo, "organization": {"login": "sim-org"}});
     assert_eq!(p.deliver("pull_request", "refused-1", &payload).await, 202);
     let received = p

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
 
 /// The Port settings whose absence means "no Port account".
 const PORT_SETTINGS: [&str; 4] = [

@@ -20,10 +20,10 @@ use port_github_core::sync::TokenClients;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
-use port_github_tests::github_sim::{OrgSpec, SimConfig};
-use port_github_tests::port_sim::CatalogEntity;
-use port_github_tests::port_sim::harness::client_config;
-use port_github_tests::resync_world::ResyncWorld;
+use port_github_simulators::github_sim::{OrgSpec, SimConfig};
+use port_github_simulators::port_sim::CatalogEntity;
+use port_github_simulators::port_sim::harness::client_config;
+use port_github_simulators::resync_world::ResyncWorld;
 use serde_json::{Value, json};
 
 use crate::progress::{Progress, summary_lines};
@@ -86,7 +86,7 @@ pub async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(summary.status == "completed", "the resync did not complete");
     println!(
         "provisioned in Port on first contact: the integration record {} (holding the mapping) and {} blueprints",
-        port_github_tests::port_sim::harness::INTEGRATION_ID,
+        port_github_simulators::port_sim::harness::INTEGRATION_ID,
         port.blueprint_ids().len() - blueprints_before
     );
     let after_resync = per_blueprint(&port.catalog());

@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use port_github_core::clock::SystemClock;
-use port_github_tests::github_sim::{GitHubSim, SimConfig, SimHook, TEST_APP_PRIVATE_KEY};
-use port_github_tests::port_sim::harness::INTEGRATION_ID;
-use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
-use port_github_tests::resync_world::default_blueprints;
+use port_github_simulators::github_sim::{GitHubSim, SimConfig, SimHook, TEST_APP_PRIVATE_KEY};
+use port_github_simulators::port_sim::harness::INTEGRATION_ID;
+use port_github_simulators::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_simulators::resync_world::default_blueprints;
 use serde_json::json;
 
 const URL: &str = "https://hooks.example.com/github";
@@ -198,7 +198,7 @@ async fn all_good_with_an_app_passes_every_check() {
     let lines = check_lines(&output, &settings);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(lines.iter().all(|l| l.starts_with('✓')), "{stdout}");
-    let handled = port_github_tests::fixtures::handled_events_from_spec().len();
+    let handled = port_github_simulators::fixtures::handled_events_from_spec().len();
     for expected in [
         "✓ App 4242: GitHub accepts its JWT (GET /app: \"Port GitHub (simulated)\")".to_owned(),
         "✓ installation 77 on sim-org: repository selection all, 3 repositories".to_owned(),
@@ -320,7 +320,7 @@ async fn a_bad_port_secret_fails_the_credentials_and_reports_what_depends_on_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_webhook_events_are_named_for_the_app_and_the_organization_hook() {
-    let handled: Vec<String> = port_github_tests::fixtures::handled_events_from_spec()
+    let handled: Vec<String> = port_github_simulators::fixtures::handled_events_from_spec()
         .into_iter()
         .map(|(event, _)| event)
         .collect();

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::harness::INTEGRATION_ID;
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
-use port_github_tests::resync_world::default_blueprints;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::INTEGRATION_ID;
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_simulators::resync_world::default_blueprints;
 use serde_json::Value;
 
 const REPOS: usize = 3;
@@ -231,7 +231,9 @@ async fn a_first_resync_into_a_fresh_port_organization_provisions_it() {
     // The user's own githubTeam, made before the integration: it must stay as they made it.
     let mut theirs = builtin_blueprint("githubTeam");
     theirs["title"] = Value::from("Our teams");
-    port.add_blueprint(port_github_tests::port_sim::Blueprint::from_port_json(&theirs).unwrap());
+    port.add_blueprint(
+        port_github_simulators::port_sim::Blueprint::from_port_json(&theirs).unwrap(),
+    );
     assert!(port.integration(INTEGRATION_ID).is_none());
 
     let mut settings = github_settings(&github);
@@ -270,7 +272,9 @@ async fn entities_refused_by_port_end_the_run_with_exit_status_3_naming_the_blue
     // The user's githubIssue says `status` is a number: Port refuses every issue.
     let mut theirs = builtin_blueprint("githubIssue");
     theirs["schema"]["properties"]["status"] = serde_json::json!({"type": "number"});
-    port.add_blueprint(port_github_tests::port_sim::Blueprint::from_port_json(&theirs).unwrap());
+    port.add_blueprint(
+        port_github_simulators::port_sim::Blueprint::from_port_json(&theirs).unwrap(),
+    );
 
     let mut settings = github_settings(&github);
     settings.extend(port_settings(&port));

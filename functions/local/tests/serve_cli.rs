@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use port_github_core::mapping::defaults::DEFAULT_BLUEPRINTS;
 use port_github_core::webhook::sign;
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
-use port_github_tests::port_sim::harness::INTEGRATION_ID;
-use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::INTEGRATION_ID;
+use port_github_simulators::port_sim::{
+    Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim,
+};
 use serde_json::Value;
 
 const SECRET: &str = "serve-secret";

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 
 use chrono::{TimeDelta, Utc};
-use port_github_tests::github_sim::{OrgSpec, SimDelivery, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimDelivery, SimHarness};
 
 const URL: &str = "https://hooks.example.com/github";
 

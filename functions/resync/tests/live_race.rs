@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use port_github_core::github::Feature;
 use port_github_core::resync::RunSummary;
 use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_simulators::resync_world::{SMALL_MAPPING, default_blueprints};
 use port_github_tests::binaries::workspace_binary;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
 use port_github_tests::lambda_runtime_api::{KillOnDrop, Outcome, RuntimeApi, sqs_record};
 use port_github_tests::moto::{
     create_standard_queue, create_state_table, moto, next_batch, settle_batch, unique_name,
 };
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, PortSim};
-use port_github_tests::resync_world::{SMALL_MAPPING, default_blueprints};
 use serde_json::{Value, json};
 
 /// Both binaries on the same table, GitHub and Port.

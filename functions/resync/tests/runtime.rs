@@ -13,15 +13,15 @@ use port_github_core::mapping::PortAppConfig;
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
 use port_github_core::resync::RunSummary;
 use port_github_core::state::{DynamoDbStateStore, Key, StateStore as _};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
+use port_github_simulators::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
+use port_github_simulators::resync_world::{SMALL_MAPPING, default_blueprints};
 use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
 use port_github_tests::moto::{
     create_secret, create_standard_queue, create_state_table, moto, next_batch, settle_batch,
     unique_name,
 };
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
-use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, PortSim};
-use port_github_tests::resync_world::{SMALL_MAPPING, default_blueprints};
 use serde_json::{Value, json};
 
 /// The binary, killed when the test ends.
@@ -436,7 +436,8 @@ async fn refuses_to_start_without_the_jobs_queue() {
 #[tokio::test]
 async fn refuses_to_start_with_a_token_and_no_organization_named() {
     let runtime = RuntimeApi::start().await.unwrap();
-    let mapping = port_github_tests::fixtures::fixtures_dir().join("ocean/port-app-config.yml");
+    let mapping =
+        port_github_simulators::fixtures::fixtures_dir().join("ocean/port-app-config.yml");
     let env = [
         ("GITHUB_TOKEN", "t".to_owned()),
         ("PORT_CLIENT_ID", "id".to_owned()),

@@ -31,12 +31,12 @@ use port_github_core::resync::driver::DriveSettings;
 use port_github_core::webhook::{
     WebhookHandler, WebhookLimits, WebhookRequest, fixed_secrets, sign,
 };
-use port_github_tests::github_sim::{OrgSpec, SimConfig, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimConfig, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
+use port_github_simulators::resync_world::{ResyncWorld, default_blueprints};
 use port_github_tests::lambda_runtime_api::{Outcome, RuntimeApi};
 use port_github_tests::moto::{create_fifo_queue, moto, queue_depth};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET, Endpoint, Fault, PortSim};
-use port_github_tests::resync_world::{ResyncWorld, default_blueprints};
 use serde_json::{Value, json};
 
 const SECRET: &str = "storm-secret";

@@ -10,12 +10,12 @@ use std::time::Duration;
 use port_github_core::github::Feature;
 use port_github_core::mapping::PortAppConfig;
 use port_github_core::mapping::defaults::{DEFAULT_BLUEPRINTS, DEFAULT_PORT_APP_CONFIG};
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
+use port_github_simulators::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
 use port_github_tests::lambda_runtime_api::{
     KillOnDrop, Outcome, RuntimeApi, events_record as record,
 };
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE};
-use port_github_tests::port_sim::{Blueprint, CLIENT_ID, CLIENT_SECRET, Endpoint, PortSim};
 use serde_json::{Value, json};
 
 fn builtin_blueprint(identifier: &str) -> Value {

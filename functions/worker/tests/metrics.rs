@@ -8,13 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use port_github_tests::lambda_runtime_api::{
     KillOnDrop, Outcome, RuntimeApi, events_record as record,
 };
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -10,18 +10,18 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
-use port_github_tests::counting_proxy::{CountingProxy, GET_SECRET_VALUE};
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{
     OrgSpec, SimConfig, SimHarness, TEST_APP_PRIVATE_KEY, TEST_APP_PUBLIC_KEY,
     TEST_OTHER_PRIVATE_KEY, TEST_OTHER_PUBLIC_KEY,
 };
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET};
+use port_github_tests::counting_proxy::{CountingProxy, GET_SECRET_VALUE};
 use port_github_tests::lambda_runtime_api::{
     KillOnDrop, Outcome, RuntimeApi, events_record as record,
 };
 use port_github_tests::moto::{create_secret, moto, put_secret};
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use serde_json::{Value, json};
 
 fn credentials(secret: &str) -> String {

@@ -7,13 +7,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use port_github_core::github::Feature;
-use port_github_tests::fixtures::fixtures_dir;
-use port_github_tests::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::fixtures::fixtures_dir;
+use port_github_simulators::github_sim::{OrgSpec, SimHarness};
+use port_github_simulators::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
+use port_github_simulators::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use port_github_tests::lambda_runtime_api::{
     KillOnDrop, Outcome, RuntimeApi, events_record as record,
 };
-use port_github_tests::port_sim::harness::{INTEGRATION_ID, INTEGRATION_TYPE, spawn};
-use port_github_tests::port_sim::{CLIENT_ID, CLIENT_SECRET};
 use serde_json::{Value, json};
 
 fn worker(runtime: &RuntimeApi, env: &[(&str, String)]) -> Command {
@@ -140,7 +140,7 @@ async fn refuses_to_start_without_github_credentials() {
 /// The worker's settings against the two simulators.
 fn simulator_env(
     github: &SimHarness,
-    port: &port_github_tests::port_sim::PortSim,
+    port: &port_github_simulators::port_sim::PortSim,
 ) -> Vec<(&'static str, String)> {
     vec![
         ("GITHUB_API_URL", github.sim.base_url().to_owned()),
@@ -202,7 +202,7 @@ async fn deletion_then_upserts(github: &SimHarness) -> (String, Value) {
 
 #[tokio::test]
 async fn a_wait_past_the_deadline_hands_back_only_what_was_not_applied() {
-    use port_github_tests::port_sim::{Endpoint, Fault};
+    use port_github_simulators::port_sim::{Endpoint, Fault};
     let github = SimHarness::start(OrgSpec::default()).await.unwrap();
     let (port, _, _) = spawn().await.unwrap();
     let (gone, event) = deletion_then_upserts(&github).await;
@@ -276,7 +276,7 @@ async fn a_wait_past_the_deadline_hands_back_only_what_was_not_applied() {
 
 #[tokio::test]
 async fn a_wait_that_fits_the_deadline_is_slept_and_nothing_is_handed_back() {
-    use port_github_tests::port_sim::{Endpoint, Fault};
+    use port_github_simulators::port_sim::{Endpoint, Fault};
     let github = SimHarness::start(OrgSpec::default()).await.unwrap();
     let (port, _, _) = spawn().await.unwrap();
     let (_, event) = deletion_then_upserts(&github).await;

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::Endpoint;
 use super::catalog::{Blueprint, Rejection};
-use super::routes::{Shared, handle, ok, route, with_log_attributes};
+use super::log_routes::with_log_attributes;
+use super::routes::{Shared, handle, ok, route};
 
 /// The fields `POST /v1/blueprints` requires (Port's OpenAPI, `components` of that route).
 pub const BLUEPRINT_REQUIRED_FIELDS: [&str; 3] = ["identifier", "title", "schema"];

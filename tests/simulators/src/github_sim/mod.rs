@@ -26,13 +26,13 @@ pub use org::OrgSpec;
 use server::{SimState, Window, handle, lock};
 
 /// The throwaway test App key pair (see `tests/fixtures/README.md`).
-pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../../fixtures/test-app-key.pem");
+pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../../../fixtures/test-app-key.pem");
 /// The public half, which the simulator verifies App JWTs with.
-pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../../fixtures/test-app-key.pub.pem");
+pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../../../fixtures/test-app-key.pub.pem");
 /// Another throwaway key, for "signed with the wrong key" tests and key rotations.
-pub const TEST_OTHER_PRIVATE_KEY: &str = include_str!("../../fixtures/test-other-key.pem");
+pub const TEST_OTHER_PRIVATE_KEY: &str = include_str!("../../../fixtures/test-other-key.pem");
 /// Its public half ([`GitHubSim::rotate_app_key`]).
-pub const TEST_OTHER_PUBLIC_KEY: &str = include_str!("../../fixtures/test-other-key.pub.pem");
+pub const TEST_OTHER_PUBLIC_KEY: &str = include_str!("../../../fixtures/test-other-key.pub.pem");
 
 /// How the simulator is set up.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ mod admin_routes;
 mod catalog;
 mod entity_routes;
 pub mod harness;
+mod log_routes;
 mod query;
 mod routes;
 mod search_routes;
@@ -380,7 +381,7 @@ impl PortSim {
 
     /// The ingest URL the records of `integration` give (`POST` takes `{"logs": [...]}`).
     pub fn log_ingest_url(&self, integration: &str) -> String {
-        routes::log_ingest_url(&self.base_url, integration)
+        log_routes::log_ingest_url(&self.base_url, integration)
     }
 
     /// The largest body the log ingest accepts (413 above); 1 MiB unless told.

@@ -1,8 +1,8 @@
 //! The simulator's HTTP surface: one handler per Port endpoint, each run through the same
 //! preamble (count and record the request, inject a fault, check the bearer token, enforce the
 //! 1 MiB body limit) before it touches the catalog; the token and integration endpoints live here,
-//! entity writes in `entity_routes`, searches in `search_routes`. Every bad input gets Port's
-//! error body.
+//! entity writes in `entity_routes`, searches in `search_routes`, the log ingest in `log_routes`.
+//! Every bad input gets Port's error body.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,9 +16,10 @@ use axum::routing::{delete, get, patch, post};
 use serde_json::{Value, json};
 
 use super::catalog::Rejection;
+use super::log_routes::with_log_attributes;
 use super::{
     Endpoint, Fault, MAX_BODY_BYTES, RecordedRequest, SimState, admin_routes, entity_routes,
-    search_routes,
+    log_routes, search_routes,
 };
 
 pub(super) type Shared = Arc<Mutex<SimState>>;
@@ -114,7 +115,7 @@ pub(crate) fn router(state: Shared) -> Router {
             get(admin_routes::resync_request),
         )
         .route("/v1/integration/{id}/kinds/{kind}/examples", post(examples))
-        .route("/_ingest/{id}/logs", post(log_ingest))
+        .route("/_ingest/{id}/logs", post(log_routes::log_ingest))
         .route("/_sim/catalog", get(list_catalog))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -359,116 +360,8 @@ async fn get_integration(
     )
 }
 
-/// Where the simulator takes an integration's logs. Not a Port API route (Port's own URL is
-/// whatever its integration record says), so it is not in [`ROUTES`].
-pub(super) fn log_ingest_url(base_url: &str, integration: &str) -> String {
-    let id: String = form_urlencoded::byte_serialize(integration.as_bytes()).collect();
-    format!("{base_url}/_ingest/{id}/logs")
-}
-
-/// The record as Port answers it: with `logAttributes.ingestUrl` when the simulator is set to.
-pub(super) fn with_log_attributes(state: &SimState, id: &str, record: &Value) -> Value {
-    let mut record = record.clone();
-    if state.log_attributes
-        && let Some(fields) = record.as_object_mut()
-    {
-        fields.insert(
-            "logAttributes".to_owned(),
-            json!({"ingestUrl": log_ingest_url(&state.base_url, id)}),
-        );
-    }
-    record
-}
-
-/// The levels the log ingest accepts (Python's, as Port's integrations send them).
-const LOG_LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
-
-/// Most lines in one ingest request.
-const MAX_LOG_LINES: usize = 1_000;
-
-/// Checks one line of `{"logs": [...]}`: `level`, `message`, an RFC 3339 `timestamp`, and an
-/// optional `extra` object.
-fn check_log_line(index: usize, line: &Value) -> Result<(), Rejection> {
-    let invalid =
-        |what: &str| Rejection::new(422, "invalid_request", format!("logs[{index}]: {what}"));
-    let Some(fields) = line.as_object() else {
-        return Err(invalid("must be an object"));
-    };
-    match fields.get("level").and_then(Value::as_str) {
-        Some(level) if LOG_LEVELS.contains(&level) => {}
-        _ => {
-            return Err(invalid(
-                "\"level\" must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
-            ));
-        }
-    }
-    if !fields.get("message").is_some_and(Value::is_string) {
-        return Err(invalid("\"message\" must be a string"));
-    }
-    let timestamp = fields
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if chrono::DateTime::parse_from_rfc3339(timestamp).is_err() {
-        return Err(invalid("\"timestamp\" must be an RFC 3339 time"));
-    }
-    if fields.get("extra").is_some_and(|extra| !extra.is_object()) {
-        return Err(invalid("\"extra\" must be an object"));
-    }
-    Ok(())
-}
-
-async fn log_ingest(
-    State(shared): State<Shared>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = format!("/_ingest/{id}/logs");
-    handle(
-        &shared,
-        route(Endpoint::LogIngest, "POST", path, None),
-        &headers,
-        body,
-        |state, call| {
-            if !state.integrations.contains_key(&id) {
-                return Err(missing_integration(&id));
-            }
-            if call.body.len() > state.log_ingest_limit {
-                let why = format!("log batch is larger than {} bytes", state.log_ingest_limit);
-                return Err(Rejection::new(413, "payload_too_large", why));
-            }
-            let json: Value = serde_json::from_slice(&call.body).map_err(|e| {
-                Rejection::new(422, "invalid_request", format!("body is not JSON: {e}"))
-            })?;
-            let Some(lines) = json.get("logs").and_then(Value::as_array) else {
-                return Err(Rejection::new(
-                    422,
-                    "invalid_request",
-                    "the body must be {\"logs\": [...]}",
-                ));
-            };
-            if lines.is_empty() || lines.len() > MAX_LOG_LINES {
-                let why = format!("\"logs\" must hold 1 to {MAX_LOG_LINES} lines");
-                return Err(Rejection::new(422, "invalid_request", why));
-            }
-            for (index, line) in lines.iter().enumerate() {
-                check_log_line(index, line)?;
-            }
-            for line in lines {
-                let mut line = line.clone();
-                if let Some(fields) = line.as_object_mut() {
-                    fields.insert("integration".to_owned(), json!(id));
-                }
-                state.logs.push(line);
-            }
-            ok(StatusCode::OK, json!({"ok": true}))
-        },
-    )
-}
-
 /// Port's answer for a missing integration, and for any sub-resource of one.
-fn missing_integration(id: &str) -> Rejection {
+pub(super) fn missing_integration(id: &str) -> Rejection {
     Rejection::new(
         404,
         "not_found",

@@ -1,18 +1,22 @@
 //! The simulator's HTTP side: the one handler every request goes through (authentication,
 //! injected faults, the hourly budget, paging, ETags and 304s, counters) and the state it keeps.
+//! The credential checks are in `auth`, the budget and counters in `budget`, the wire details
+//! (query parsing, replies, `Link` headers) in `wire`.
+
+mod auth;
+mod budget;
+pub(super) mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use base64::Engine as _;
-use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use chrono::{DateTime, Utc};
 use port_github_core::github::Clock;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -21,6 +25,7 @@ use super::hooks::HookStore;
 use super::org::OrgData;
 use super::routes::{Answer, Needs, Request, route};
 use super::{EndpointCount, Faults, SimConfig};
+use wire::{bearer, message, parse_query, percent_decode, reply};
 
 #[derive(Debug, Clone)]
 pub(crate) struct TokenInfo {
@@ -93,241 +98,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Base64 as GitHub's contents API sends it (lines of 60 characters).
-pub(crate) fn base64_lines(bytes: &[u8]) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    encoded
-        .as_bytes()
-        .chunks(60)
-        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex))
-                if std::str::from_utf8(hex)
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .is_some() =>
-            {
-                out.push(
-                    std::str::from_utf8(hex)
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .unwrap_or(b'?'),
-                );
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn reply(
-    status: StatusCode,
-    headers: Vec<(&'static str, String)>,
-    body: Option<Vec<u8>>,
-) -> Response {
-    let mut response = Response::new(body.map(Body::from).unwrap_or_else(Body::empty));
-    *response.status_mut() = status;
-    let map = response.headers_mut();
-    if status != StatusCode::NOT_MODIFIED {
-        map.insert(
-            "content-type",
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-    }
-    for (name, value) in headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            map.insert(name, value);
-        }
-    }
-    response
-}
-
-fn message(status: StatusCode, text: &str, headers: Vec<(&'static str, String)>) -> Response {
-    let body = json!({"message": text, "documentation_url": "https://docs.github.com/rest"});
-    reply(status, headers, Some(body.to_string().into_bytes()))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-impl SimState {
-    fn count(&self, endpoint: &str, not_modified: bool) {
-        let mut counts = lock(&self.counts);
-        let entry = counts.entry(endpoint.to_owned()).or_default();
-        entry.total += 1;
-        if not_modified {
-            entry.not_modified += 1;
-        }
-    }
-
-    fn verify_jwt(&self, token: &str) -> bool {
-        let public_key = lock(&self.accepted).public_key_pem.clone();
-        let Ok(key) = DecodingKey::from_rsa_pem(public_key.as_bytes()) else {
-            return false;
-        };
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
-        let Ok(decoded) = jsonwebtoken::decode::<Value>(token, &key, &validation) else {
-            return false;
-        };
-        let claims = decoded.claims;
-        let now = self.clock.now().timestamp();
-        let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
-            return false;
-        };
-        let issuer_ok = match &claims["iss"] {
-            Value::Number(number) => number.to_string() == self.config.app_id,
-            Value::String(text) => *text == self.config.app_id,
-            _ => false,
-        };
-        issuer_ok && iat <= now + 60 && exp > now && exp - iat <= 660
-    }
-
-    /// `Ok(identity)` for a usable token, `Err(reason)` for a 401.
-    fn check_token(&self, token: &str) -> Result<&'static str, &'static str> {
-        if lock(&self.accepted).personal_token.as_deref() == Some(token) {
-            return Ok("personal");
-        }
-        let tokens = lock(&self.tokens);
-        let Some(info) = tokens.get(token) else {
-            return Err("Bad credentials");
-        };
-        let now = self.clock.now();
-        if now >= info.expires_at {
-            return Err("Bad credentials");
-        }
-        let grace = lock(&self.faults).unauthorized_after_mint;
-        if now - info.minted_at < TimeDelta::from_std(grace).unwrap_or_default() {
-            return Err("Bad credentials");
-        }
-        Ok("installation")
-    }
-
-    fn mint(&self) -> Value {
-        let serial = self.minted.fetch_add(1, Ordering::Relaxed) + 1;
-        let token = format!("ghs_sim{serial:012}");
-        let now = self.clock.now();
-        let expires_at =
-            now + TimeDelta::from_std(self.config.token_ttl).unwrap_or(TimeDelta::hours(1));
-        lock(&self.tokens).insert(
-            token.clone(),
-            TokenInfo {
-                minted_at: now,
-                expires_at,
-            },
-        );
-        json!({
-            "token": token,
-            "expires_at": expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "permissions": lock(&self.permissions).clone(),
-            "repository_selection": if self.data.spec.installation_repos.is_some() { "selected" } else { "all" },
-        })
-    }
-
-    /// The budget headers for `identity`, after optionally spending one request.
-    fn budget(&self, identity: &str, spend: bool) -> (u64, Vec<(&'static str, String)>) {
-        let now = self.clock.now();
-        let limit = self.config.hourly_limit;
-        let mut windows = lock(&self.windows);
-        let window = windows.entry(identity.to_owned()).or_insert(Window {
-            used: 0,
-            reset: now + TimeDelta::hours(1),
-        });
-        if now >= window.reset {
-            *window = Window {
-                used: 0,
-                reset: now + TimeDelta::hours(1),
-            };
-        }
-        if spend && window.used < limit {
-            window.used += 1;
-            self.spent.fetch_add(1, Ordering::Relaxed);
-        }
-        let remaining = limit.saturating_sub(window.used);
-        if spend {
-            self.lowest_remaining
-                .fetch_min(remaining, Ordering::Relaxed);
-        }
-        let headers = vec![
-            ("x-ratelimit-limit", limit.to_string()),
-            ("x-ratelimit-remaining", remaining.to_string()),
-            ("x-ratelimit-used", window.used.to_string()),
-            ("x-ratelimit-reset", window.reset.timestamp().to_string()),
-            ("x-ratelimit-resource", "core".to_owned()),
-        ];
-        (remaining, headers)
-    }
-
-    fn link_header(
-        &self,
-        uri: &Uri,
-        query: &[(String, String)],
-        page: usize,
-        last: usize,
-    ) -> Option<String> {
-        let url_for = |target: usize| {
-            let mut pairs: Vec<String> = query
-                .iter()
-                .filter(|(key, _)| key != "page")
-                .map(|(key, value)| {
-                    format!(
-                        "{key}={}",
-                        port_github_core::github::kinds::query_value(value)
-                    )
-                })
-                .collect();
-            pairs.push(format!("page={target}"));
-            format!("<{}{}?{}>", self.origin, uri.path(), pairs.join("&"))
-        };
-        let mut links = Vec::new();
-        if page < last {
-            links.push(format!("{}; rel=\"next\"", url_for(page + 1)));
-            links.push(format!("{}; rel=\"last\"", url_for(last)));
-        }
-        if page > 1 {
-            links.push(format!("{}; rel=\"prev\"", url_for(page - 1)));
-            links.push(format!("{}; rel=\"first\"", url_for(1)));
-        }
-        (!links.is_empty()).then(|| links.join(", "))
-    }
 }
 
 pub(crate) async fn handle(
