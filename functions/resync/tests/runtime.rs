@@ -427,7 +427,11 @@ async fn refuses_to_start_without_the_jobs_queue() {
     ];
     let output = resync(&runtime, &env).output().unwrap();
     assert!(!output.status.success());
-    assert_eq!(output.status.code(), Some(2), "the start-up failure exit status");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the start-up failure exit status"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("RESYNC_QUEUE_URL"), "{stderr}");
     assert!(runtime.first_poll().is_none());
@@ -456,7 +460,11 @@ async fn refuses_to_start_with_a_token_and_no_organization_named() {
     let output = resync(&runtime, &env).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert_eq!(output.status.code(), Some(2), "the start-up failure exit status");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the start-up failure exit status"
+    );
     assert!(stderr.contains("GITHUB_ORGANIZATIONS"), "{stderr}");
     assert!(runtime.first_poll().is_none());
 }

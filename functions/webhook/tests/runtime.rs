@@ -237,7 +237,11 @@ async fn refuses_to_start_without_a_secret() {
     command.env("EVENTS_QUEUE_URL", "http://127.0.0.1:1/123/events.fifo");
     let output = command.output().expect("run the webhook binary");
     assert!(!output.status.success());
-    assert_eq!(output.status.code(), Some(2), "the start-up failure exit status");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the start-up failure exit status"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("WEBHOOK_SECRET"),

@@ -128,7 +128,11 @@ async fn refuses_to_start_without_github_credentials() {
     ];
     let output = worker(&runtime, &env).output().unwrap();
     assert!(!output.status.success());
-    assert_eq!(output.status.code(), Some(2), "the start-up failure exit status");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the start-up failure exit status"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("GITHUB_APP_ID") && stderr.contains("GITHUB_TOKEN"),

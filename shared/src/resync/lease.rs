@@ -1,5 +1,5 @@
 //! How long a run holds the resync lease. A run takes the lease for one heartbeat
-//! ([`ResyncSettings::heartbeat`], 30 minutes by default) and its jobs keep it: every batch of
+//! ([`super::ResyncSettings::heartbeat`], 30 minutes by default) and its jobs keep it: every batch of
 //! jobs of the current run renews it to a heartbeat from now, and a job queued with a delay (a
 //! rate-limit wait until GitHub's reset, a retry's back-off) renews it to a heartbeat past that
 //! delay, so a run waiting for its budget does not look dead. A crashed or stuck run (no job
