@@ -12,6 +12,7 @@ use jaq_core::val::Range;
 use jaq_core::{Error, Exn, ValR, ValX};
 use jaq_json::{Map, Num, Rc, Val};
 
+use super::natives::type_name;
 use super::value::{format_number, num_to_f64, to_json_text};
 
 /// jaq's JSON value with jq 1.7 semantics for the operations listed in the module docs.
@@ -54,17 +55,6 @@ fn repeat_string(text: &[u8], count: &Num) -> JqVal {
 
 fn lower_range(range: Range<&JqVal>) -> Range<&Val> {
     range.start.map(|v| &v.0)..range.end.map(|v| &v.0)
-}
-
-fn type_name(value: &Val) -> &'static str {
-    match value {
-        Val::Null => "null",
-        Val::Bool(_) => "boolean",
-        Val::Num(_) => "number",
-        Val::TStr(_) | Val::BStr(_) => "string",
-        Val::Arr(_) => "array",
-        Val::Obj(_) => "object",
-    }
 }
 
 fn describe(value: &Val) -> String {

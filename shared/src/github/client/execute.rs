@@ -54,6 +54,21 @@ impl GitHubClient {
         true
     }
 
+    /// Waits out the back-off of transient failure number `attempts` and counts it; false when
+    /// the retries are spent or the wait does not fit the deadline.
+    async fn retry_transient(&self, attempts: &mut u32) -> bool {
+        let config = &self.inner.config;
+        if *attempts >= config.max_retries
+            || !self
+                .pause(transient_backoff(config.retry_base, *attempts))
+                .await
+        {
+            return false;
+        }
+        *attempts += 1;
+        true
+    }
+
     /// Sends one request (within the concurrency limit) and reads the whole answer.
     async fn send_once(
         &self,
@@ -141,15 +156,7 @@ impl GitHubClient {
                     } else {
                         "request failed"
                     };
-                    if transient_attempts < inner.config.max_retries
-                        && self
-                            .pause(transient_backoff(
-                                inner.config.retry_base,
-                                transient_attempts,
-                            ))
-                            .await
-                    {
-                        transient_attempts += 1;
+                    if self.retry_transient(&mut transient_attempts).await {
                         continue;
                     }
                     return Err(GitHubError::Transient {
@@ -283,15 +290,7 @@ impl GitHubClient {
                     });
                 }
                 status if status.is_server_error() => {
-                    if transient_attempts < inner.config.max_retries
-                        && self
-                            .pause(transient_backoff(
-                                inner.config.retry_base,
-                                transient_attempts,
-                            ))
-                            .await
-                    {
-                        transient_attempts += 1;
+                    if self.retry_transient(&mut transient_attempts).await {
                         continue;
                     }
                     return Err(GitHubError::Transient {
