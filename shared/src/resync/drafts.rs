@@ -36,7 +36,7 @@ pub(super) struct Draft {
     /// flagged.
     pub(super) not_available_at: Option<i64>,
     /// Where each entity of `previous` is, by [`records::entity_key`].
-    pub(super) previous_index: HashMap<u128, usize>,
+    previous_index: HashMap<u128, usize>,
 }
 
 impl Draft {
@@ -60,7 +60,7 @@ impl Draft {
     }
 
     /// The previous record's entry of an entity.
-    pub(super) fn previous_entry(&self, blueprint: &str, identifier: &str) -> Option<&Entry> {
+    fn previous_entry(&self, blueprint: &str, identifier: &str) -> Option<&Entry> {
         let index = self
             .previous_index
             .get(&records::entity_key(blueprint, identifier))?;

@@ -131,7 +131,7 @@ impl Resync {
         gathered
     }
 
-    pub(super) fn classify(&self, job: &Job, error: &GitHubError) -> Outcome {
+    fn classify(&self, job: &Job, error: &GitHubError) -> Outcome {
         match error {
             GitHubError::RateLimited { until, .. } => {
                 Outcome::Requeue(delay_until(self.clock.now(), *until))
@@ -143,7 +143,7 @@ impl Resync {
         }
     }
 
-    pub(super) async fn gather_repositories(
+    async fn gather_repositories(
         &self,
         client: &GitHubClient,
         access: &OrgAccess,
@@ -201,7 +201,7 @@ impl Resync {
 
     /// The resources of one scope (the organization's, or one repository's) from `start` on.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn gather_resources(
+    async fn gather_resources(
         &self,
         client: &GitHubClient,
         repo: Option<&Repo>,
@@ -347,7 +347,7 @@ impl Resync {
 
     /// When a resource's list last answered "not available", if that was within
     /// `resend_after`.
-    pub(super) fn recently_not_available(&self, draft: &Draft) -> Option<i64> {
+    fn recently_not_available(&self, draft: &Draft) -> Option<i64> {
         let previous = draft.previous.as_ref()?;
         let checked = previous
             .not_available_at
@@ -357,7 +357,7 @@ impl Resync {
             .then_some(checked)
     }
 
-    pub(super) fn continuation(
+    fn continuation(
         &self,
         job: &Job,
         repo: Option<&Repo>,
@@ -389,14 +389,14 @@ impl Resync {
 
     /// The delay to continue after, when this job should stop now: its time is up (continue at
     /// once, elsewhere), or the rate-limit reserve is reached (continue after the reset).
-    pub(super) fn should_stop(&self, client: &GitHubClient, deadline: Instant) -> Option<Duration> {
+    fn should_stop(&self, client: &GitHubClient, deadline: Instant) -> Option<Duration> {
         if let Some(delay) = self.reserve_reached(client) {
             return Some(delay);
         }
         (Instant::now() >= deadline).then_some(Duration::ZERO)
     }
 
-    pub(super) fn reserve_reached(&self, client: &GitHubClient) -> Option<Duration> {
+    fn reserve_reached(&self, client: &GitHubClient) -> Option<Duration> {
         let budget = client.budget()?;
         let now = self.clock.now();
         // A budget whose window has passed says nothing any more: the next answer renews it.
@@ -405,7 +405,7 @@ impl Resync {
     }
 
     /// Sends up to [`MAX_EXAMPLES`] raw objects of a kind per run (counted across invocations).
-    pub(super) async fn send_examples(&self, kind: &str, items: &[Value], gathered: &mut Gathered) {
+    async fn send_examples(&self, kind: &str, items: &[Value], gathered: &mut Gathered) {
         if !self.settings.send_raw_examples || self.settings.dry_run.is_some() {
             return;
         }

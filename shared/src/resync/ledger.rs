@@ -91,7 +91,7 @@ pub(super) struct CurrentRun {
 
 /// The counter of a blueprint's refusals (counter names hold ASCII letters, digits, `_` and `-`
 /// only).
-fn refusals_counter(blueprint: &str) -> String {
+pub(super) fn refusals_counter(blueprint: &str) -> String {
     let safe: String = blueprint
         .chars()
         .map(|c| {
@@ -208,7 +208,7 @@ impl RunLedger {
     }
 
     /// The first reason Port gave for refusing an entity of `blueprint` in the run (later ones
-    /// leave it). The count goes with the job's counters, as [`RunLedger::refusals_counter`].
+    /// leave it). The count goes with the job's counters, as [`refusals_counter`].
     pub async fn note_first_refusal(
         &self,
         run: &str,
@@ -223,11 +223,6 @@ impl RunLedger {
         )
         .await?;
         Ok(())
-    }
-
-    /// The counter of `blueprint`'s refusals.
-    pub fn refusals_counter(blueprint: &str) -> String {
-        refusals_counter(blueprint)
     }
 
     /// The run's refusals per blueprint: counts from `counters`, first reasons from the run's
@@ -448,7 +443,7 @@ mod tests {
             .note_first_refusal("r1", "my bp", "not_found: first")
             .await
             .expect("note");
-        let counter = RunLedger::refusals_counter("my bp");
+        let counter = refusals_counter("my bp");
         assert_eq!(counter, "refusals-my_bp");
         ledger
             .note_first_refusal("r1", "my bp", "not_found: second")

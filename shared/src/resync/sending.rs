@@ -106,7 +106,7 @@ impl Resync {
 
     /// The entities noted as deleted live since `listed_from` (with the skew margin); when the
     /// journal cannot be read, every job is retried later rather than risk re-creating them.
-    pub(super) async fn deleted_live_since(
+    async fn deleted_live_since(
         &self,
         gathered: &mut [(String, Gathered)],
         listed_from: DateTime<Utc>,
@@ -128,7 +128,7 @@ impl Resync {
         }
     }
 
-    pub(super) async fn undo_upserts_deleted_live(
+    async fn undo_upserts_deleted_live(
         &self,
         gathered: &mut [(String, Gathered)],
         per_job: &mut [Vec<UpsertResult>],

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::gathering::{Gathered, Outcome};
-use super::ledger::RunLedger;
+use super::ledger::refusals_counter;
 use super::records::{self, Entry};
 use super::{Job, Resync, ResyncError, Task, retry_delay};
 use crate::port::UpsertResult;
@@ -94,7 +94,7 @@ impl Resync {
             gathered.count("deleted-live".into(), gathered.deleted_live.len() as i64);
         }
         for (blueprint, (count, reason)) in &refusals {
-            gathered.count(RunLedger::refusals_counter(blueprint), *count);
+            gathered.count(refusals_counter(blueprint), *count);
             // The first reason of each blueprint in the run (later ones leave it).
             let put = self
                 .ledger
@@ -198,7 +198,7 @@ impl Resync {
         self.maybe_finish(&job, &counters).await
     }
 
-    pub(super) async fn send_jobs(&self, jobs: Vec<(Job, Duration)>) -> Result<(), ResyncError> {
+    async fn send_jobs(&self, jobs: Vec<(Job, Duration)>) -> Result<(), ResyncError> {
         let mut by_delay: BTreeMap<u64, Vec<Job>> = BTreeMap::new();
         for (job, delay) in jobs {
             by_delay.entry(delay.as_secs()).or_default().push(job);
@@ -237,7 +237,7 @@ impl Resync {
         Ok(())
     }
 
-    pub(super) async fn settle_failed(&self, job: &Job, reason: &str) -> Result<(), ResyncError> {
+    async fn settle_failed(&self, job: &Job, reason: &str) -> Result<(), ResyncError> {
         tracing::error!(run = %job.run, job = %job.id, reason, "resync job failed");
         if !self.ledger.mark_done(&job.run, &job.id).await? {
             return Ok(());
@@ -248,7 +248,7 @@ impl Resync {
     }
 
     /// When every queued job is settled: the cleanup when none failed, else a failed run.
-    pub(super) async fn maybe_finish(
+    async fn maybe_finish(
         &self,
         job: &Job,
         counters: &BTreeMap<String, i64>,

@@ -11,9 +11,10 @@ use serde_json::Value;
 use super::ledger::CurrentRun;
 use super::listing::Scope;
 use super::{
-    JOB_VERSION, Job, LEASE, Resync, ResyncError, StartOutcome, Task, Trigger, WebhookTarget,
-    lease, permission_check, schedule,
+    JOB_VERSION, Job, LEASE, Resync, ResyncError, StartOutcome, Task, Trigger, lease,
+    permission_check, schedule,
 };
+use crate::hook_admin::DesiredHook;
 use crate::port::ResyncStatus;
 use crate::state::LeaseOutcome;
 use crate::sync::OrgAccess;
@@ -107,7 +108,7 @@ impl Resync {
         }
     }
 
-    pub(super) async fn begin(
+    async fn begin(
         &self,
         run: &str,
         now: DateTime<Utc>,
@@ -150,8 +151,13 @@ impl Resync {
         self.ledger.set_current(&current).await?;
         self.report(ResyncStatus::Running, Some(now), None).await;
         if let Some(webhook) = &self.settings.webhook {
+            let desired = DesiredHook::new(
+                &webhook.url,
+                &webhook.secret,
+                crate::webhook::events::handled_event_names(),
+            );
             for org in &orgs {
-                self.upkeep_webhook(org, webhook, now).await;
+                self.upkeep_webhook(org, &desired, now).await;
             }
         }
         let has_repo_scope = self.first_resource(Scope::Repository, 0).is_some();
@@ -204,13 +210,7 @@ impl Resync {
         })
     }
 
-    pub(super) async fn upkeep_webhook(
-        &self,
-        org: &OrgAccess,
-        webhook: &WebhookTarget,
-        now: DateTime<Utc>,
-    ) {
-        use crate::hook_admin::DesiredHook;
+    async fn upkeep_webhook(&self, org: &OrgAccess, desired: &DesiredHook<'_>, now: DateTime<Utc>) {
         let client = match self.clients.for_org(org) {
             Ok(client) => client,
             Err(error) => {
@@ -218,12 +218,10 @@ impl Resync {
                 return;
             }
         };
-        let events = crate::webhook::events::handled_event_names();
-        let desired = DesiredHook::new(&webhook.url, &webhook.secret, events);
         match crate::hook_admin::upkeep_org_webhook(
             &client,
             &org.login,
-            &desired,
+            desired,
             self.state.as_ref(),
             now,
         )
@@ -239,7 +237,7 @@ impl Resync {
 
     /// With the mapping from Port: reads it afresh, unless `just_read` (the tick did), for the
     /// run to use (`None`: Port has none, and the fallback given at construction is used).
-    pub(super) async fn port_mapping_for_new_run(
+    async fn port_mapping_for_new_run(
         &self,
         just_read: bool,
     ) -> Result<Option<Value>, ResyncError> {
